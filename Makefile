@@ -1,0 +1,124 @@
+# klog - one flat makefile.  make; make test; make install PREFIX=... DESTDIR=...
+# make demo; make bench; make clean.  SANITIZE=1 builds with ASan and UBSan.
+
+CC ?= cc
+CFLAGS ?= -O2 -g
+override CFLAGS += -std=c11 -D_GNU_SOURCE -Wall -Wextra -Wshadow -Wno-unused-parameter \
+	-Wstrict-prototypes -Wmissing-prototypes -Ilibklog
+PREFIX ?= /usr/local
+BINDIR ?= $(PREFIX)/bin
+LIBDIR ?= $(PREFIX)/lib
+INCDIR ?= $(PREFIX)/include
+MANDIR ?= $(PREFIX)/share/man
+DATADIR ?= $(PREFIX)/share/klog
+BASHCOMPDIR ?= $(PREFIX)/share/bash-completion/completions
+ZSHCOMPDIR ?= $(PREFIX)/share/zsh/site-functions
+FISHCOMPDIR ?= $(PREFIX)/share/fish/vendor_completions.d
+
+BINS = ktopic kproduce kconsume kdump
+MAN1 = $(BINS:%=man/%.1)
+MAN57 = man/klog.5 man/klog.7
+
+ifeq ($(SANITIZE),1)
+override CFLAGS += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+override LDFLAGS += -fsanitize=address,undefined
+endif
+
+# optional codecs: on when the Debian -dev package is installed
+have = $(shell echo '\#include <$(1)>' | $(CC) -E -x c - >/dev/null 2>&1 && echo 1)
+LDLIBS = -lz
+ifeq ($(call have,zstd.h),1)
+override CFLAGS += -DHAVE_ZSTD
+LDLIBS += -lzstd
+endif
+ifeq ($(call have,lz4frame.h),1)
+override CFLAGS += -DHAVE_LZ4
+LDLIBS += -llz4
+endif
+ifeq ($(call have,snappy-c.h),1)
+override CFLAGS += -DHAVE_SNAPPY
+LDLIBS += -lsnappy
+endif
+ifeq ($(call have,xxhash.h),1)
+override CFLAGS += -DHAVE_XXHASH
+LDLIBS += -lxxhash
+endif
+
+LIBSRC = $(sort $(wildcard libklog/*.c))
+LIBOBJ = $(LIBSRC:.c=.o)
+CTESTS = $(patsubst %.c,%.t,$(sort $(wildcard tests/t*.c)))
+HELPERS = tests/ktest
+
+all: $(BINS) libklog/libklog.a libklog/klog.pc
+
+$(LIBOBJ): libklog/klog.h libklog/internal.h
+libklog/crc32c.o: override CFLAGS += -msse4.2
+
+libklog/libklog.a: $(LIBOBJ)
+	rm -f $@
+	$(AR) rcs $@ $^
+
+libklog/klog.pc: Makefile
+	printf 'prefix=%s\nlibdir=%s\nincludedir=%s\n\nName: klog\nDescription: Kafka log directories from C\nVersion: 0.1.0\nLibs: -L$${libdir} -lklog\nLibs.private: %s\nCflags: -I$${includedir}\n' \
+		'$(PREFIX)' '$(LIBDIR)' '$(INCDIR)' '$(LDLIBS)' > $@
+
+$(BINS): %: cmd/%.o libklog/libklog.a
+	$(CC) $(LDFLAGS) -o $@ $< libklog/libklog.a $(LDLIBS)
+cmd/%.o: cmd/%.c libklog/klog.h
+	$(CC) $(CFLAGS) -c -o $@ $<
+
+tests/%.t: tests/%.c tests/tap.h libklog/libklog.a
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< libklog/libklog.a $(LDLIBS)
+tests/ktest: tests/ktest.c libklog/libklog.a
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< libklog/libklog.a $(LDLIBS)
+
+# Debian packages the build and the tests need; installed when missing and root
+DEBS = gcc make libc6-dev zlib1g-dev libxxhash-dev libzstd-dev liblz4-dev libsnappy-dev perl procps
+deps:
+	@missing=$$(for p in $(DEBS); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+		if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+			echo "installing:" $$missing; \
+			DEBIAN_FRONTEND=noninteractive apt-get update -qq && \
+			DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
+		else echo "warning: missing Debian packages:" $$missing; fi; \
+	fi
+
+check: all $(CTESTS) $(HELPERS)
+	PATH="$(CURDIR):$(CURDIR)/tests:$$PATH" prove $(PROVEFLAGS) tests/ </dev/null
+
+test: deps
+	$(MAKE) check
+
+demo: deps
+	$(MAKE) all
+	./share/demo.sh
+
+bench: deps
+	$(MAKE) all
+	./share/bench.sh
+
+install: all
+	mkdir -p $(DESTDIR)$(BINDIR) $(DESTDIR)$(LIBDIR)/pkgconfig $(DESTDIR)$(INCDIR) \
+		$(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(MANDIR)/man7 \
+		$(DESTDIR)$(BASHCOMPDIR) $(DESTDIR)$(ZSHCOMPDIR) $(DESTDIR)$(FISHCOMPDIR) $(DESTDIR)$(DATADIR)
+	install -m0755 $(BINS) $(DESTDIR)$(BINDIR)
+	install -m0644 libklog/libklog.a $(DESTDIR)$(LIBDIR)
+	install -m0644 libklog/klog.pc $(DESTDIR)$(LIBDIR)/pkgconfig
+	install -m0644 libklog/klog.h $(DESTDIR)$(INCDIR)
+	install -m0644 $(MAN1) $(DESTDIR)$(MANDIR)/man1
+	install -m0644 man/*.5 $(DESTDIR)$(MANDIR)/man5
+	install -m0644 man/*.7 $(DESTDIR)$(MANDIR)/man7
+	install -m0644 completions/klog.bash $(DESTDIR)$(BASHCOMPDIR)/klog
+	for b in $(BINS); do ln -sf klog $(DESTDIR)$(BASHCOMPDIR)/$$b; done
+	install -m0644 completions/_klog $(DESTDIR)$(ZSHCOMPDIR)
+	install -m0644 completions/klog.fish $(DESTDIR)$(FISHCOMPDIR)
+	for b in $(BINS); do ln -sf klog.fish $(DESTDIR)$(FISHCOMPDIR)/$$b.fish; done
+	cp -R share/. $(DESTDIR)$(DATADIR)
+
+clean:
+	rm -f $(BINS) cmd/*.o libklog/*.o libklog/libklog.a libklog/klog.pc tests/*.t.tmp \
+		$(CTESTS) $(HELPERS)
+	rm -rf tests/trash.* demo-data
+
+.PHONY: all check test demo bench install clean deps

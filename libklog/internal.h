@@ -1,0 +1,28 @@
+/* klog - private helpers shared by libklog's files. MIT licence. */
+#ifndef KLOG_INTERNAL_H
+#define KLOG_INTERNAL_H
+
+#include <stdint.h>
+#include <string.h>
+#include "klog.h"
+
+/* fill err (KLOG_ERRLEN) printf-style; returns -1 so callers can `return kerr(...)` */
+int kerr(char *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* same, appending ": strerror(errno)" */
+int kerr_sys(char *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void kwarn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+static inline uint16_t get16(const unsigned char *p) { return (uint16_t)(p[0] << 8 | p[1]); }
+static inline uint32_t get32(const unsigned char *p)
+{
+	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
+static inline uint64_t get64(const unsigned char *p) { return (uint64_t)get32(p) << 32 | get32(p + 4); }
+static inline void put16(unsigned char *p, uint16_t v) { p[0] = v >> 8; p[1] = (unsigned char)v; }
+static inline void put32(unsigned char *p, uint32_t v)
+{
+	p[0] = v >> 24; p[1] = (unsigned char)(v >> 16); p[2] = (unsigned char)(v >> 8); p[3] = (unsigned char)v;
+}
+static inline void put64(unsigned char *p, uint64_t v) { put32(p, (uint32_t)(v >> 32)); put32(p + 4, (uint32_t)v); }
+
+#endif

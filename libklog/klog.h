@@ -1,0 +1,314 @@
+/* klog - Kafka's log model as small Unix tools. MIT licence, see README.md. */
+#ifndef KLOG_H
+#define KLOG_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+/*
+ * Conventions.  Functions return 0 (or a count) on success and -1 on
+ * failure, with errno set where a system call failed and a one-line
+ * message naming the object written to a caller-owned `char *err` of
+ * KLOG_ERRLEN bytes: "segment 'foo-0/00000000000000000000.log': bad CRC
+ * at byte 812".  The library never prints and never exits; warnings it
+ * wants a human to see (a truncated torn tail, a rebuilt index) go to the
+ * function set with klog_set_warn().
+ */
+#define KLOG_ERRLEN 512
+#define KLOG_VERSION "0.1.0"
+
+/* util.c */
+struct klog_buf {
+	unsigned char *data;
+	size_t len, cap;
+};
+int klog_buf_reserve(struct klog_buf *b, size_t extra);
+int klog_buf_append(struct klog_buf *b, const void *p, size_t n);
+int klog_buf_printf(struct klog_buf *b, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+void klog_buf_free(struct klog_buf *b);
+
+void klog_set_warn(void (*fn)(const char *msg));
+int64_t klog_now_ms(void);
+/* write a whole file atomically: temp file, fsync, rename, fsync dir */
+int klog_write_atomic(const char *path, const void *data, size_t len, char *err);
+/* read a whole (small) file; NUL-terminated; caller frees *out */
+int klog_read_file(const char *path, char **out, size_t *len, char *err);
+int klog_fsync_dir(const char *dir, char *err);
+void klog_strv_free(char **v, size_t n);
+/* parse an int64 in full ("12", "-3"); -1 and EINVAL/ERANGE on junk */
+int klog_parse_i64(const char *s, int64_t *out);
+
+/* crc32c.c: CRC-32C (Castagnoli), SSE4.2 instruction when the CPU has it */
+uint32_t klog_crc32c(uint32_t crc, const void *buf, size_t len);
+uint32_t klog_crc32c_sw(uint32_t crc, const void *buf, size_t len);
+int klog_crc32c_hw_available(void);
+
+/* varint.c: zigzag varints as in Kafka records (and unsigned ones) */
+/* encode into p (>= 10 bytes free); returns bytes written */
+size_t klog_varint_put(unsigned char *p, int64_t v);
+/* decode from [p, end); returns bytes read, 0 if malformed or truncated */
+size_t klog_varint_get(const unsigned char *p, const unsigned char *end, int64_t *v);
+size_t klog_varint_len(int64_t v);
+size_t klog_uvarint_put(unsigned char *p, uint64_t v);
+size_t klog_uvarint_get(const unsigned char *p, const unsigned char *end, uint64_t *v);
+
+/* murmur2.c: the Java client's partitioner */
+uint32_t klog_murmur2(const void *key, size_t len);
+int klog_partition_for_key(const void *key, size_t len, int partitions);
+
+/* codec.c: batch compression */
+enum {
+	KLOG_CODEC_NONE = 0,
+	KLOG_CODEC_GZIP = 1,
+	KLOG_CODEC_SNAPPY = 2,
+	KLOG_CODEC_LZ4 = 3,
+	KLOG_CODEC_ZSTD = 4,
+};
+int klog_codec_parse(const char *name);         /* -1 if unknown */
+const char *klog_codec_name(int codec);         /* "none", "gzip", ... */
+int klog_codec_available(int codec);            /* built in? */
+/* append compressed/decompressed bytes to out; decompression stops
+ * with an error past `limit` output bytes */
+int klog_compress(int codec, const void *in, size_t n, struct klog_buf *out, char *err);
+int klog_decompress(int codec, const void *in, size_t n, struct klog_buf *out,
+    size_t limit, char *err);
+
+/* batch.c: RecordBatch v2 (magic 2), the unit on disk and on the wire */
+#define KLOG_LOG_OVERHEAD 12    /* baseOffset + batchLength */
+#define KLOG_BATCH_OVERHEAD 61  /* whole fixed header */
+#define KLOG_ATTR_CODEC 0x07
+#define KLOG_ATTR_LOG_APPEND_TIME 0x08
+#define KLOG_ATTR_TRANSACTIONAL 0x10
+#define KLOG_ATTR_CONTROL 0x20
+
+struct klog_batch {
+	int64_t base_offset;
+	int32_t length;                 /* bytes after this field */
+	int32_t leader_epoch;
+	int8_t magic;
+	uint32_t crc;
+	int16_t attributes;
+	int32_t last_offset_delta;
+	int64_t base_timestamp, max_timestamp;
+	int64_t producer_id;
+	int16_t producer_epoch;
+	int32_t base_sequence;
+	int32_t count;
+};
+/* size of the whole batch on disk */
+#define klog_batch_size(b) ((size_t)(b)->length + KLOG_LOG_OVERHEAD)
+#define klog_batch_last(b) ((b)->base_offset + (b)->last_offset_delta)
+
+/*
+ * Parse the fixed header at p (avail bytes available).  Returns 1 when a
+ * whole batch is there (klog_batch_size(b) <= avail), 0 when more bytes
+ * are needed (b is filled as far as the header allows), -1 when the header
+ * is malformed (magic not 2, length below 49 or above 1 GiB, negative
+ * counts, lastOffsetDelta < count - 1 ...), with err filled.
+ */
+int klog_batch_parse(const unsigned char *p, size_t avail, struct klog_batch *b, char *err);
+/* CRC-32C check of a whole batch; -1 with err naming expected/actual */
+int klog_batch_verify(const unsigned char *p, const struct klog_batch *b, char *err);
+void klog_batch_set_base_offset(unsigned char *p, int64_t base);
+void klog_batch_set_leader_epoch(unsigned char *p, int32_t epoch);
+
+struct klog_header {
+	const unsigned char *key;
+	int32_t key_len;
+	const unsigned char *value;
+	int32_t value_len;              /* -1: null */
+};
+struct klog_record {
+	int64_t offset, timestamp;
+	const unsigned char *key;
+	int32_t key_len;                /* -1: null key */
+	const unsigned char *value;
+	int32_t value_len;              /* -1: null value (tombstone) */
+	int32_t header_count;
+	const unsigned char *headers, *headers_end; /* walk with klog_header_next */
+};
+/* 1 and h filled, 0 at end (headers already validated by the iterator) */
+int klog_header_next(const unsigned char **pos, const unsigned char *end, struct klog_header *h);
+
+/* iterate the records of one whole, verified batch; decompresses when needed */
+struct klog_rec_iter {
+	struct klog_batch b;
+	const unsigned char *pos, *end;
+	int32_t left;
+	struct klog_buf scratch;        /* decompressed records */
+};
+void klog_rec_iter_init0(struct klog_rec_iter *it); /* zero, for reuse across batches */
+int klog_rec_iter_start(struct klog_rec_iter *it, const unsigned char *batch,
+    const struct klog_batch *b, char *err);
+/* 1 and r filled, 0 at end, -1 malformed record (err) */
+int klog_rec_iter_next(struct klog_rec_iter *it, struct klog_record *r, char *err);
+void klog_rec_iter_free(struct klog_rec_iter *it);
+
+/* build one batch from records */
+struct klog_builder {
+	struct klog_buf buf;            /* 61-byte header room + records */
+	struct klog_buf zbuf;           /* compressed output when codec != none */
+	int codec;
+	int32_t count;
+	int64_t base_timestamp, max_timestamp;
+	int64_t producer_id;            /* -1 unless idempotent */
+	int16_t producer_epoch;
+	int32_t base_sequence;
+};
+void klog_builder_init(struct klog_builder *bb, int codec);
+int klog_builder_add(struct klog_builder *bb, int64_t ts,
+    const void *key, int32_t key_len, const void *value, int32_t value_len,
+    const struct klog_header *h, int nh);
+/* size the batch would have uncompressed, including the header */
+size_t klog_builder_size(const struct klog_builder *bb);
+/* bytes klog_builder_add would add for this record */
+size_t klog_record_size(int64_t ts_delta, int32_t offset_delta, int32_t key_len,
+    int32_t value_len, const struct klog_header *h, int nh);
+/* finish: compress, fill the header (base offset 0), CRC; *out stays
+ * valid until the next reset */
+int klog_builder_finish(struct klog_builder *bb, unsigned char **out, size_t *len, char *err);
+void klog_builder_reset(struct klog_builder *bb);
+void klog_builder_free(struct klog_builder *bb);
+
+/* fmt.c: kconsume output (kcat format strings, JSON lines) and delimiters */
+struct klog_fmt;
+/* compile "%t %p %o %k %K %s %S %T %h %%" and \n \t \r \\ \xNN once;
+ * NULL with err on an unknown token */
+struct klog_fmt *klog_fmt_compile(const char *spec, char *err);
+void klog_fmt_free(struct klog_fmt *f);
+int klog_fmt_record(const struct klog_fmt *f, struct klog_buf *out,
+    const char *topic, int partition, const struct klog_record *r);
+/* one JSON object and '\n' */
+int klog_json_record(struct klog_buf *out, const char *topic, int partition,
+    const struct klog_record *r);
+/* "\n", "\t", "\0", "\x1f", "\\", plain text -> bytes; -1 on a bad escape */
+int klog_unescape(const char *in, struct klog_buf *out, char *err);
+
+/* dir.c: a log directory */
+struct klog_dir;
+#define KLOG_CREATE 0x1
+struct klog_dir *klog_dir_open(const char *path, int flags, char *err);
+void klog_dir_close(struct klog_dir *d);
+const char *klog_dir_path(const struct klog_dir *d);
+/* nonzero if a kbrokerd holds the directory; fills who (pid, address) */
+int klog_dir_broker(struct klog_dir *d, char *who, size_t n);
+
+/* topic.c: names and configuration (<dir>/<topic>.topic, key=value lines) */
+#define KLOG_TOPIC_MAX 249
+int klog_topic_name_check(const char *name, char *err);
+struct klog_config {
+	int partitions;
+	int64_t segment_bytes;          /* segment.bytes */
+	int64_t segment_ms;             /* segment.ms */
+	int64_t retention_ms;           /* retention.ms, -1 forever */
+	int64_t retention_bytes;        /* retention.bytes, -1 no limit */
+	int64_t max_message_bytes;      /* max.message.bytes */
+	int64_t index_interval_bytes;   /* index.interval.bytes */
+	int64_t segment_index_bytes;    /* segment.index.bytes */
+	int compact;                    /* cleanup.policy=compact */
+	int log_append_time;            /* message.timestamp.type=LogAppendTime */
+	int compression;                /* compression.type; -1 = producer */
+};
+void klog_config_defaults(struct klog_config *c);
+/* set one key (Kafka's topic config names); -1 on unknown key or bad value */
+int klog_config_set(struct klog_config *c, const char *key, const char *value, char *err);
+/* "key=value" lines of every setting, for describe */
+int klog_config_format(const struct klog_config *c, struct klog_buf *out);
+int klog_topic_create(struct klog_dir *d, const char *name, int partitions,
+    char **kv, int nkv, char *err);
+/* 1 exists, 0 not */
+int klog_topic_exists(struct klog_dir *d, const char *name);
+/* load config; topics Kafka wrote (partition dirs, no .topic file) get
+ * defaults and their partition count from the directories */
+int klog_topic_load(struct klog_dir *d, const char *name, struct klog_config *c, char *err);
+int klog_topic_list(struct klog_dir *d, char ***names, size_t *n, char *err);
+int klog_topic_alter(struct klog_dir *d, const char *name, int partitions,
+    char **kv, int nkv, char *err);
+int klog_topic_delete(struct klog_dir *d, const char *name, char *err);
+
+/* checkpoint.c: Kafka's text checkpoint files */
+struct klog_ckpt_entry {
+	char topic[KLOG_TOPIC_MAX + 1];
+	int partition;
+	int64_t offset;
+};
+int klog_ckpt_read(const char *path, struct klog_ckpt_entry **e, size_t *n, char *err);
+int klog_ckpt_write(const char *path, const struct klog_ckpt_entry *e, size_t n, char *err);
+/* set (topic, partition) -> offset in a directory-level checkpoint file,
+ * under a lock so concurrent processes do not lose each other's entries */
+int klog_ckpt_update(struct klog_dir *d, const char *file, const char *topic,
+    int partition, int64_t offset, char *err);
+
+/* index.c: .index (8-byte entries) and .timeindex (12-byte entries) */
+struct klog_index_entry {
+	int64_t offset;                 /* absolute */
+	int64_t position;               /* byte in the .log, or timestamp */
+};
+/* read every entry of an index file: kind 0 offset index, 1 time index */
+int klog_index_read(const char *path, int kind, int64_t base,
+    struct klog_index_entry **e, size_t *n, char *err);
+
+/* partition.c: one partition's segments */
+struct klog_part;
+#define KLOG_RDONLY 0
+#define KLOG_WRITE 1
+struct klog_part *klog_part_open(struct klog_dir *d, const char *topic, int partition,
+    int flags, char *err);
+void klog_part_close(struct klog_part *p);
+const char *klog_part_name(const struct klog_part *p);  /* "orders-0" */
+struct klog_part_info {
+	int64_t log_start, log_end;     /* first offset, next offset */
+	int segments;
+	int64_t bytes;
+};
+/* re-read the segment list and end of log */
+int klog_part_info(struct klog_part *p, struct klog_part_info *info, char *err);
+/*
+ * Append one or more whole batches (back to back, base offsets ignored):
+ * takes the partition lock, assigns offsets, writes, adds index entries,
+ * rolls segments, applies retention.  OUT: first and last offset written.
+ */
+int klog_part_append(struct klog_part *p, unsigned char *batches, size_t len,
+    int64_t *first, int64_t *last, char *err);
+int klog_part_sync(struct klog_part *p, char *err);     /* fsync log and index */
+/*
+ * Read whole batches starting with the one holding `offset`, at most
+ * `max` bytes (always at least one batch when one exists), appended to
+ * out.  Returns bytes read, 0 at end of log, -1 on error (err).  An offset
+ * below the log start fails with errno ERANGE.
+ */
+ssize_t klog_part_read(struct klog_part *p, int64_t offset, size_t max,
+    struct klog_buf *out, char *err);
+/* where the bytes klog_part_read would return live, for sendfile */
+struct klog_slice {
+	int fd;
+	int64_t pos;
+	size_t len;
+};
+int klog_part_slice(struct klog_part *p, int64_t offset, size_t max,
+    struct klog_slice *s, char *err);
+/* first offset whose record timestamp >= ts, log end if none */
+int klog_part_offset_for_time(struct klog_part *p, int64_t ts, int64_t *offset, char *err);
+/* block until the log may have grown (inotify), at most timeout_ms; 0 timeout, 1 event */
+int klog_part_wait(struct klog_part *p, int timeout_ms);
+int klog_part_wait_fd(struct klog_part *p);  /* pollable fd, or -1 */
+/* delete whole old segments by retention.ms and retention.bytes */
+int klog_part_retention(struct klog_part *p, int64_t now_ms, char *err);
+
+/* verify.c: offline checks and repair (kdump) */
+struct klog_verify_report {
+	int64_t batches, records, bad;
+	int64_t first_bad_pos;          /* -1 if none */
+	int64_t log_bytes;
+};
+/* walk a segment: CRC of every batch, offsets increasing, index entries
+ * pointing at batch starts; bad things reported through err / warn */
+int klog_verify_segment(const char *log_path, struct klog_verify_report *r, char *err);
+/* truncate a partition's damaged tail from the first bad batch, rebuild
+ * its indexes; the cut bytes are kept in <segment>.log.damaged */
+int klog_repair_partition(struct klog_dir *d, const char *partdir, struct klog_buf *report,
+    char *err);
+
+#endif
