@@ -6,6 +6,12 @@
 #include <string.h>
 #include "klog.h"
 
+/* an open log directory (dir.c) */
+struct klog_dir {
+	char *path;
+	int fd;                 /* O_DIRECTORY, for *at() calls and flock */
+};
+
 /* fill err (KLOG_ERRLEN) printf-style; returns -1 so callers can `return kerr(...)` */
 int kerr(char *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* same, appending ": strerror(errno)" */

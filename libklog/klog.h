@@ -311,4 +311,10 @@ int klog_verify_segment(const char *log_path, struct klog_verify_report *r, char
 int klog_repair_partition(struct klog_dir *d, const char *partdir, struct klog_buf *report,
     char *err);
 
+/* producer.c: records from byte streams into batches per partition */
+/* (section owned by the tools helper) */
+
+/* consumer.c: reading records from partitions in order */
+/* (section owned by the tools helper) */
+
 #endif
