@@ -18,6 +18,13 @@ int kerr(char *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 int kerr_sys(char *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void kwarn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
+/* index.c: kind 0 = .index (8-byte entries), 1 = .timeindex (12-byte) */
+int64_t kindex_count(int fd, int kind);
+int kindex_entry(int fd, int kind, int64_t i, int64_t base, struct klog_index_entry *e);
+int64_t kindex_lookup(int fd, int kind, int64_t n, int64_t base, int64_t key,
+    struct klog_index_entry *e);
+int kindex_append(int fd, int kind, int64_t base, int64_t offset, int64_t value);
+
 static inline uint16_t get16(const unsigned char *p) { return (uint16_t)(p[0] << 8 | p[1]); }
 static inline uint32_t get32(const unsigned char *p)
 {
