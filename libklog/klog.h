@@ -254,6 +254,7 @@ int klog_index_read(const char *path, int kind, int64_t base,
 struct klog_part;
 #define KLOG_RDONLY 0
 #define KLOG_WRITE 1
+#define KLOG_BROKER 2   /* with KLOG_WRITE: the caller is the kbrokerd holding the directory */
 struct klog_part *klog_part_open(struct klog_dir *d, const char *topic, int partition,
     int flags, char *err);
 void klog_part_close(struct klog_part *p);

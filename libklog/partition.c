@@ -607,6 +607,14 @@ klog_part_open(struct klog_dir *d, const char *topic, int partition, int flags, 
 		size_t n = 0, i;
 		char cp[PATH_MAX];
 
+		char who[256];
+
+		if (!(flags & KLOG_BROKER) && klog_dir_broker(d, who, sizeof who)) {
+			errno = EBUSY;
+			kerr(err, "log directory '%s' is served by kbrokerd (%s): write through it "
+			    "with -b, or stop it", klog_dir_path(d), who);
+			goto fail;
+		}
 		if (access(klog_dir_path(d), W_OK) < 0 || faccessat(p->dfd, ".", W_OK, 0) < 0) {
 			kerr_sys(err, "cannot write partition '%s'", p->name);
 			goto fail;
