@@ -1,0 +1,244 @@
+/* klog - Kafka's text checkpoint files. MIT licence. */
+/*
+ * Kafka keeps per-directory offsets in small text files
+ * (recovery-point-offset-checkpoint, replication-offset-checkpoint,
+ * log-start-offset-checkpoint, cleaner-offset-checkpoint), all shaped
+ * alike ([K] CheckpointFile.java, OffsetCheckpointFile.java):
+ *
+ *	0			line 1: format version, always 0
+ *	2			line 2: number of entries that follow
+ *	foo 0 3			one entry per line: topic partition offset
+ *	bar 1 17
+ *
+ * '\n' line ends; fields are written separated by one space and read
+ * split on any run of white space.  A file of zero bytes reads as no
+ * entries (Kafka leaves cleaner-offset-checkpoint empty until the cleaner
+ * first runs).  Anything else that does not match -- another version, a
+ * count that disagrees with the entry lines, a line without exactly three
+ * fields, a bad topic name, a negative partition -- is an error naming
+ * the file and line.
+ *
+ * Writes replace the whole file atomically (temp file, fsync, rename,
+ * fsync dir).  klog_ckpt_update() does read-modify-write of one entry
+ * under flock(LOCK_EX) on DIR/.klog-checkpoint.lock, one lock for every
+ * checkpoint file of the directory, so processes updating different
+ * partitions of the same file do not lose each other's entries.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <unistd.h>
+
+#include "internal.h"
+
+#define LOCK_FILE ".klog-checkpoint.lock"
+#define WS " \t\r\v\f"
+
+/* split line into at most max fields on white space; returns the count */
+static int
+split(char *line, char **f, int max)
+{
+	int n = 0;
+	char *save = NULL, *tok;
+
+	for (tok = strtok_r(line, WS, &save); tok; tok = strtok_r(NULL, WS, &save)) {
+		if (n == max)
+			return max + 1;
+		f[n++] = tok;
+	}
+	return n;
+}
+
+static int
+parse(const char *path, char *text, struct klog_ckpt_entry **out, size_t *np, char *err)
+{
+	struct klog_ckpt_entry *e = NULL, *tmp;
+	char *line, *next, *f[4];
+	int64_t count = 0, v;
+	size_t n = 0, cap = 0;
+	int lineno = 0, nf;
+
+	errno = EINVAL;
+	for (line = text; line; line = next) {
+		if ((next = strchr(line, '\n')))
+			*next++ = 0;
+		else if (!*line)
+			break;  /* after the last '\n' */
+		lineno++;
+		nf = split(line, f, 3);
+		if (lineno == 1) {
+			if (nf != 1 || strcmp(f[0], "0")) {
+				kerr(err, "checkpoint '%s' line 1: unsupported version '%s'",
+				    path, nf ? f[0] : "");
+				goto bad;
+			}
+			continue;
+		}
+		if (lineno == 2) {
+			if (nf != 1 || klog_parse_i64(f[0], &count) < 0 || count < 0 ||
+			    count > INT32_MAX) {
+				kerr(err, "checkpoint '%s' line 2: bad entry count", path);
+				goto bad;
+			}
+			continue;
+		}
+		if ((int64_t)n == count) {
+			kerr(err, "checkpoint '%s' line %d: more than %" PRId64 " entries",
+			    path, lineno, count);
+			goto bad;
+		}
+		if (n == cap) {
+			cap = cap ? cap * 2 : 8;
+			if (!(tmp = realloc(e, cap * sizeof *e))) {
+				kerr_sys(err, "checkpoint '%s'", path);
+				goto out;
+			}
+			e = tmp;
+		}
+		if (nf != 3) {
+			kerr(err, "checkpoint '%s' line %d: expected 'topic partition offset'",
+			    path, lineno);
+			goto bad;
+		}
+		if (klog_topic_name_check(f[0], NULL) < 0) {
+			kerr(err, "checkpoint '%s' line %d: bad topic name", path, lineno);
+			goto bad;
+		}
+		if (klog_parse_i64(f[1], &v) < 0 || v < 0 || v > INT32_MAX) {
+			kerr(err, "checkpoint '%s' line %d: bad partition '%s'", path, lineno, f[1]);
+			goto bad;
+		}
+		e[n].partition = (int)v;
+		if (klog_parse_i64(f[2], &e[n].offset) < 0) {
+			kerr(err, "checkpoint '%s' line %d: bad offset '%s'", path, lineno, f[2]);
+			goto bad;
+		}
+		strcpy(e[n].topic, f[0]);
+		n++;
+	}
+	if (lineno == 1) {
+		kerr(err, "checkpoint '%s': no entry count", path);
+		goto bad;
+	}
+	if ((int64_t)n != count) {
+		kerr(err, "checkpoint '%s' line %d: expected %" PRId64 " entries, found %zu",
+		    path, lineno + 1, count, n);
+		goto bad;
+	}
+	*out = e;
+	*np = n;
+	return 0;
+bad:
+	errno = EINVAL;
+out:
+	free(e);
+	return -1;
+}
+
+int
+klog_ckpt_read(const char *path, struct klog_ckpt_entry **e, size_t *n, char *err)
+{
+	char *text;
+	int r;
+
+	*e = NULL;
+	*n = 0;
+	if (klog_read_file(path, &text, NULL, err) < 0)
+		return -1;
+	r = parse(path, text, e, n, err);
+	free(text);
+	return r;
+}
+
+int
+klog_ckpt_write(const char *path, const struct klog_ckpt_entry *e, size_t n, char *err)
+{
+	struct klog_buf b = {0};
+	size_t i;
+	int r = -1;
+
+	for (i = 0; i < n; i++) {
+		if (klog_topic_name_check(e[i].topic, err) < 0)
+			return -1;
+		if (e[i].partition < 0) {
+			errno = EINVAL;
+			return kerr(err, "checkpoint '%s': negative partition for '%s'",
+			    path, e[i].topic);
+		}
+	}
+	if (klog_buf_printf(&b, "0\n%zu\n", n) < 0)
+		goto nomem;
+	for (i = 0; i < n; i++)
+		if (klog_buf_printf(&b, "%s %d %" PRId64 "\n", e[i].topic, e[i].partition,
+		    e[i].offset) < 0)
+			goto nomem;
+	r = klog_write_atomic(path, b.data, b.len, err);
+	goto out;
+nomem:
+	kerr_sys(err, "checkpoint '%s'", path);
+out:
+	klog_buf_free(&b);
+	return r;
+}
+
+int
+klog_ckpt_update(struct klog_dir *d, const char *file, const char *topic,
+    int partition, int64_t offset, char *err)
+{
+	struct klog_ckpt_entry *e = NULL, *tmp;
+	char path[PATH_MAX], lock[PATH_MAX];
+	size_t n = 0, i;
+	int fd, r = -1;
+
+	if (klog_topic_name_check(topic, err) < 0)
+		return -1;
+	if (partition < 0) {
+		errno = EINVAL;
+		return kerr(err, "checkpoint '%s': negative partition for '%s'", file, topic);
+	}
+	if (snprintf(path, sizeof path, "%s/%s", d->path, file) >= (int)sizeof path ||
+	    snprintf(lock, sizeof lock, "%s/%s", d->path, LOCK_FILE) >= (int)sizeof lock) {
+		errno = ENAMETOOLONG;
+		return kerr_sys(err, "checkpoint '%s'", file);
+	}
+	if ((fd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC, 0644)) < 0)
+		return kerr_sys(err, "cannot open lock '%s'", lock);
+	while (flock(fd, LOCK_EX) < 0) {
+		if (errno != EINTR) {
+			kerr_sys(err, "cannot lock '%s'", lock);
+			close(fd);
+			return -1;
+		}
+	}
+	if (klog_ckpt_read(path, &e, &n, err) < 0) {
+		if (errno != ENOENT)
+			goto out;
+		e = NULL;
+		n = 0;
+	}
+	for (i = 0; i < n; i++)
+		if (e[i].partition == partition && !strcmp(e[i].topic, topic))
+			break;
+	if (i == n) {
+		if (!(tmp = realloc(e, (n + 1) * sizeof *e))) {
+			kerr_sys(err, "checkpoint '%s'", path);
+			goto out;
+		}
+		e = tmp;
+		snprintf(e[n].topic, sizeof e[n].topic, "%s", topic);
+		e[n].partition = partition;
+		n++;
+	}
+	e[i].offset = offset;
+	r = klog_ckpt_write(path, e, n, err);
+out:
+	free(e);
+	flock(fd, LOCK_UN);
+	close(fd);
+	return r;
+}
