@@ -313,9 +313,105 @@ int klog_repair_partition(struct klog_dir *d, const char *partdir, struct klog_b
     char *err);
 
 /* producer.c: records from byte streams into batches per partition */
-/* (section owned by the tools helper) */
+struct klog_producer;
+struct klog_producer_opts {
+	int partition;                  /* -1: keyed by murmur2, unkeyed sticky per batch */
+	int codec;                      /* -1: the topic's compression.type, else none */
+	size_t batch_bytes;             /* 0: 1000000; capped at max.message.bytes */
+	const struct klog_header *headers;      /* on every record (kept by the caller) */
+	int nheaders;
+	/* after each batch is in the log (acknowledged) */
+	void (*acked)(void *arg, const char *topic, int partition, int64_t first, int64_t last);
+	/* a record was skipped (over max.message.bytes): msg names it */
+	void (*skipped)(void *arg, const char *msg);
+	/* polled between input chunks; nonzero stops klog_producer_feed */
+	int (*stop)(void *arg);
+	void *arg;
+};
+/* the topic must exist; partitions are opened (KLOG_WRITE) when first used */
+struct klog_producer *klog_producer_open(struct klog_dir *d, const char *topic,
+    const struct klog_producer_opts *o, char *err);
+/* add one record (key_len/value_len -1: null); writes the partition's
+ * batch first when the record would not fit.  0 added, 1 skipped (over
+ * max.message.bytes; err says why), -1 failed (err) */
+int klog_producer_send(struct klog_producer *pr, int64_t ts, const void *key, int32_t key_len,
+    const void *value, int32_t value_len, char *err);
+int klog_producer_flush(struct klog_producer *pr, char *err);  /* write every pending batch */
+int64_t klog_producer_skipped(const struct klog_producer *pr);  /* records skipped so far */
+void klog_producer_close(struct klog_producer *pr);     /* frees; does not flush */
+/*
+ * Split a byte stream into records and send them.  A record ends at
+ * `delim` (default "\n"); a last record without one is sent at EOF.  With
+ * key_delim the key is what precedes its first occurrence (no occurrence:
+ * null key); else key/key_len (-1: null) is every record's key.  When the
+ * input would block for linger_ms with records pending, they are written.
+ * `name` names the input in messages ("record 3 in 'NAME' ...").  Returns
+ * 0 at EOF, 1 when o->stop said so, -1 on a read or write error (err).
+ */
+struct klog_feed_opts {
+	const void *delim;
+	size_t delim_len;
+	const void *key_delim;
+	size_t key_delim_len;
+	const void *key;
+	int32_t key_len;
+	int linger_ms;                  /* < 0: 5 */
+};
+int klog_producer_feed(struct klog_producer *pr, int fd, const char *name,
+    const struct klog_feed_opts *fo, char *err);
 
 /* consumer.c: reading records from partitions in order */
-/* (section owned by the tools helper) */
+enum {
+	KLOG_FROM_BEGINNING,
+	KLOG_FROM_END,
+	KLOG_FROM_OFFSET,               /* value: absolute offset */
+	KLOG_FROM_TAIL,                 /* value: records before the end */
+	KLOG_FROM_TIME,                 /* value: first timestamp (ms) wanted */
+};
+struct klog_start {
+	int from;
+	int64_t value;
+};
+/* kcat's -o: "beginning", "end", "N", "-N", "s@TS"; -1 (EINVAL) on junk */
+int klog_start_parse(const char *s, struct klog_start *st, char *err);
+struct klog_consumer;
+struct klog_consumer *klog_consumer_new(struct klog_dir *d, char *err);
+/* "TOPIC" (all its partitions) or "TOPIC:N", starting at st (NULL: the
+ * beginning); an offset below the log start starts there, with a warning.
+ * errno EINVAL: bad name or spec, ENOENT: no such topic or partition */
+int klog_consumer_add(struct klog_consumer *c, const char *spec, const struct klog_start *st,
+    char *err);
+/* the next record, taking partitions round robin one read (about 1 MiB) at
+ * a time, control batches skipped: 1 and r, *topic, *partition filled
+ * (valid until the next call), 0 when every partition is at its end right
+ * now, -1 on error (damaged data: "segment 'T-P/...log': bad CRC ...") */
+int klog_consumer_next(struct klog_consumer *c, struct klog_record *r, const char **topic,
+    int *partition, char *err);
+/* wait until some partition may have grown (inotify): 1, 0 on timeout,
+ * -1 when interrupted by a signal */
+int klog_consumer_wait(struct klog_consumer *c, int timeout_ms);
+int klog_consumer_count(const struct klog_consumer *c);        /* partitions */
+/* partition i: its topic, number and the next offset to be returned */
+void klog_consumer_position(const struct klog_consumer *c, int i, const char **topic,
+    int *partition, int64_t *next);
+void klog_consumer_free(struct klog_consumer *c);
+
+/* cmdutil.c: what the mains in cmd/ share (the one file that prints and exits) */
+/* program name for messages; installs a warning printer ("PROG: warning: ...") */
+void klog_cmd_init(const char *prog);
+const char *klog_cmd_prog(void);
+void klog_cmd_quiet(int quiet);                 /* no warnings */
+/* "PROG: message" on stderr */
+void klog_cmd_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void klog_cmd_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void klog_cmd_die(int code, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3), noreturn));
+/* "usage: SYNOPSIS" on stderr, exit 2 */
+void klog_cmd_usage(const char *synopsis) __attribute__((noreturn));
+void klog_cmd_version(void) __attribute__((noreturn));  /* "PROG 0.1.0", exit 0 */
+/* -d DIR, else $KLOG_DIR, else exit 2 "no log directory: ..." */
+const char *klog_cmd_dir(const char *opt);
+struct klog_dir *klog_cmd_open_dir(const char *opt, int flags);        /* exit 1 on error */
+int klog_cmd_write(int fd, const void *p, size_t n);   /* all of it; -1 errno */
 
 #endif

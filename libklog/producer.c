@@ -1,0 +1,493 @@
+/* klog - producing: byte streams to records to batches to partitions. MIT licence. */
+/*
+ * One klog_builder per partition collects records; a partition's batch is
+ * finished and appended (klog_part_append: lock, offsets, write, index,
+ * unlock; after it returns the records are acknowledged) when the next
+ * record would take it past the batch size, when the pending bytes of all
+ * partitions together pass PENDING_MAX, when the input pauses, and at the
+ * end.  Memory stays bounded whatever the input: one input buffer of
+ * CHUNK plus the longest record allowed, and at most PENDING_MAX (or one
+ * batch) of pending records; builders of partitions that go quiet give
+ * their buffers back once the total capacity passes CAP_MAX.
+ *
+ * Partitions: a forced one, else murmur2 of the key (the Java client's
+ * rule), else the "sticky" partition, which moves round-robin to the next
+ * partition each time its batch is written.  The first sticky partition is
+ * random, so many short runs spread over the partitions.
+ *
+ * Input: read(2) in CHUNK pieces, records found with memchr (memmem for a
+ * multi-byte delimiter) and added straight from the input buffer; a record
+ * cut by a chunk boundary is moved to the buffer's start before the next
+ * read.  A record longer than max.message.bytes is not buffered: its bytes
+ * are counted and dropped up to its delimiter, then it is reported.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "internal.h"
+
+#define DEFAULT_BATCH 1000000
+#define CHUNK (256u << 10)
+#define PENDING_MAX ((size_t)4 << 20)
+#define CAP_MAX ((size_t)8 << 20)
+/* a record's size in a batch beyond key, value and headers: length,
+ * attributes, timestamp delta, offset delta, key and value lengths, header
+ * count, as varints at their largest */
+#define REC_OVERHEAD 40
+
+struct pslot {
+	struct klog_part *part;         /* opened on first append */
+	struct klog_builder bb;
+};
+
+struct klog_producer {
+	struct klog_dir *d;
+	char topic[KLOG_TOPIC_MAX + 1];
+	struct klog_producer_opts o;
+	struct klog_config cfg;
+	int nparts;
+	struct pslot *slot;
+	int codec;
+	size_t batch_bytes;
+	size_t hdr_bytes;               /* encoded size of o.headers, roughly */
+	int sticky;
+	size_t pending;                 /* bytes in every builder */
+	int64_t oldest_ms;              /* when the first pending record came, -1 none */
+	int64_t skipped;
+	unsigned char *in;              /* input buffer */
+	size_t incap;
+};
+
+struct klog_producer *
+klog_producer_open(struct klog_dir *d, const char *topic, const struct klog_producer_opts *o,
+    char *err)
+{
+	struct klog_producer *pr;
+	struct timespec ts;
+	int i;
+
+	if (klog_topic_name_check(topic, err) < 0)
+		return NULL;
+	if (!(pr = calloc(1, sizeof *pr))) {
+		kerr_sys(err, "topic '%s'", topic);
+		return NULL;
+	}
+	pr->d = d;
+	snprintf(pr->topic, sizeof pr->topic, "%s", topic);
+	if (o)
+		pr->o = *o;
+	else
+		pr->o.partition = pr->o.codec = -1;
+	pr->oldest_ms = -1;
+	if (klog_topic_load(d, topic, &pr->cfg, err) < 0)
+		goto fail;
+	pr->nparts = pr->cfg.partitions;
+	if (pr->nparts < 1) {
+		kerr(err, "topic '%s' has no partitions", topic);
+		goto fail;
+	}
+	if (pr->o.partition >= pr->nparts) {
+		errno = ENOENT;
+		kerr(err, "no such partition '%s-%d' (topic '%s' has %d)", topic, pr->o.partition,
+		    topic, pr->nparts);
+		goto fail;
+	}
+	pr->codec = pr->o.codec;
+	if (pr->codec < 0)
+		pr->codec = pr->cfg.compression > 0 ? pr->cfg.compression : KLOG_CODEC_NONE;
+	if (!klog_codec_available(pr->codec)) {
+		errno = ENOTSUP;
+		kerr(err, "codec '%s' is not built in", klog_codec_name(pr->codec));
+		goto fail;
+	}
+	pr->batch_bytes = pr->o.batch_bytes ? pr->o.batch_bytes : DEFAULT_BATCH;
+	if (pr->cfg.max_message_bytes > 0 && (int64_t)pr->batch_bytes > pr->cfg.max_message_bytes)
+		pr->batch_bytes = (size_t)pr->cfg.max_message_bytes;
+	for (i = 0; i < pr->o.nheaders; i++)
+		pr->hdr_bytes += 10 + (size_t)pr->o.headers[i].key_len +
+		    (pr->o.headers[i].value_len > 0 ? (size_t)pr->o.headers[i].value_len : 0);
+	if (!(pr->slot = calloc((size_t)pr->nparts, sizeof *pr->slot))) {
+		kerr_sys(err, "topic '%s'", topic);
+		goto fail;
+	}
+	for (i = 0; i < pr->nparts; i++)
+		klog_builder_init(&pr->slot[i].bb, pr->codec);
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	pr->sticky = (int)(((uint64_t)ts.tv_nsec ^ (uint64_t)getpid() * 2654435761u) %
+	    (uint64_t)pr->nparts);
+	return pr;
+fail:
+	klog_producer_close(pr);
+	return NULL;
+}
+
+void
+klog_producer_close(struct klog_producer *pr)
+{
+	int i;
+
+	if (!pr)
+		return;
+	if (pr->slot)
+		for (i = 0; i < pr->nparts; i++) {
+			klog_builder_free(&pr->slot[i].bb);
+			klog_part_close(pr->slot[i].part);
+		}
+	free(pr->slot);
+	free(pr->in);
+	free(pr);
+}
+
+int64_t
+klog_producer_skipped(const struct klog_producer *pr)
+{
+	return pr->skipped;
+}
+
+/* make sure an error names the partition */
+static int
+part_err(struct klog_producer *pr, int p, char *err)
+{
+	char name[KLOG_TOPIC_MAX + 16], tmp[KLOG_ERRLEN];
+	int e = errno;
+
+	snprintf(name, sizeof name, "%s-%d", pr->topic, p);
+	if (err && !strstr(err, name)) {
+		snprintf(tmp, sizeof tmp, "%s", err);
+		kerr(err, "partition '%s': %s", name, tmp);
+	}
+	errno = e;
+	return -1;
+}
+
+static size_t
+total_cap(struct klog_producer *pr)
+{
+	size_t n = 0;
+	int i;
+
+	for (i = 0; i < pr->nparts; i++)
+		n += pr->slot[i].bb.buf.cap + pr->slot[i].bb.zbuf.cap;
+	return n;
+}
+
+/* write partition p's pending batch */
+static int
+flush_one(struct klog_producer *pr, int p, char *err)
+{
+	struct pslot *s = &pr->slot[p];
+	unsigned char *out;
+	size_t len, size;
+	int64_t first, last;
+
+	if (s->bb.count == 0)
+		return 0;
+	if (!s->part && !(s->part = klog_part_open(pr->d, pr->topic, p, KLOG_WRITE, err)))
+		return part_err(pr, p, err);
+	if (klog_builder_finish(&s->bb, &out, &len, err) < 0)
+		return part_err(pr, p, err);
+	if (klog_part_append(s->part, out, len, &first, &last, err) < 0)
+		return part_err(pr, p, err);
+	if (pr->o.acked)
+		pr->o.acked(pr->o.arg, pr->topic, p, first, last);
+	size = klog_builder_size(&s->bb);
+	pr->pending = pr->pending > size ? pr->pending - size : 0;
+	klog_builder_reset(&s->bb);
+	if (pr->nparts > 1 && total_cap(pr) > CAP_MAX)
+		klog_builder_free(&s->bb);
+	if (p == pr->sticky)
+		pr->sticky = (pr->sticky + 1) % pr->nparts;
+	if (pr->pending == 0)
+		pr->oldest_ms = -1;
+	return 0;
+}
+
+int
+klog_producer_flush(struct klog_producer *pr, char *err)
+{
+	int i;
+
+	for (i = 0; i < pr->nparts; i++)
+		if (pr->slot[i].bb.count && flush_one(pr, i, err) < 0)
+			return -1;
+	pr->pending = 0;
+	pr->oldest_ms = -1;
+	return 0;
+}
+
+static int
+pick(struct klog_producer *pr, const void *key, int32_t key_len)
+{
+	if (pr->o.partition >= 0)
+		return pr->o.partition;
+	if (key_len >= 0)
+		return klog_partition_for_key(key, (size_t)key_len, pr->nparts);
+	return pr->sticky;
+}
+
+/* the size of a batch holding only this record, when it could be over the
+ * limit; 0 when it is surely under */
+static size_t
+alone_size(struct klog_producer *pr, int32_t key_len, int32_t value_len)
+{
+	size_t rough = REC_OVERHEAD + pr->hdr_bytes + KLOG_BATCH_OVERHEAD +
+	    (key_len > 0 ? (size_t)key_len : 0) + (value_len > 0 ? (size_t)value_len : 0);
+
+	if ((int64_t)rough <= pr->cfg.max_message_bytes)
+		return 0;
+	return KLOG_BATCH_OVERHEAD + klog_record_size(0, 0, key_len, value_len,
+	    pr->o.headers, pr->o.nheaders);
+}
+
+/* 0 added, 1 too big (*size set), -1 error */
+static int
+psend(struct klog_producer *pr, int64_t ts, const void *key, int32_t key_len,
+    const void *value, int32_t value_len, size_t *size, char *err)
+{
+	struct pslot *s;
+	size_t before, need;
+	int p, tries;
+
+	if ((*size = alone_size(pr, key_len, value_len)) &&
+	    (int64_t)*size > pr->cfg.max_message_bytes)
+		return 1;
+	need = REC_OVERHEAD + pr->hdr_bytes + (key_len > 0 ? (size_t)key_len : 0) +
+	    (value_len > 0 ? (size_t)value_len : 0);
+	p = pick(pr, key, key_len);
+	for (tries = 0; tries <= pr->nparts; tries++) {
+		s = &pr->slot[p];
+		if (s->bb.count == 0 || klog_builder_size(&s->bb) + need <= pr->batch_bytes)
+			break;
+		if (flush_one(pr, p, err) < 0)
+			return -1;
+		p = pick(pr, key, key_len);     /* sticky moved on */
+	}
+	s = &pr->slot[p];
+	before = klog_builder_size(&s->bb);
+	if (s->bb.count == 0)
+		before = 0;
+	if (klog_builder_add(&s->bb, ts, key, key_len, value, value_len, pr->o.headers,
+	    pr->o.nheaders) < 0)
+		return kerr_sys(err, "cannot add record to a batch of '%s-%d'", pr->topic, p);
+	pr->pending += klog_builder_size(&s->bb) - before;
+	if (pr->oldest_ms < 0)
+		pr->oldest_ms = ts;
+	if (pr->pending > PENDING_MAX && pr->pending > pr->batch_bytes)
+		return klog_producer_flush(pr, err);
+	return 0;
+}
+
+int
+klog_producer_send(struct klog_producer *pr, int64_t ts, const void *key, int32_t key_len,
+    const void *value, int32_t value_len, char *err)
+{
+	size_t size;
+	int r = psend(pr, ts, key, key_len, value, value_len, &size, err);
+
+	if (r == 1) {
+		pr->skipped++;
+		errno = EMSGSIZE;
+		kerr(err, "record is %zu bytes, over max.message.bytes %" PRId64 " of topic '%s'",
+		    size, pr->cfg.max_message_bytes, pr->topic);
+	}
+	return r;
+}
+
+/* input */
+
+struct feed {
+	struct klog_producer *pr;
+	const struct klog_feed_opts *fo;
+	const char *name;
+	int64_t recno;
+	int64_t ts;
+};
+
+static const unsigned char *
+find(const unsigned char *p, size_t n, const unsigned char *d, size_t dl)
+{
+	if (dl == 1)
+		return memchr(p, d[0], n);
+	return memmem(p, n, d, dl);
+}
+
+static void
+report_big(struct feed *f, size_t size)
+{
+	char msg[KLOG_ERRLEN];
+	struct klog_producer *pr = f->pr;
+
+	pr->skipped++;
+	if (!pr->o.skipped)
+		return;
+	snprintf(msg, sizeof msg, "record %" PRId64 " in '%s' is %zu bytes, over "
+	    "max.message.bytes %" PRId64 " of topic '%s'", f->recno, f->name, size,
+	    pr->cfg.max_message_bytes, pr->topic);
+	pr->o.skipped(pr->o.arg, msg);
+}
+
+static int
+record(struct feed *f, const unsigned char *r, size_t n, char *err)
+{
+	const struct klog_feed_opts *fo = f->fo;
+	const unsigned char *key = fo->key, *val = r, *q;
+	int32_t klen = fo->key ? fo->key_len : -1, vlen = (int32_t)n;
+	size_t size;
+	int rc;
+
+	f->recno++;
+	if (fo->key_delim_len && (q = find(r, n, fo->key_delim, fo->key_delim_len))) {
+		key = r;
+		klen = (int32_t)(q - r);
+		val = q + fo->key_delim_len;
+		vlen = (int32_t)(n - (size_t)klen - fo->key_delim_len);
+	} else if (fo->key_delim_len) {
+		key = NULL;
+		klen = -1;
+	}
+	rc = psend(f->pr, f->ts, key, klen, val, vlen, &size, err);
+	if (rc == 1) {
+		report_big(f, size);
+		return 0;
+	}
+	return rc;
+}
+
+static int
+stopped(struct klog_producer *pr)
+{
+	return pr->o.stop && pr->o.stop(pr->o.arg);
+}
+
+/*
+ * With records pending and input that can block: wait for input no longer
+ * than the linger time counted from the oldest pending record; when none
+ * comes (or the time is already up and none is ready now), write them.
+ */
+static int
+linger(struct klog_producer *pr, int fd, int ms, char *err)
+{
+	struct pollfd pfd = { .fd = fd, .events = POLLIN };
+	int64_t left;
+	int r;
+
+	while (pr->pending) {
+		left = pr->oldest_ms + ms - klog_now_ms();
+		if (left < 0)
+			left = 0;
+		if (left > ms)
+			left = ms;
+		r = poll(&pfd, 1, (int)left);
+		if (r > 0)
+			return 0;
+		if (r < 0 && errno == EINTR) {
+			if (stopped(pr))
+				return 0;
+			continue;
+		}
+		return klog_producer_flush(pr, err);
+	}
+	return 0;
+}
+
+int
+klog_producer_feed(struct klog_producer *pr, int fd, const char *name,
+    const struct klog_feed_opts *fo, char *err)
+{
+	struct klog_feed_opts dfo = {0};
+	struct feed f = { pr, fo, name, 0, 0 };
+	const unsigned char *delim, *q;
+	size_t dl, len = 0, start = 0, scan = 0, keep, limit;
+	int64_t skipping = -1;          /* bytes of an oversized record so far */
+	int ms, can_block;
+	struct stat st;
+
+	if (!fo) {
+		dfo.key_len = -1;
+		dfo.linger_ms = -1;
+		f.fo = fo = &dfo;
+	}
+	delim = fo->delim_len ? fo->delim : (const unsigned char *)"\n";
+	dl = fo->delim_len ? fo->delim_len : 1;
+	keep = dl - 1;
+	ms = fo->linger_ms < 0 ? 5 : fo->linger_ms;
+	can_block = fstat(fd, &st) < 0 || !S_ISREG(st.st_mode);
+	/* a record may be up to max.message.bytes long, plus its delimiter */
+	limit = (size_t)(pr->cfg.max_message_bytes > 0 ? pr->cfg.max_message_bytes : 1 << 20) + dl;
+	if (!pr->in) {
+		pr->incap = 2 * CHUNK;
+		if (!(pr->in = malloc(pr->incap)))
+			return kerr_sys(err, "cannot read '%s'", name);
+	}
+	for (;;) {
+		ssize_t n;
+
+		if (start > 0) {
+			memmove(pr->in, pr->in + start, len - start);
+			len -= start;
+			scan -= start;
+			start = 0;
+		}
+		if (pr->incap - len < CHUNK) {
+			size_t cap = pr->incap * 2;
+			unsigned char *p;
+			if (cap > limit + CHUNK)
+				cap = limit + CHUNK;
+			if (cap < len + CHUNK)
+				cap = len + CHUNK;
+			if (!(p = realloc(pr->in, cap)))
+				return kerr_sys(err, "cannot read '%s'", name);
+			pr->in = p;
+			pr->incap = cap;
+		}
+		if (stopped(pr))
+			return 1;
+		if (can_block && pr->pending && ms >= 0 && linger(pr, fd, ms, err) < 0)
+			return -1;
+		if (stopped(pr))
+			return 1;
+		n = read(fd, pr->in + len, CHUNK);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return kerr_sys(err, "cannot read '%s'", name);
+		}
+		if (n == 0)
+			break;
+		f.ts = klog_now_ms();
+		len += (size_t)n;
+		while ((q = find(pr->in + scan, len - scan, delim, dl))) {
+			size_t end = (size_t)(q - pr->in);
+			if (skipping >= 0) {
+				f.recno++;
+				report_big(&f, KLOG_BATCH_OVERHEAD + klog_record_size(0, 0, -1,
+				    (int32_t)((size_t)skipping + end - start > INT32_MAX ? INT32_MAX :
+				    (size_t)skipping + end - start), pr->o.headers, pr->o.nheaders));
+				skipping = -1;
+			} else if (record(&f, pr->in + start, end - start, err) < 0)
+				return -1;
+			start = scan = end + dl;
+		}
+		scan = len - start > keep ? len - keep : start;
+		if (skipping >= 0 || len - start > limit) {
+			/* too long to be sent: count it, drop it, keep a delimiter's tail */
+			if (skipping < 0)
+				skipping = 0;
+			skipping += (int64_t)(len - keep - start);
+			start = scan = len - keep;
+		}
+	}
+	if (skipping >= 0) {
+		f.recno++;
+		report_big(&f, KLOG_BATCH_OVERHEAD + (size_t)skipping + (len - start));
+	} else if (len > start && record(&f, pr->in + start, len - start, err) < 0)
+		return -1;
+	return 0;
+}
