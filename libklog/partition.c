@@ -455,7 +455,8 @@ load_segments(struct klog_part *p, char *err)
 		p->segs[p->nseg++] = (struct seg){ base, st.st_size, INT64_MIN, base, -1 };
 	}
 	closedir(dir);
-	qsort(p->segs, p->nseg, sizeof *p->segs, cmpseg);
+	if (p->nseg > 1)
+		qsort(p->segs, p->nseg, sizeof *p->segs, cmpseg);
 	p->rseg = SIZE_MAX;
 	return 0;
 }
@@ -675,6 +676,7 @@ klog_part_close(struct klog_part *p)
 		if (flock(p->dfd, LOCK_EX) == 0) {
 			if (refresh(p, 1, e) == 0 && klog_part_sync(p, e) == 0)
 				update_ckpt(p, "recovery-point-offset-checkpoint", p->end, e);
+			klog_part_retention(p, klog_now_ms(), e);
 			flock(p->dfd, LOCK_UN);
 		}
 	}
@@ -764,8 +766,10 @@ roll(struct klog_part *p, char *err)
 	return create_segment(p, p->end, err);
 }
 
+/* Kafka's rule: segment.ms counts from the first batch's timestamp to the
+ * incoming one, so replaying old data does not roll on every append */
 static int
-should_roll(struct klog_part *p, size_t len, int64_t last_delta, int64_t now)
+should_roll(struct klog_part *p, size_t len, int64_t last_delta, int64_t in_ts)
 {
 	struct seg *s = active(p);
 
@@ -775,7 +779,7 @@ should_roll(struct klog_part *p, size_t len, int64_t last_delta, int64_t now)
 		return 0;
 	if (s->size > p->cfg.segment_bytes - (int64_t)len)
 		return 1;
-	if (p->first_ts != INT64_MIN && now - p->first_ts > p->cfg.segment_ms)
+	if (p->first_ts != INT64_MIN && in_ts - p->first_ts > p->cfg.segment_ms)
 		return 1;
 	if ((p->ientries + 1) * 8 > p->cfg.segment_index_bytes)
 		return 1;
@@ -792,6 +796,7 @@ klog_part_append(struct klog_part *p, unsigned char *batches, size_t len,
 	struct seg *s;
 	size_t off;
 	int64_t delta = 0, next, now = klog_now_ms(), maxts = INT64_MIN, maxoff = 0, pos;
+	int64_t in_ts = INT64_MIN;
 	int rc = -1;
 
 	if (!(p->flags & KLOG_WRITE)) {
@@ -810,7 +815,11 @@ klog_part_append(struct klog_part *p, unsigned char *batches, size_t len,
 			    " of topic '%s'", klog_batch_size(&b), p->cfg.max_message_bytes, p->topic);
 		}
 		delta += b.last_offset_delta + 1;
+		if (b.max_timestamp > in_ts)
+			in_ts = b.max_timestamp;
 	}
+	if (p->cfg.log_append_time)
+		in_ts = now;
 	if (len == 0)
 		return 0;
 	if (flock(p->dfd, LOCK_EX) < 0)
@@ -820,7 +829,7 @@ klog_part_append(struct klog_part *p, unsigned char *batches, size_t len,
 	if (!active(p)) {
 		if (create_segment(p, p->end, err) < 0)
 			goto out;
-	} else if (should_roll(p, len, delta, now)) {
+	} else if (should_roll(p, len, delta, in_ts)) {
 		if (roll(p, err) < 0)
 			goto out;
 		klog_part_retention(p, now, NULL);

@@ -10,14 +10,14 @@
 
 static int tap_n, tap_failed, tap_planned = -1;
 
-static void
+static inline void
 tap_plan(int n)
 {
 	tap_planned = n;
 	printf("1..%d\n", n);
 }
 
-static int
+static inline int
 tap_ok(int cond, const char *file, int line, const char *fmt, ...)
 {
 	va_list ap;
@@ -52,7 +52,7 @@ tap_ok(int cond, const char *file, int line, const char *fmt, ...)
 #define skip_all(...) do { printf("1..0 # SKIP "); printf(__VA_ARGS__); printf("\n"); exit(0); } while (0)
 #define skip(n, ...) do { for (int s_ = 0; s_ < (n); s_++) { printf("ok %d # skip ", ++tap_n); printf(__VA_ARGS__); printf("\n"); } } while (0)
 
-static int
+static inline int
 done_testing(void)
 {
 	if (tap_planned < 0)
