@@ -73,7 +73,7 @@ tests/ktest: tests/ktest.c libklog/libklog.a
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< libklog/libklog.a $(LDLIBS)
 
 # Debian packages the build and the tests need; installed when missing and root
-DEBS = gcc make libc6-dev zlib1g-dev libxxhash-dev libzstd-dev liblz4-dev libsnappy-dev perl procps
+DEBS = gcc make libc6-dev pkg-config zlib1g-dev libxxhash-dev libzstd-dev liblz4-dev libsnappy-dev perl procps time python3
 deps:
 	@missing=$$(for p in $(DEBS); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
 	if [ -n "$$missing" ]; then \
