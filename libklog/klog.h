@@ -298,7 +298,30 @@ int klog_part_wait_fd(struct klog_part *p);  /* pollable fd, or -1 */
 /* delete whole old segments by retention.ms and retention.bytes */
 int klog_part_retention(struct klog_part *p, int64_t now_ms, char *err);
 
-/* verify.c: offline checks and repair (kdump) */
+/* verify.c: offline listing, checks and repair (kdump) */
+enum {
+	KLOG_FILE_UNKNOWN,
+	KLOG_FILE_LOG,                  /* batches: <base>.log, KRaft .checkpoint */
+	KLOG_FILE_INDEX,
+	KLOG_FILE_TIMEINDEX,
+	KLOG_FILE_CHECKPOINT,           /* Kafka's text checkpoint files */
+};
+/* by name (.log .index .timeindex *-checkpoint), else by content */
+int klog_file_kind(const char *path);
+#define KLOG_DUMP_RECORDS 0x1           /* every record of each batch too */
+#define KLOG_DUMP_INDEXES 0x2           /* with a directory or .log: index and checkpoint files */
+#define KLOG_DUMP_NAMES 0x4             /* a "file NAME" line before each file */
+struct klog_dump {
+	int flags;
+	struct klog_buf out;            /* lines; handed to flush() past 64 KiB and at the end */
+	int (*flush)(void *arg, struct klog_buf *out);  /* empties out; -1 stops */
+	void *arg;
+};
+/* list a file of a kind above, a partition directory or a log directory:
+ * "batch pos=.. base=.. ...", "  record offset=..", "index offset=.. pos=..",
+ * "timeindex ts=.. offset=..", "checkpoint topic=.. partition=.. offset=.." */
+int klog_dump_path(struct klog_dump *dp, const char *path, char *err);
+
 struct klog_verify_report {
 	int64_t batches, records, bad;
 	int64_t first_bad_pos;          /* -1 if none */

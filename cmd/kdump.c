@@ -1,0 +1,174 @@
+/* klog - kdump: list, verify and repair segments, indexes and checkpoints offline. MIT licence. */
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "klog.h"
+
+#define SYNOPSIS "kdump [-r] [-i] [--verify] [--repair] [-q] FILE|DIR..."
+
+static const char help[] =
+"usage: kdump [options] FILE|DIR...\n"
+"Inspect a log directory offline: segments (.log), indexes (.index, .timeindex),\n"
+"Kafka's checkpoint files, partition directories and whole log directories.\n"
+"\n"
+"  -r, --records   list every record of each batch too\n"
+"  -i, --indexes   with a directory or a .log: list index and checkpoint files too\n"
+"      --verify    check CRCs, offsets and index entries instead of listing;\n"
+"                  prints \"ok SEGMENT batches=N records=M\" per good segment\n"
+"      --repair    (partition directories) cut the log at its first bad batch,\n"
+"                  keeping the cut bytes in <segment>.log.damaged, and rebuild\n"
+"                  indexes; says what it did on stderr\n"
+"  -d, --dir DIR   the log directory, when no FILE or DIR is given ($KLOG_DIR)\n"
+"  -q, --quiet     no warnings\n"
+"  -h, --help      this help\n"
+"  -V, --version   print the version\n"
+"\n"
+"Exit 0 on success, 1 when something is damaged or cannot be read, 2 on a\n"
+"usage error.\n";
+
+static int
+flush_out(void *arg, struct klog_buf *out)
+{
+	(void)arg;
+	if (klog_cmd_write(1, out->data, out->len) < 0) {
+		if (errno == EPIPE)
+			exit(0);
+		return -1;
+	}
+	out->len = 0;
+	return 0;
+}
+
+static void
+problem(void *arg, const char *msg)
+{
+	(void)arg;
+	klog_cmd_error("%s", msg);
+}
+
+static void
+done(void *arg, const char *segment, const struct klog_verify_report *r)
+{
+	(void)arg;
+	if (!r->bad)
+		printf("ok %s batches=%" PRId64 " records=%" PRId64 "\n", segment, r->batches,
+		    r->records);
+}
+
+/* repair every partition under path (a partition or a log directory) */
+static int
+repair(const char *path)
+{
+	struct klog_buf report = {0};
+	char err[KLOG_ERRLEN];
+	struct stat st;
+	int rc;
+
+	if (stat(path, &st) < 0)
+		klog_cmd_die(1, "cannot open '%s': %s", path, strerror(errno));
+	if (!S_ISDIR(st.st_mode))
+		klog_cmd_die(2, "--repair needs a partition directory, not '%s'", path);
+	rc = klog_repair_partition(NULL, path, &report, err);
+	if (report.len)
+		fprintf(stderr, "%.*s", (int)report.len, (char *)report.data);
+	fflush(stderr);
+	klog_buf_free(&report);
+	if (rc < 0) {
+		klog_cmd_error("%s", err);
+		return 1;
+	}
+	return 0;
+}
+
+int
+main(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "records", no_argument, NULL, 'r' },
+		{ "indexes", no_argument, NULL, 'i' },
+		{ "verify", no_argument, NULL, 'Y' },
+		{ "repair", no_argument, NULL, 'R' },
+		{ "dir", required_argument, NULL, 'd' },
+		{ "quiet", no_argument, NULL, 'q' },
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
+		{ 0, 0, 0, 0 }
+	};
+	struct klog_dump dp = { .flush = flush_out };
+	const char *dir = NULL;
+	char err[KLOG_ERRLEN];
+	int verify = 0, fix = 0, c, i, r, rc = 0;
+
+	klog_cmd_init("kdump");
+	while ((c = getopt_long(argc, argv, "riqd:hV", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'r':
+			dp.flags |= KLOG_DUMP_RECORDS;
+			break;
+		case 'i':
+			dp.flags |= KLOG_DUMP_INDEXES;
+			break;
+		case 'Y':
+			verify = 1;
+			break;
+		case 'R':
+			fix = 1;
+			break;
+		case 'd':
+			dir = optarg;
+			break;
+		case 'q':
+			klog_cmd_quiet(1);
+			break;
+		case 'h':
+			fputs(help, stdout);
+			return 0;
+		case 'V':
+			klog_cmd_version();
+		default:
+			klog_cmd_usage(SYNOPSIS);
+		}
+	}
+	if (verify && fix)
+		klog_cmd_usage(SYNOPSIS);
+	if (optind >= argc) {
+		if (!dir && !getenv("KLOG_DIR"))
+			klog_cmd_usage(SYNOPSIS);
+		argv[--optind] = (char *)klog_cmd_dir(dir);
+	}
+	signal(SIGPIPE, SIG_IGN);
+	if (argc - optind > 1)
+		dp.flags |= KLOG_DUMP_NAMES;
+	for (i = optind; i < argc; i++) {
+		if (fix) {
+			if (repair(argv[i]))
+				rc = 1;
+			continue;
+		}
+		if (verify) {
+			r = klog_verify_path(argv[i], problem, done, NULL, err);
+			fflush(stdout);
+			if (r < 0)
+				klog_cmd_error("%s", err);
+			if (r != 0)
+				rc = 1;
+			continue;
+		}
+		if ((r = klog_dump_path(&dp, argv[i], err)) < 0)
+			klog_cmd_error("%s", err);
+		if (r != 0)
+			rc = 1;
+	}
+	klog_buf_free(&dp.out);
+	if (fflush(stdout) == EOF && errno != EPIPE) {
+		klog_cmd_error("cannot write output: %s", strerror(errno));
+		rc = 1;
+	}
+	return rc;
+}

@@ -1,0 +1,276 @@
+/* klog - kproduce: records from files or stdin into a topic. MIT licence. */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "klog.h"
+
+#define SYNOPSIS "kproduce [-d DIR] [-p N] [-k KEY] [-K DELIM] [-D DELIM | -0] [-H key=value]... " \
+	"[-z CODEC]\n                [-B BYTES] [-l MS] [--create] [-v] [-q] TOPIC [FILE...]"
+
+static const char help[] =
+"usage: kproduce [options] TOPIC [FILE...]\n"
+"Write records read from FILEs (or stdin; \"-\" is stdin) to TOPIC, one per delimiter.\n"
+"\n"
+"  -d, --dir DIR            log directory (default $KLOG_DIR)\n"
+"  -p, --partition N        write every record to partition N\n"
+"  -k, --key KEY            the same key on every record\n"
+"  -K, --key-delimiter D    the key is what precedes the first D in each record\n"
+"  -D, --delimiter D        record delimiter (default \\n; escapes \\n \\t \\r \\0 \\\\ \\xNN)\n"
+"  -0                       records end with NUL bytes\n"
+"  -H, --header key=value   a header on every record (repeatable)\n"
+"  -z, --compression CODEC  none, gzip, snappy, lz4, zstd (default: the topic's, else none)\n"
+"  -B, --batch-size BYTES   batch size (default 1000000, at most max.message.bytes)\n"
+"  -l, --linger-ms MS       write a batch when input pauses this long (default 5)\n"
+"      --create             create TOPIC (1 partition) if it does not exist\n"
+"  -v, --verbose            print \"kproduce: acked TOPIC PARTITION FIRST LAST\" per batch\n"
+"  -q, --quiet              no warnings\n"
+"  -h, --help               this help\n"
+"  -V, --version            print the version\n"
+"\n"
+"Keyed records go to murmur2(key) % partitions, like Kafka's Java client; unkeyed\n"
+"records fill one partition's batch, then the next. Exit 0 on success, 1 on failure\n"
+"(also when a record over max.message.bytes was skipped), 2 on a usage error.\n";
+
+static volatile sig_atomic_t stop_flag;
+static int verbose;
+
+static void
+on_signal(int sig)
+{
+	(void)sig;
+	stop_flag = 1;
+}
+
+static int
+should_stop(void *arg)
+{
+	(void)arg;
+	return stop_flag;
+}
+
+static void
+acked(void *arg, const char *topic, int partition, int64_t first, int64_t last)
+{
+	(void)arg;
+	if (verbose)
+		fprintf(stderr, "kproduce: acked %s %d %" PRId64 " %" PRId64 "\n", topic, partition,
+		    first, last);
+}
+
+static void
+skipped(void *arg, const char *msg)
+{
+	(void)arg;
+	klog_cmd_error("%s", msg);
+}
+
+static void
+unescape_opt(const char *s, const char *what, struct klog_buf *out)
+{
+	char err[KLOG_ERRLEN];
+
+	out->len = 0;
+	if (klog_unescape(s, out, err) < 0)
+		klog_cmd_die(2, "bad %s '%s': %s", what, s, err);
+	if (out->len == 0)
+		klog_cmd_die(2, "bad %s '%s': empty", what, s);
+}
+
+int
+main(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "dir", required_argument, NULL, 'd' },
+		{ "partition", required_argument, NULL, 'p' },
+		{ "key", required_argument, NULL, 'k' },
+		{ "key-delimiter", required_argument, NULL, 'K' },
+		{ "delimiter", required_argument, NULL, 'D' },
+		{ "header", required_argument, NULL, 'H' },
+		{ "compression", required_argument, NULL, 'z' },
+		{ "batch-size", required_argument, NULL, 'B' },
+		{ "linger-ms", required_argument, NULL, 'l' },
+		{ "create", no_argument, NULL, 'C' },
+		{ "verbose", no_argument, NULL, 'v' },
+		{ "quiet", no_argument, NULL, 'q' },
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
+		{ 0, 0, 0, 0 }
+	};
+	struct klog_producer_opts po = { .partition = -1, .codec = -1 };
+	struct klog_feed_opts fo = { .key_len = -1, .linger_ms = 5 };
+	struct klog_buf delim = {0}, kdelim = {0};
+	struct klog_header *hdrs = NULL;
+	struct klog_producer *pr;
+	struct klog_dir *d;
+	struct sigaction sa;
+	const char *dir = NULL, *topic;
+	char err[KLOG_ERRLEN];
+	int create = 0, quiet = 0, nul = 0, nh = 0, c, i, rc = 0, r;
+	int64_t v;
+
+	klog_cmd_init("kproduce");
+	while ((c = getopt_long(argc, argv, "d:p:k:K:D:0H:z:B:l:b:vqhV", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'd':
+			dir = optarg;
+			break;
+		case 'p':
+			if (klog_parse_i64(optarg, &v) < 0 || v < 0 || v > INT32_MAX)
+				klog_cmd_die(2, "bad partition '%s'", optarg);
+			po.partition = (int)v;
+			break;
+		case 'k':
+			if (strlen(optarg) > INT32_MAX)
+				klog_cmd_die(2, "key too long");
+			fo.key = optarg;
+			fo.key_len = (int32_t)strlen(optarg);
+			break;
+		case 'K':
+			unescape_opt(optarg, "key delimiter", &kdelim);
+			break;
+		case 'D':
+			unescape_opt(optarg, "delimiter", &delim);
+			nul = 0;
+			break;
+		case '0':
+			nul = 1;
+			break;
+		case 'H': {
+			const char *eq = strchr(optarg, '=');
+			struct klog_header *n;
+			if (!eq || eq == optarg)
+				klog_cmd_die(2, "bad header '%s': expected key=value", optarg);
+			if (!(n = realloc(hdrs, (size_t)(nh + 1) * sizeof *n)))
+				klog_cmd_die(1, "out of memory");
+			hdrs = n;
+			hdrs[nh].key = (const unsigned char *)optarg;
+			hdrs[nh].key_len = (int32_t)(eq - optarg);
+			hdrs[nh].value = (const unsigned char *)eq + 1;
+			hdrs[nh].value_len = (int32_t)strlen(eq + 1);
+			nh++;
+			break;
+		}
+		case 'z':
+			if ((po.codec = klog_codec_parse(optarg)) < 0)
+				klog_cmd_die(2, "unknown codec '%s': expected none, gzip, snappy, lz4 or zstd",
+				    optarg);
+			if (!klog_codec_available(po.codec))
+				klog_cmd_die(2, "codec '%s' is not built in", optarg);
+			break;
+		case 'B':
+			if (klog_parse_i64(optarg, &v) < 0 || v < 1 || v > INT32_MAX)
+				klog_cmd_die(2, "bad batch size '%s'", optarg);
+			po.batch_bytes = (size_t)v;
+			break;
+		case 'l':
+			if (klog_parse_i64(optarg, &v) < 0 || v < 0 || v > INT32_MAX)
+				klog_cmd_die(2, "bad linger '%s'", optarg);
+			fo.linger_ms = (int)v;
+			break;
+		case 'b':
+			klog_cmd_die(2, "remote mode (-b) is not available yet");
+		case 'C':
+			create = 1;
+			break;
+		case 'v':
+			verbose = 1;
+			break;
+		case 'q':
+			quiet = 1;
+			break;
+		case 'h':
+			fputs(help, stdout);
+			return 0;
+		case 'V':
+			klog_cmd_version();
+		default:
+			klog_cmd_usage(SYNOPSIS);
+		}
+	}
+	if (optind >= argc)
+		klog_cmd_usage(SYNOPSIS);
+	klog_cmd_quiet(quiet);
+	topic = argv[optind++];
+	if (klog_topic_name_check(topic, err) < 0)
+		klog_cmd_die(2, "%s", err);
+	if (nul) {
+		delim.len = 0;
+		klog_buf_append(&delim, "", 1);
+	}
+	if (delim.len) {
+		fo.delim = delim.data;
+		fo.delim_len = delim.len;
+	}
+	if (kdelim.len) {
+		fo.key_delim = kdelim.data;
+		fo.key_delim_len = kdelim.len;
+	}
+	po.headers = hdrs;
+	po.nheaders = nh;
+	po.acked = acked;
+	po.skipped = skipped;
+	po.stop = should_stop;
+
+	d = klog_cmd_open_dir(dir, create ? KLOG_CREATE : 0);
+	if (!klog_topic_exists(d, topic)) {
+		if (!create)
+			klog_cmd_die(1, "no such topic '%s'", topic);
+		if (klog_topic_create(d, topic, 1, NULL, 0, err) < 0 && errno != EEXIST)
+			klog_cmd_die(1, "%s", err);
+	}
+	if (!(pr = klog_producer_open(d, topic, &po, err)))
+		klog_cmd_die(errno == EINVAL ? 2 : 1, "%s", err);
+
+	/* SIGXFSZ would kill us at the file size limit: see EFBIG instead */
+	signal(SIGXFSZ, SIG_IGN);
+	signal(SIGPIPE, SIG_IGN);
+	memset(&sa, 0, sizeof sa);
+	sa.sa_handler = on_signal;      /* no SA_RESTART: a blocked read returns */
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+
+	if (optind >= argc)
+		argv[--optind] = "-";
+	for (i = optind; i < argc && !stop_flag; i++) {
+		const char *name = argv[i];
+		int fd = 0;
+
+		if (strcmp(name, "-")) {
+			if ((fd = open(name, O_RDONLY | O_CLOEXEC)) < 0) {
+				klog_cmd_error("cannot open '%s': %s", name, strerror(errno));
+				rc = 1;
+				continue;
+			}
+		} else
+			name = "stdin";
+		r = klog_producer_feed(pr, fd, name, &fo, err);
+		if (fd > 0)
+			close(fd);
+		if (r < 0) {
+			klog_cmd_error("%s", err);
+			klog_producer_close(pr);
+			klog_dir_close(d);
+			return 1;
+		}
+	}
+	if (klog_producer_flush(pr, err) < 0) {
+		klog_cmd_error("%s", err);
+		rc = 1;
+	}
+	if (klog_producer_skipped(pr))
+		rc = 1;
+	klog_producer_close(pr);
+	klog_dir_close(d);
+	klog_buf_free(&delim);
+	klog_buf_free(&kdelim);
+	free(hdrs);
+	return rc;
+}

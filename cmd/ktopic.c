@@ -1,0 +1,358 @@
+/* klog - ktopic: create, list, describe, alter and delete topics. MIT licence. */
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "klog.h"
+
+#define SYNOPSIS \
+	"ktopic [-d DIR] create NAME [-p N] [-c key=value]... [--if-not-exists]\n" \
+	"       ktopic [-d DIR] list [-0]\n" \
+	"       ktopic [-d DIR] describe [-c] NAME...\n" \
+	"       ktopic [-d DIR] alter NAME [--partitions N] [--config key=value]...\n" \
+	"       ktopic [-d DIR] delete NAME [--if-exists]"
+
+static const char help[] =
+"usage: ktopic [-d DIR] COMMAND ...\n"
+"Manage the topics of a klog log directory.\n"
+"\n"
+"  create NAME [-p N] [-c key=value]... [--if-not-exists]\n"
+"                  create a topic (1 partition unless -p/--partitions N)\n"
+"  list [-0]       topic names, sorted, one per line (NUL-terminated with -0)\n"
+"  describe [-c] NAME...\n"
+"                  one line per partition: TOPIC PARTITION LOG_START LOG_END SEGMENTS\n"
+"                  BYTES (tab-separated); with -c/--config the effective configuration\n"
+"  alter NAME [--partitions N] [--config key=value]...\n"
+"                  add partitions (never fewer), set configuration keys\n"
+"  delete NAME [--if-exists]\n"
+"                  remove the topic and all its data\n"
+"\n"
+"  -d, --dir DIR   log directory (default $KLOG_DIR)\n"
+"  -h, --help      this help\n"
+"  -V, --version   print the version\n"
+"\n"
+"Configuration keys (Kafka's names): segment.bytes, segment.ms, retention.ms,\n"
+"retention.bytes, max.message.bytes, index.interval.bytes, segment.index.bytes,\n"
+"cleanup.policy, message.timestamp.type, compression.type.\n"
+"Exit 0 on success, 1 on failure, 2 on a usage or configuration error.\n";
+
+static const char *dir;
+
+static void
+check_name(const char *name)
+{
+	char err[KLOG_ERRLEN];
+
+	if (klog_topic_name_check(name, err) < 0)
+		klog_cmd_die(2, "%s", err);
+}
+
+static int
+parse_partitions(const char *s)
+{
+	int64_t v;
+
+	if (klog_parse_i64(s, &v) < 0 || v < 1 || v > INT32_MAX)
+		klog_cmd_die(2, "bad partition count '%s'", s);
+	return (int)v;
+}
+
+/* validate key=value settings up front: a bad one is a configuration error (2) */
+static void
+check_config(char **kv, int n)
+{
+	struct klog_config c;
+	char err[KLOG_ERRLEN], key[256];
+	int i;
+
+	klog_config_defaults(&c);
+	for (i = 0; i < n; i++) {
+		const char *eq = strchr(kv[i], '=');
+		size_t kl;
+		if (!eq || eq == kv[i])
+			klog_cmd_die(2, "bad config '%s': expected key=value", kv[i]);
+		kl = (size_t)(eq - kv[i]);
+		if (kl >= sizeof key)
+			klog_cmd_die(2, "unknown topic config '%.40s...'", kv[i]);
+		memcpy(key, kv[i], kl);
+		key[kl] = 0;
+		if (!strcmp(key, "partitions")) {
+			parse_partitions(eq + 1);
+			continue;
+		}
+		if (klog_config_set(&c, key, eq + 1, err) < 0)
+			klog_cmd_die(2, "%s", err);
+	}
+}
+
+/* parse a subcommand's options; returns its operands */
+struct sub {
+	int partitions;
+	char **kv;
+	int nkv;
+	int if_flag;
+	int config_flag;
+	int nul;
+};
+
+static void
+add_kv(struct sub *s, char *kv)
+{
+	char **n = realloc(s->kv, (size_t)(s->nkv + 1) * sizeof *n);
+
+	if (!n)
+		klog_cmd_die(1, "out of memory");
+	s->kv = n;
+	s->kv[s->nkv++] = kv;
+}
+
+static int
+sub_options(const char *cmd, int argc, char **argv, struct sub *s)
+{
+	static const struct option create_opts[] = {
+		{ "partitions", required_argument, NULL, 'p' },
+		{ "config", required_argument, NULL, 'c' },
+		{ "if-not-exists", no_argument, NULL, 'I' },
+		{ "help", no_argument, NULL, 'h' },
+		{ 0, 0, 0, 0 }
+	};
+	static const struct option list_opts[] = {
+		{ "null", no_argument, NULL, '0' },
+		{ "help", no_argument, NULL, 'h' },
+		{ 0, 0, 0, 0 }
+	};
+	static const struct option describe_opts[] = {
+		{ "config", no_argument, NULL, 'c' },
+		{ "help", no_argument, NULL, 'h' },
+		{ 0, 0, 0, 0 }
+	};
+	static const struct option delete_opts[] = {
+		{ "if-exists", no_argument, NULL, 'I' },
+		{ "help", no_argument, NULL, 'h' },
+		{ 0, 0, 0, 0 }
+	};
+	const struct option *lo;
+	const char *so;
+	int c;
+
+	memset(s, 0, sizeof *s);
+	if (!strcmp(cmd, "create") || !strcmp(cmd, "alter")) {
+		lo = create_opts;
+		so = "p:c:h";
+	} else if (!strcmp(cmd, "list")) {
+		lo = list_opts;
+		so = "0h";
+	} else if (!strcmp(cmd, "describe")) {
+		lo = describe_opts;
+		so = "ch";
+	} else if (!strcmp(cmd, "delete")) {
+		lo = delete_opts;
+		so = "h";
+	} else {
+		klog_cmd_error("unknown command '%s'", cmd);
+		klog_cmd_usage(SYNOPSIS);
+	}
+	optind = 0;      /* 0: glibc starts over (argv[0] is the command) */
+	while ((c = getopt_long(argc, argv, so, lo, NULL)) != -1) {
+		switch (c) {
+		case 'p':
+			s->partitions = parse_partitions(optarg);
+			break;
+		case 'c':
+			if (!strcmp(cmd, "describe"))
+				s->config_flag = 1;
+			else
+				add_kv(s, optarg);
+			break;
+		case 'I':
+			if (!strcmp(cmd, "alter"))
+				klog_cmd_usage(SYNOPSIS);
+			s->if_flag = 1;
+			break;
+		case '0':
+			s->nul = 1;
+			break;
+		case 'h':
+			fputs(help, stdout);
+			exit(0);
+		default:
+			klog_cmd_usage(SYNOPSIS);
+		}
+	}
+	return optind;
+}
+
+static int
+cmd_create(struct klog_dir *d, const char *name, struct sub *s)
+{
+	char err[KLOG_ERRLEN];
+
+	if (klog_topic_create(d, name, s->partitions, s->kv, s->nkv, err) < 0) {
+		if (errno == EEXIST && s->if_flag)
+			return 0;
+		klog_cmd_error("%s", err);
+		return 1;
+	}
+	return 0;
+}
+
+static int
+cmd_list(struct klog_dir *d, struct sub *s)
+{
+	char err[KLOG_ERRLEN], **names;
+	size_t n, i;
+
+	if (klog_topic_list(d, &names, &n, err) < 0) {
+		klog_cmd_error("%s", err);
+		return 1;
+	}
+	for (i = 0; i < n; i++) {
+		fputs(names[i], stdout);
+		putchar(s->nul ? '\0' : '\n');
+	}
+	klog_strv_free(names, n);
+	return 0;
+}
+
+static int
+describe_config(struct klog_dir *d, const char *name)
+{
+	struct klog_config c;
+	struct klog_buf out = {0};
+	char err[KLOG_ERRLEN];
+
+	if (klog_topic_load(d, name, &c, err) < 0) {
+		klog_cmd_error("%s", err);
+		return 1;
+	}
+	if (klog_config_format(&c, &out) < 0) {
+		klog_cmd_error("topic '%s': %s", name, strerror(errno));
+		return 1;
+	}
+	fwrite(out.data, 1, out.len, stdout);
+	klog_buf_free(&out);
+	return 0;
+}
+
+static int
+describe(struct klog_dir *d, const char *name)
+{
+	struct klog_config c;
+	struct klog_part_info info;
+	struct klog_part *p;
+	char err[KLOG_ERRLEN];
+	int i, rc = 0;
+
+	if (!klog_topic_exists(d, name)) {
+		klog_cmd_error("no such topic '%s'", name);
+		return 1;
+	}
+	if (klog_topic_load(d, name, &c, err) < 0) {
+		klog_cmd_error("%s", err);
+		return 1;
+	}
+	for (i = 0; i < c.partitions; i++) {
+		if (!(p = klog_part_open(d, name, i, KLOG_RDONLY, err)) ||
+		    klog_part_info(p, &info, err) < 0) {
+			klog_cmd_error("%s", err);
+			klog_part_close(p);
+			rc = 1;
+			continue;
+		}
+		printf("%s\t%d\t%" PRId64 "\t%" PRId64 "\t%d\t%" PRId64 "\n", name, i,
+		    info.log_start, info.log_end, info.segments, info.bytes);
+		klog_part_close(p);
+	}
+	return rc;
+}
+
+int
+main(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "dir", required_argument, NULL, 'd' },
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
+		{ 0, 0, 0, 0 }
+	};
+	struct klog_dir *d;
+	struct sub s;
+	const char *cmd;
+	char err[KLOG_ERRLEN];
+	int c, rc = 0, i, nargs;
+
+	klog_cmd_init("ktopic");
+	while ((c = getopt_long(argc, argv, "+d:b:hV", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'd':
+			dir = optarg;
+			break;
+		case 'b':
+			klog_cmd_die(2, "remote mode (-b) is not available yet");
+		case 'h':
+			fputs(help, stdout);
+			return 0;
+		case 'V':
+			klog_cmd_version();
+		default:
+			klog_cmd_usage(SYNOPSIS);
+		}
+	}
+	if (optind >= argc)
+		klog_cmd_usage(SYNOPSIS);
+	cmd = argv[optind];
+	argc -= optind;
+	argv += optind;
+	i = sub_options(cmd, argc, argv, &s);
+	argc -= i;
+	argv += i;
+	nargs = argc;
+
+	if (!strcmp(cmd, "list")) {
+		if (nargs != 0)
+			klog_cmd_usage(SYNOPSIS);
+		d = klog_cmd_open_dir(dir, 0);
+		rc = cmd_list(d, &s);
+	} else if (!strcmp(cmd, "describe")) {
+		if (nargs < 1)
+			klog_cmd_usage(SYNOPSIS);
+		for (i = 0; i < nargs; i++)
+			check_name(argv[i]);
+		d = klog_cmd_open_dir(dir, 0);
+		for (i = 0; i < nargs; i++)
+			if ((s.config_flag ? describe_config(d, argv[i]) : describe(d, argv[i])))
+				rc = 1;
+	} else {
+		if (nargs != 1)
+			klog_cmd_usage(SYNOPSIS);
+		check_name(argv[0]);
+		check_config(s.kv, s.nkv);
+		if (!strcmp(cmd, "create")) {
+			d = klog_cmd_open_dir(dir, KLOG_CREATE);
+			rc = cmd_create(d, argv[0], &s);
+		} else if (!strcmp(cmd, "alter")) {
+			d = klog_cmd_open_dir(dir, 0);
+			if (klog_topic_alter(d, argv[0], s.partitions, s.kv, s.nkv, err) < 0) {
+				klog_cmd_error("%s", err);
+				rc = 1;
+			}
+		} else {
+			d = klog_cmd_open_dir(dir, 0);
+			if (klog_topic_delete(d, argv[0], err) < 0 && !(errno == ENOENT && s.if_flag)) {
+				klog_cmd_error("%s", err);
+				rc = 1;
+			}
+		}
+	}
+	free(s.kv);
+	klog_dir_close(d);
+	if (fflush(stdout) == EOF || ferror(stdout)) {
+		if (errno != EPIPE)
+			klog_cmd_error("cannot write output: %s", strerror(errno));
+		rc = rc ? rc : 1;
+	}
+	return rc;
+}
