@@ -326,12 +326,27 @@ struct klog_verify_report {
 	int64_t batches, records, bad;
 	int64_t first_bad_pos;          /* -1 if none */
 	int64_t log_bytes;
+	int64_t first_offset, last_offset;      /* of the batches; -1 if none */
 };
-/* walk a segment: CRC of every batch, offsets increasing, index entries
- * pointing at batch starts; bad things reported through err / warn */
-int klog_verify_segment(const char *log_path, struct klog_verify_report *r, char *err);
-/* truncate a partition's damaged tail from the first bad batch, rebuild
- * its indexes; the cut bytes are kept in <segment>.log.damaged */
+/* walk a segment: CRC of every batch, offsets increasing and not below the
+ * segment's base, records well formed, .index/.timeindex entries pointing
+ * at batch starts within the segment.  Each problem is one message to
+ * problem() ("segment 'foo-0/00000000000000000000.log': bad CRC in batch at
+ * byte 812 (offset 17)") and counted in r->bad.  0 when walked, -1 when it
+ * cannot be read (err) */
+int klog_verify_segment(const char *log_path, struct klog_verify_report *r,
+    void (*problem)(void *arg, const char *msg), void *arg, char *err);
+/* every segment of a segment file, partition directory or log directory,
+ * done() after each with its name ("foo-0/00000000000000000000.log") */
+int klog_verify_path(const char *path, void (*problem)(void *arg, const char *msg),
+    void (*done)(void *arg, const char *segment, const struct klog_verify_report *r),
+    void *arg, char *err);
+/* under the partition's writer lock: truncate the log at its first bad
+ * batch (in any segment), keeping the cut bytes in <segment>.log.damaged,
+ * remove later segments the same way, rebuild the indexes of the segment
+ * cut and of any segment whose indexes fail the checks.  d (may be NULL)
+ * gives the topic's index.interval.bytes.  One line per action is
+ * appended to report.  0 done (or nothing to do), -1 error */
 int klog_repair_partition(struct klog_dir *d, const char *partdir, struct klog_buf *report,
     char *err);
 
