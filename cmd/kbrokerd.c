@@ -1,0 +1,220 @@
+/* klog - kbrokerd: serve a log directory over the text protocol. MIT licence. */
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <syslog.h>
+#include <unistd.h>
+
+#include "klog.h"
+
+static const char *prog = "kbrokerd";
+static int journal, quiet;
+static struct klog_broker *broker;
+static volatile sig_atomic_t early_stop;
+
+static void
+logmsg(int prio, const char *msg)
+{
+	if (quiet && prio >= LOG_INFO)
+		return;
+	if (journal)
+		fprintf(stderr, "<%d>%s\n", prio, msg);
+	else if (prio <= LOG_WARNING && prio > LOG_ERR)
+		fprintf(stderr, "%s: warning: %s\n", prog, msg);
+	else
+		fprintf(stderr, "%s: %s\n", prog, msg);
+}
+
+static void
+warncb(const char *msg)
+{
+	logmsg(LOG_WARNING, msg);
+}
+
+static void
+die(int code, const char *fmt, const char *arg)
+{
+	char msg[1024];
+
+	snprintf(msg, sizeof msg, fmt, arg);
+	logmsg(LOG_ERR, msg);
+	exit(code);
+}
+
+static void
+onsig(int sig)
+{
+	if (broker)
+		klog_broker_shutdown(broker);
+	else
+		early_stop = 1;
+}
+
+static void
+usage(FILE *f, int code)
+{
+	fprintf(f, "usage: %s [-d DIR] [-l ADDR:PORT] [-s SECRET_FILE] [--fsync always|interval=MS|never]\n"
+	    "                [--max-connections N] [--idle-timeout SEC] [--max-request BYTES]\n"
+	    "                [--max-memory BYTES] [-r FD] [-q]\n", prog);
+	if (code == 0)
+		fprintf(f, "\nServe the log directory DIR (or $KLOG_DIR) over klog's text protocol\n"
+		    "(man klog-protocol.7).  Listens on 127.0.0.1:%d unless -l says otherwise, or on\n"
+		    "the socket systemd passes (LISTEN_FDS).  Readiness: READY=1 to $NOTIFY_SOCKET,\n"
+		    "and a newline on FD with -r.  SIGTERM or SIGINT: drain, fsync, exit 0.\n\n"
+		    "  -d, --dir DIR           log directory (default $KLOG_DIR)\n"
+		    "  -l, --listen ADDR:PORT  address to listen on (default 127.0.0.1:%d)\n"
+		    "  -s, --secret-file FILE  clients must AUTH with the file's first line\n"
+		    "                          (or the secret in $KLOG_SECRET)\n"
+		    "      --fsync POLICY      always (group commit; default), interval=MS, never\n"
+		    "      --max-connections N (default 1024)\n"
+		    "      --idle-timeout SEC  close idle connections (default 600; 0 never)\n"
+		    "      --max-request BYTES largest produce payload (default 16777216)\n"
+		    "      --max-memory BYTES  all connection buffers (default 1073741824)\n"
+		    "  -r, --ready-fd FD       write a newline to FD when ready, then close it\n"
+		    "  -q, --quiet             log warnings and errors only\n"
+		    "  -h, --help, -V, --version\n", KLOG_PORT, KLOG_PORT);
+	exit(code);
+}
+
+static int64_t
+num(const char *s, const char *what, int64_t min)
+{
+	int64_t v;
+
+	if (klog_parse_i64(s, &v) < 0 || v < min) {
+		fprintf(stderr, "%s: bad %s '%s'\n", prog, what, s);
+		usage(stderr, 2);
+	}
+	return v;
+}
+
+static char *
+read_secret(const char *path)
+{
+	char err[KLOG_ERRLEN], *data = NULL;
+	size_t len = 0;
+
+	if (klog_read_file(path, &data, &len, err) < 0)
+		die(2, "%s", err);
+	data[strcspn(data, "\r\n")] = 0;
+	if (!*data)
+		die(2, "secret file '%s' is empty", path);
+	return data;
+}
+
+int
+main(int argc, char **argv)
+{
+	static const struct option lopts[] = {
+		{ "dir", required_argument, NULL, 'd' },
+		{ "listen", required_argument, NULL, 'l' },
+		{ "secret-file", required_argument, NULL, 's' },
+		{ "fsync", required_argument, NULL, 'F' },
+		{ "max-connections", required_argument, NULL, 'C' },
+		{ "idle-timeout", required_argument, NULL, 'I' },
+		{ "max-request", required_argument, NULL, 'R' },
+		{ "max-memory", required_argument, NULL, 'M' },
+		{ "ready-fd", required_argument, NULL, 'r' },
+		{ "quiet", no_argument, NULL, 'q' },
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct klog_broker_opts o;
+	struct sigaction sa;
+	struct rlimit rl;
+	char err[KLOG_ERRLEN], msg[256];
+	const char *dir = NULL, *e;
+	char *secret = NULL;
+	int ch, ready_fd = -1, nfds;
+
+	klog_broker_defaults(&o);
+	while ((ch = getopt_long(argc, argv, "d:l:s:r:qhV", lopts, NULL)) != -1) {
+		switch (ch) {
+		case 'd': dir = optarg; break;
+		case 'l': o.listen = optarg; break;
+		case 's': secret = read_secret(optarg); break;
+		case 'F':
+			if (!strcmp(optarg, "always"))
+				o.fsync_policy = KLOG_FSYNC_ALWAYS;
+			else if (!strcmp(optarg, "never"))
+				o.fsync_policy = KLOG_FSYNC_NEVER;
+			else if (!strncmp(optarg, "interval=", 9)) {
+				o.fsync_policy = KLOG_FSYNC_INTERVAL;
+				o.fsync_interval_ms = (int)num(optarg + 9, "fsync interval", 1);
+			} else {
+				fprintf(stderr, "%s: bad fsync policy '%s' (always, interval=MS, never)\n",
+				    prog, optarg);
+				usage(stderr, 2);
+			}
+			break;
+		case 'C': o.max_conns = (int)num(optarg, "connection limit", 1); break;
+		case 'I': o.idle_timeout_ms = (int)num(optarg, "idle timeout", 0) * 1000; break;
+		case 'R': o.max_request = (size_t)num(optarg, "request limit", 1024); break;
+		case 'M': o.max_memory = (size_t)num(optarg, "memory limit", 1 << 20); break;
+		case 'r': ready_fd = (int)num(optarg, "readiness fd", 0); break;
+		case 'q': quiet = 1; break;
+		case 'h': usage(stdout, 0); break;
+		case 'V': printf("%s %s\n", prog, KLOG_VERSION); return 0;
+		default: usage(stderr, 2);
+		}
+	}
+	if (optind != argc)
+		usage(stderr, 2);
+	journal = getenv("JOURNAL_STREAM") != NULL;
+	klog_set_warn(warncb);
+	if (!dir && (e = getenv("KLOG_DIR")) && *e)
+		dir = e;
+	if (!dir)
+		die(2, "no log directory: use -d DIR or set KLOG_DIR%s", "");
+	o.dir = dir;
+	if (!secret && (e = getenv("KLOG_SECRET")) && *e)
+		secret = strdup(e);
+	unsetenv("KLOG_SECRET");
+	o.secret = secret;
+	o.log = logmsg;
+	if ((nfds = klog_net_listen_fds()) > 0) {
+		if (nfds > 1)
+			logmsg(LOG_WARNING, "socket activation passed several sockets; using the first");
+		o.listen_fd = 3;
+	}
+	/* partitions hold descriptors: take what the hard limit allows */
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		setrlimit(RLIMIT_NOFILE, &rl);
+	}
+	memset(&sa, 0, sizeof sa);
+	sa.sa_handler = SIG_IGN;
+	sigaction(SIGPIPE, &sa, NULL);
+	sa.sa_handler = onsig;
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+
+	if (!(broker = klog_broker_open(&o, err)))
+		die(1, "%s", err);
+	if (early_stop)
+		klog_broker_shutdown(broker);
+	/* ready: the log is recovered and the socket listens */
+	snprintf(msg, sizeof msg, "READY=1\nSTATUS=serving %s on %s\nMAINPID=%ld", dir,
+	    klog_broker_address(broker), (long)getpid());
+	if (klog_net_notify(msg, err) < 0)
+		logmsg(LOG_WARNING, err);
+	if (ready_fd >= 0) {
+		if (write(ready_fd, "\n", 1) != 1)
+			logmsg(LOG_WARNING, "cannot write to the readiness descriptor");
+		close(ready_fd);
+	}
+	if (klog_broker_run(broker, err) < 0) {
+		logmsg(LOG_ERR, err);
+		klog_broker_close(broker);
+		return 1;
+	}
+	klog_net_notify("STOPPING=1", NULL);
+	klog_broker_close(broker);
+	free(secret);
+	return 0;
+}

@@ -1,0 +1,304 @@
+/* klog - the text protocol: request parsing and response framing. MIT licence. */
+/*
+ * THE KLOG TEXT PROTOCOL, version 1 (also man/klog-protocol.7)
+ *
+ * One TCP connection carries requests from the client and responses from
+ * the broker.  Default port 7092.  Everything is ASCII text lines ending
+ * in "\n" ("\r\n" is accepted too), except binary payloads, which are
+ * always framed by a byte count announced on the line before them, so
+ * nothing ever needs escaping.
+ *
+ * Requests.  VERB ARG...\n  Words are separated by blanks (space or tab);
+ * the verb is case-insensitive; a line is at most 65536 bytes including
+ * the newline.  Requests carrying data end their line with the payload
+ * length N, and exactly N bytes follow the newline.  Empty lines are
+ * ignored (so a person at nc can press return).
+ *
+ * Responses come in the order of the requests, one per request (PRODUCE
+ * with acks 0 has none), so a client may pipeline: send many requests,
+ * then read the responses.  A response is one of
+ *
+ *	OK [WORD...]\n                 success, with values on the line
+ *	OK N\n LINE1\n ... LINEN\n     a list: N lines follow (TOPICS, ...)
+ *	DATA N [WORD...]\n <N bytes>   a binary (or long text) body
+ *	ERR CODE message\n             failure
+ *
+ * CODE is one of these stable words (the message is for people and may
+ * change):
+ *
+ *	BAD_REQUEST          malformed line, wrong arguments, bad number
+ *	UNKNOWN_COMMAND      no such verb
+ *	AUTH                 AUTH needed first, or a wrong secret
+ *	UNKNOWN_TOPIC        no such topic
+ *	UNKNOWN_PARTITION    the topic has no such partition
+ *	TOPIC_EXISTS         CREATE of an existing topic
+ *	INVALID              bad topic name, config key or value, shrink
+ *	CORRUPT_BATCH        a batch fails its header checks or CRC-32C, or
+ *	                     the payload is not whole batches
+ *	TOO_LARGE            a line or payload over the limits, a batch over
+ *	                     the topic's max.message.bytes
+ *	OFFSET_OUT_OF_RANGE  fetch below the log start or past the log end
+ *	BUSY                 too many connections, or the broker's buffer
+ *	                     memory is exhausted
+ *	INTERNAL             an I/O error in the broker (disk full, ...)
+ *
+ * After an ERR the connection stays open, except when the stream can no
+ * longer be trusted: a line over the limit, a line holding bytes other
+ * than printable ASCII and blanks, a payload request whose length word is
+ * missing or bad, a payload over the limit, AUTH failures, BUSY.  Then the
+ * broker sends the ERR line and closes.
+ *
+ * Commands (arguments in CAPITALS are values):
+ *
+ *	PING [WORD]                      OK PONG [WORD]
+ *	AUTH SECRET                      OK
+ *		When the broker has a shared secret, every other command
+ *		but QUIT answers ERR AUTH (and closes) until AUTH succeeds.
+ *	QUIT                             OK BYE, then the broker closes
+ *	TOPICS                           OK N, then N topic names
+ *	DESCRIBE TOPIC                   OK N, then one line per partition:
+ *		TOPIC PARTITION LOG_START LOG_END SEGMENTS BYTES (tab-separated)
+ *	CONFIG TOPIC                     OK N, then N key=value lines
+ *	CREATE TOPIC PARTITIONS [KEY=VALUE...]          OK
+ *	ALTER TOPIC PARTITIONS|- [KEY=VALUE...]         OK
+ *		partitions only grow; "-" keeps the count
+ *	DELETE TOPIC                     OK
+ *	PRODUCE TOPIC PARTITION ACKS N\n<N bytes>
+ *		The payload is one or more whole RecordBatch v2 (Kafka's
+ *		format, see klog.5) back to back; their base offsets are
+ *		ignored.  The broker checks each batch's header and CRC-32C,
+ *		assigns offsets and appends them as one unit (all or
+ *		nothing), unchanged but for baseOffset and
+ *		partitionLeaderEpoch (and the timestamp with LogAppendTime).
+ *		ACKS is 0, 1 or all (one broker: all = 1).
+ *		ACKS 1|all: OK FIRST LAST (offsets of the first and last
+ *		record), sent only when the fsync policy's promise holds:
+ *		--fsync always: after fdatasync of the partition (group
+ *		commit: one fsync per partition per event-loop turn covers
+ *		every produce read in that turn); interval=MS and never:
+ *		after the write(2), i.e. the records survive a crash of the
+ *		broker but not of the machine (interval bounds the loss to
+ *		MS milliseconds).
+ *		ACKS 0: no response at all, success or failure; on failure
+ *		the broker logs, counts it in STATS and closes the
+ *		connection, so the producer notices.
+ *	FETCH TOPIC PARTITION OFFSET MAX_BYTES [MAX_WAIT_MS [MIN_BYTES]]
+ *		DATA N NEXT LOG_END\n<N bytes>: whole stored batches, byte for
+ *		byte as on disk (sent with sendfile), starting with the batch
+ *		that holds OFFSET (it may start before OFFSET: skip those
+ *		records), from one segment, at most MAX_BYTES unless the
+ *		first batch alone is larger.  NEXT is the offset to fetch
+ *		next; LOG_END the partition's end offset.  Long poll: when
+ *		fewer than MIN_BYTES (default 1) are there, the broker waits
+ *		up to MAX_WAIT_MS (default 0) for a produce to this
+ *		partition, then answers with what there is (maybe DATA 0).
+ *		OFFSET == LOG_END is not an error: it waits.  OFFSET below
+ *		LOG_START or above LOG_END: ERR OFFSET_OUT_OF_RANGE.
+ *	OFFSETS TOPIC PARTITION          OK LOG_START LOG_END
+ *	TIMEOFFSET TOPIC PARTITION TS    OK OFFSET
+ *		first offset whose timestamp (ms since the epoch) >= TS;
+ *		LOG_END if none
+ *	STATS                            DATA N\n<N bytes of Prometheus text>
+ *
+ * Example, by hand:
+ *
+ *	$ nc localhost 7092
+ *	PING
+ *	OK PONG
+ *	TOPICS
+ *	OK 1
+ *	orders
+ *	FETCH orders 7 0 1000
+ *	ERR UNKNOWN_PARTITION topic 'orders' has 3 partitions
+ */
+#include <ctype.h>
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+
+#include "internal.h"
+
+static const struct {
+	const char *name;
+	int min, max;           /* arguments after the verb */
+	int payload;            /* the last argument is a payload length */
+} verbs[KLOG_V_NVERBS] = {
+	[KLOG_V_UNKNOWN] = { "UNKNOWN", 0, 0, 0 },
+	[KLOG_V_PING] = { "PING", 0, 1, 0 },
+	[KLOG_V_AUTH] = { "AUTH", 1, 1, 0 },
+	[KLOG_V_QUIT] = { "QUIT", 0, 0, 0 },
+	[KLOG_V_TOPICS] = { "TOPICS", 0, 0, 0 },
+	[KLOG_V_DESCRIBE] = { "DESCRIBE", 1, 1, 0 },
+	[KLOG_V_CONFIG] = { "CONFIG", 1, 1, 0 },
+	[KLOG_V_CREATE] = { "CREATE", 2, KLOG_PROTO_MAX_ARGS - 1, 0 },
+	[KLOG_V_ALTER] = { "ALTER", 2, KLOG_PROTO_MAX_ARGS - 1, 0 },
+	[KLOG_V_DELETE] = { "DELETE", 1, 1, 0 },
+	[KLOG_V_PRODUCE] = { "PRODUCE", 4, 4, 1 },
+	[KLOG_V_FETCH] = { "FETCH", 4, 6, 0 },
+	[KLOG_V_OFFSETS] = { "OFFSETS", 2, 2, 0 },
+	[KLOG_V_TIMEOFFSET] = { "TIMEOFFSET", 3, 3, 0 },
+	[KLOG_V_STATS] = { "STATS", 0, 0, 0 },
+};
+
+const char *
+klog_verb_name(int verb)
+{
+	if (verb < 0 || verb >= KLOG_V_NVERBS)
+		verb = KLOG_V_UNKNOWN;
+	return verbs[verb].name;
+}
+
+static int
+fail(struct klog_req *r, const char *code, char *err, const char *msg)
+{
+	r->code = code;
+	snprintf(err, KLOG_ERRLEN, "%s", msg);
+	return -1;
+}
+
+int
+klog_proto_parse(char *buf, size_t len, size_t max_payload, struct klog_req *r, char *err)
+{
+	char *nl, *p, *end;
+	size_t i, n;
+	int v;
+
+	memset(r, 0, sizeof *r);
+	n = len < KLOG_PROTO_MAX_LINE ? len : KLOG_PROTO_MAX_LINE;
+	if (!(nl = memchr(buf, '\n', n))) {
+		if (len >= KLOG_PROTO_MAX_LINE) {
+			r->fatal = 1;
+			return fail(r, "BAD_REQUEST", err, "request line over 65536 bytes");
+		}
+		return 0;
+	}
+	r->line_len = (size_t)(nl - buf) + 1;
+	end = nl;
+	if (end > buf && end[-1] == '\r')
+		end--;
+	for (p = buf; p < end; p++) {
+		unsigned char c = (unsigned char)*p;
+		if (c == '\t')
+			*p = ' ';
+		else if (c < 0x20 || c > 0x7e) {
+			r->fatal = 1;
+			return fail(r, "BAD_REQUEST", err, "binary bytes in a request line");
+		}
+	}
+	*end = 0;
+	p = buf;
+	while (*p) {
+		while (*p == ' ')
+			*p++ = 0;
+		if (!*p)
+			break;
+		if (r->argc == KLOG_PROTO_MAX_ARGS) {
+			/* a line this odd may be a mis-framed payload */
+			r->fatal = 1;
+			return fail(r, "BAD_REQUEST", err, "too many words in a request");
+		}
+		r->argv[r->argc++] = p;
+		while (*p && *p != ' ')
+			p++;
+	}
+	if (r->argc == 0) {
+		r->verb = KLOG_V_NONE;
+		return 1;
+	}
+	for (v = 1; v < KLOG_V_NVERBS; v++)
+		if (!strcasecmp(r->argv[0], verbs[v].name))
+			break;
+	if (v == KLOG_V_NVERBS) {
+		r->verb = KLOG_V_UNKNOWN;
+		r->code = "UNKNOWN_COMMAND";
+		snprintf(err, KLOG_ERRLEN, "unknown command '%.64s'", r->argv[0]);
+		return -1;
+	}
+	r->verb = v;
+	if (verbs[v].payload) {
+		int64_t nb;
+		if (r->argc < 2 || klog_parse_i64(r->argv[r->argc - 1], &nb) < 0 || nb < 0) {
+			r->fatal = 1;
+			return fail(r, "BAD_REQUEST", err, "payload length missing or bad");
+		}
+		if ((uint64_t)nb > max_payload) {
+			r->fatal = 1;
+			r->code = "TOO_LARGE";
+			snprintf(err, KLOG_ERRLEN, "payload of %lld bytes is over the limit of %zu",
+			    (long long)nb, max_payload);
+			return -1;
+		}
+		r->payload = nb;
+	}
+	i = (size_t)r->argc - 1;
+	if (i < (size_t)verbs[v].min || i > (size_t)verbs[v].max) {
+		r->fatal = verbs[v].payload;
+		r->code = "BAD_REQUEST";
+		snprintf(err, KLOG_ERRLEN, "%s takes %d to %d arguments, not %zu", verbs[v].name,
+		    verbs[v].min, verbs[v].max, i);
+		return -1;
+	}
+	return 1;
+}
+
+int
+klog_proto_err(struct klog_buf *out, const char *code, const char *msg)
+{
+	size_t at, i;
+
+	if (klog_buf_printf(out, "ERR %s %s\n", code, msg && *msg ? msg : code) < 0)
+		return -1;
+	/* one line, printable: the message may quote bytes a client sent */
+	at = out->len - strlen(msg && *msg ? msg : code) - 1;
+	for (i = at; i < out->len - 1; i++)
+		if (out->data[i] < 0x20 || out->data[i] > 0x7e)
+			out->data[i] = '?';
+	return 0;
+}
+
+int
+klog_proto_reply(char *line, struct klog_reply *rp)
+{
+	char *p, *end;
+
+	memset(rp, 0, sizeof *rp);
+	end = line + strlen(line);
+	while (end > line && (end[-1] == '\n' || end[-1] == '\r'))
+		*--end = 0;
+	if (!strncmp(line, "ERR ", 4) || !strcmp(line, "ERR")) {
+		rp->kind = KLOG_REPLY_ERR;
+		p = line + 3;
+		while (*p == ' ')
+			p++;
+		rp->code = p;
+		while (*p && *p != ' ')
+			p++;
+		if (*p)
+			*p++ = 0;
+		rp->msg = p;
+		return 0;
+	}
+	if (!strncmp(line, "OK", 2) && (line[2] == ' ' || !line[2]))
+		rp->kind = KLOG_REPLY_OK;
+	else if (!strncmp(line, "DATA ", 5))
+		rp->kind = KLOG_REPLY_DATA;
+	else
+		return -1;
+	p = line + (rp->kind == KLOG_REPLY_OK ? 2 : 4);
+	while (*p) {
+		while (*p == ' ')
+			*p++ = 0;
+		if (!*p)
+			break;
+		if (rp->argc == (int)(sizeof rp->argv / sizeof *rp->argv))
+			return -1;
+		rp->argv[rp->argc++] = p;
+		while (*p && *p != ' ')
+			p++;
+	}
+	if (rp->kind == KLOG_REPLY_DATA && (rp->argc < 1 ||
+	    klog_parse_i64(rp->argv[0], &rp->len) < 0 || rp->len < 0))
+		return -1;
+	return 0;
+}

@@ -1,0 +1,282 @@
+/* klog - a test client of kbrokerd built on libklog/client.c. MIT licence. */
+/*
+ *	kbclient [-b ADDR] [-s SECRET] ping
+ *	kbclient ... produce TOPIC PART N [-r SIZE] [-n PER_BATCH] [-w INFLIGHT] [-a ACKS] [-P PREFIX]
+ *		records "PREFIX-<i>" padded with '.' to SIZE bytes; prints the
+ *		value of every acknowledged record (acks 0: every record sent)
+ *	kbclient ... consume TOPIC PART [-o OFFSET] [-c COUNT] [-W WAIT_MS] [-m MAX_BYTES]
+ *		prints "OFFSET VALUE" per record until COUNT records or a fetch
+ *		that waited WAIT_MS (default 0) came back empty
+ *	kbclient ... bench-produce TOPIC PART N [-r SIZE] [-n PER_BATCH] [-w INFLIGHT]
+ *	kbclient ... bench-consume TOPIC PART N [-m MAX_BYTES]
+ *		print "records/s MB/s" on stdout
+ *	kbclient ... topics | describe TOPIC | create TOPIC N [k=v...] | stats | offsets TOPIC PART
+ * Exit 0, 1 on failure (message on stderr), 2 on usage.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "klog.h"
+
+static struct klog_client *c;
+static char err[KLOG_ERRLEN];
+
+static void
+die(const char *what)
+{
+	fprintf(stderr, "kbclient: %s%s%s\n", what, *err ? ": " : "", err);
+	exit(1);
+}
+
+static double
+now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static int rsize = 0, per_batch = 100, inflight = 16, acks = 1;
+static int64_t start_off = 0, count = -1, maxb = 1 << 20;
+static int wait_ms = 0;
+static const char *prefix = "r";
+
+static void
+opts(int argc, char **argv)
+{
+	int ch;
+
+	optind = 1;
+	while ((ch = getopt(argc, argv, "r:n:w:a:P:o:c:W:m:")) != -1) {
+		switch (ch) {
+		case 'r': rsize = atoi(optarg); break;
+		case 'n': per_batch = atoi(optarg); break;
+		case 'w': inflight = atoi(optarg); break;
+		case 'a': acks = !strcmp(optarg, "all") ? -1 : atoi(optarg); break;
+		case 'P': prefix = optarg; break;
+		case 'o': start_off = atoll(optarg); break;
+		case 'c': count = atoll(optarg); break;
+		case 'W': wait_ms = atoi(optarg); break;
+		case 'm': maxb = atoll(optarg); break;
+		default: exit(2);
+		}
+	}
+}
+
+/* acknowledged batch ranges waiting for their ack: first record index, count */
+struct pend {
+	int64_t first, n;
+};
+
+static void
+produce(const char *topic, int part, int64_t n, int print)
+{
+	struct klog_builder bb;
+	struct pend *q = calloc((size_t)inflight + 1, sizeof *q);
+	int qh = 0, qn = 0;
+	int64_t i = 0, f, l, total = 0;
+	char *val = malloc((size_t)(rsize > 64 ? rsize : 64) + 64);
+	double t0 = now();
+	FILE *out = stdout;
+
+	klog_builder_init(&bb, KLOG_CODEC_NONE);
+	while (i < n || qn > 0) {
+		if (i < n && qn < inflight) {
+			int64_t k, first = i;
+			unsigned char *batch;
+			size_t len;
+			klog_builder_reset(&bb);
+			for (k = 0; k < per_batch && i < n; k++, i++) {
+				int vl = snprintf(val, 64, "%s-%" PRId64, prefix, i);
+				while (vl < rsize)
+					val[vl++] = '.';
+				if (klog_builder_add(&bb, (int64_t)(t0 * 1000), NULL, -1, val, vl, NULL, 0) < 0)
+					die("builder");
+			}
+			if (klog_builder_finish(&bb, &batch, &len, err) < 0)
+				die("builder");
+			if (klog_client_produce_send(c, topic, part, acks, batch, len, err) < 0)
+				die("produce");
+			if (acks == 0) {
+				if (print)
+					for (k = first; k < i; k++)
+						fprintf(out, "%s-%" PRId64 "\n", prefix, k);
+				total += i - first;
+				continue;
+			}
+			q[(qh + qn) % (inflight + 1)] = (struct pend){ first, i - first };
+			qn++;
+			continue;
+		}
+		if (qn == 0)
+			break;
+		if (klog_client_produce_ack(c, &f, &l, err) < 0)
+			die("produce");
+		if (l - f + 1 != q[qh].n) {
+			snprintf(err, sizeof err, "ack covers %" PRId64 " records, sent %" PRId64,
+			    l - f + 1, q[qh].n);
+			die("produce");
+		}
+		if (print) {
+			int64_t k;
+			for (k = q[qh].first; k < q[qh].first + q[qh].n; k++)
+				fprintf(out, "%s-%" PRId64 "\n", prefix, k);
+			fflush(out);
+		}
+		total += q[qh].n;
+		qh = (qh + 1) % (inflight + 1);
+		qn--;
+	}
+	if (!print) {
+		double dt = now() - t0;
+		printf("produce %" PRId64 " records in %.3f s: %.0f records/s\n", total, dt,
+		    (double)total / dt);
+	}
+	klog_builder_free(&bb);
+	free(q);
+	free(val);
+}
+
+static void
+consume(const char *topic, int part, int64_t n, int print)
+{
+	struct klog_buf buf = { 0 };
+	struct klog_rec_iter it;
+	int64_t off = start_off, got = 0, next, end;
+	size_t bytes = 0;
+	double t0 = now();
+
+	klog_rec_iter_init0(&it);
+	while (n < 0 || got < n) {
+		ssize_t r;
+		size_t pos;
+		buf.len = 0;
+		r = klog_client_fetch(c, topic, part, off, (size_t)maxb, wait_ms, 1, &buf, &next, &end, err);
+		if (r < 0)
+			die("fetch");
+		if (r == 0) {
+			if (n < 0 || wait_ms == 0)
+				break;
+			continue;
+		}
+		bytes += (size_t)r;
+		for (pos = 0; pos < buf.len;) {
+			struct klog_batch b;
+			struct klog_record rec;
+			int k;
+			if (klog_batch_parse(buf.data + pos, buf.len - pos, &b, err) != 1 ||
+			    klog_batch_verify(buf.data + pos, &b, err) < 0)
+				die("bad batch");
+			if (print || klog_batch_last(&b) >= off) {
+				if (klog_rec_iter_start(&it, buf.data + pos, &b, err) < 0)
+					die("batch");
+				while ((k = klog_rec_iter_next(&it, &rec, err)) == 1) {
+					if (rec.offset < off)
+						continue;
+					if (n >= 0 && got >= n)
+						break;
+					got++;
+					if (print)
+						printf("%" PRId64 " %.*s\n", rec.offset,
+						    rec.value_len < 0 ? 0 : rec.value_len, rec.value);
+				}
+				if (k < 0)
+					die("record");
+			}
+			pos += klog_batch_size(&b);
+		}
+		off = next;
+	}
+	if (!print) {
+		double dt = now() - t0;
+		printf("consume %" PRId64 " records in %.3f s: %.0f records/s, %.1f MB/s\n", got, dt,
+		    (double)got / dt, (double)bytes / dt / 1e6);
+	}
+	klog_rec_iter_free(&it);
+	klog_buf_free(&buf);
+}
+
+int
+main(int argc, char **argv)
+{
+	const char *addr = getenv("KLOG_BROKERS"), *secret = NULL, *cmd;
+	int i = 1;
+
+	setvbuf(stdout, NULL, _IOFBF, 1 << 16);
+	while (i + 1 < argc && argv[i][0] == '-') {
+		if (!strcmp(argv[i], "-b"))
+			addr = argv[i + 1];
+		else if (!strcmp(argv[i], "-s"))
+			secret = argv[i + 1];
+		else
+			return 2;
+		i += 2;
+	}
+	if (i >= argc)
+		return 2;
+	cmd = argv[i];
+	argc -= i;
+	argv += i;
+	if (!(c = klog_client_open(addr, secret, err)))
+		die("connect");
+	if (!strcmp(cmd, "ping")) {
+		if (klog_client_ping(c, err) < 0)
+			die("ping");
+		puts("pong");
+	} else if (!strcmp(cmd, "produce") || !strcmp(cmd, "bench-produce")) {
+		if (argc < 4)
+			return 2;
+		opts(argc - 3, argv + 3);
+		produce(argv[1], atoi(argv[2]), atoll(argv[3]), cmd[0] == 'p');
+	} else if (!strcmp(cmd, "consume")) {
+		if (argc < 3)
+			return 2;
+		opts(argc - 2, argv + 2);
+		consume(argv[1], atoi(argv[2]), count, 1);
+	} else if (!strcmp(cmd, "bench-consume")) {
+		if (argc < 4)
+			return 2;
+		opts(argc - 3, argv + 3);
+		consume(argv[1], atoi(argv[2]), atoll(argv[3]), 0);
+	} else if (!strcmp(cmd, "topics")) {
+		char **v;
+		size_t n, k;
+		if (klog_client_topics(c, &v, &n, err) < 0)
+			die("topics");
+		for (k = 0; k < n; k++)
+			puts(v[k]);
+		klog_strv_free(v, n);
+	} else if (!strcmp(cmd, "create") && argc >= 3) {
+		if (klog_client_create(c, argv[1], atoi(argv[2]), argv + 3, argc - 3, err) < 0)
+			die("create");
+	} else if (!strcmp(cmd, "describe") && argc >= 2) {
+		struct klog_part_info *p;
+		int n, k;
+		if (klog_client_describe(c, argv[1], &p, &n, err) < 0)
+			die("describe");
+		for (k = 0; k < n; k++)
+			printf("%s\t%d\t%" PRId64 "\t%" PRId64 "\t%d\t%" PRId64 "\n", argv[1], k,
+			    p[k].log_start, p[k].log_end, p[k].segments, p[k].bytes);
+		free(p);
+	} else if (!strcmp(cmd, "offsets") && argc >= 3) {
+		int64_t s, e;
+		if (klog_client_offsets(c, argv[1], atoi(argv[2]), &s, &e, err) < 0)
+			die("offsets");
+		printf("%" PRId64 " %" PRId64 "\n", s, e);
+	} else if (!strcmp(cmd, "stats")) {
+		struct klog_buf b = { 0 };
+		if (klog_client_stats(c, &b, err) < 0)
+			die("stats");
+		fwrite(b.data, 1, b.len, stdout);
+		klog_buf_free(&b);
+	} else
+		return 2;
+	klog_client_close(c);
+	return fflush(stdout) == 0 ? 0 : 1;
+}
