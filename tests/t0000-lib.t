@@ -297,4 +297,53 @@ test_expect_success \"one\" \"true\"" &&
 	test "$(cat nodone.code)" = 1
 '
 
+
+# ktest, the fault-injection helper, when it is built
+test -x "$TOP/tests/ktest" && test_set_prereq KTEST
+
+test_expect_success KTEST 'ktest size, truncate, flip, zero, garbage' '
+	printf abcdef >f &&
+	test "$(ktest size f)" = 6 &&
+	ktest flip f 0 1 &&
+	test "$(head -c 1 f)" = c &&
+	ktest flip f -1 &&
+	test "$(tail -c 1 f)" = g &&
+	ktest truncate f -2 &&
+	test "$(cat f)" = cbcd &&
+	ktest zero f 1 2 &&
+	printf "c\000\000d" >expect &&
+	cmp expect f &&
+	ktest garbage f 10000 &&
+	test "$(ktest size f)" = 10004 &&
+	cp f g && ktest garbage g 0 && cmp f g &&
+	printf x >h && ktest garbage h 100 &&
+	printf x >i && ktest garbage i 100 && cmp h i &&
+	test_must_fail ktest flip f 10004 2>err &&
+	grep "past the end" err
+'
+
+test_expect_success KTEST 'ktest batches walks the 12-byte log overhead' '
+	{
+		printf "\000\000\000\000\000\000\000\000\000\000\000\004abcd" &&
+		printf "\000\000\000\000\000\000\000\005\000\000\000\002xy" &&
+		printf "\000\000\000\000\000\000\000\007\000\000\000\011tor"
+	} >seg.log &&
+	printf "0 16 0\n16 14 5\n" >expect &&
+	ktest batches seg.log >actual 2>err &&
+	test_cmp expect actual &&
+	grep "torn batch at byte 30" err
+'
+
+test_expect_success KTEST 'ktest seq and usage errors' '
+	ktest seq 3 k >actual &&
+	printf "k0\nk1\nk2\n" >expect &&
+	test_cmp expect actual &&
+	test "$(ktest seq 100000 | wc -l)" = 100000 &&
+	test_expect_code 2 ktest 2>/dev/null &&
+	test_expect_code 2 ktest nope 2>/dev/null &&
+	test_expect_code 2 ktest flip f 2>/dev/null &&
+	test_expect_code 2 ktest flip f x 2>/dev/null &&
+	test_expect_code 1 ktest size missing-file 2>/dev/null
+'
+
 test_done
