@@ -15,8 +15,9 @@ BASHCOMPDIR ?= $(PREFIX)/share/bash-completion/completions
 ZSHCOMPDIR ?= $(PREFIX)/share/zsh/site-functions
 FISHCOMPDIR ?= $(PREFIX)/share/fish/vendor_completions.d
 
-BINS = ktopic kproduce kconsume kdump
-MAN1 = $(BINS:%=man/%.1)
+BINS = ktopic kproduce kconsume kdump kbrokerd
+MAN1 = $(patsubst %,man/%.1,$(filter-out kbrokerd,$(BINS)))
+MAN8 = man/kbrokerd.8
 MAN57 = man/klog.5 man/klog.7
 
 ifeq ($(SANITIZE),1)
@@ -47,7 +48,7 @@ endif
 LIBSRC = $(sort $(wildcard libklog/*.c))
 LIBOBJ = $(LIBSRC:.c=.o)
 CTESTS = $(patsubst %.c,%.t,$(sort $(wildcard tests/t*.c)))
-HELPERS = tests/ktest
+HELPERS = tests/ktest tests/kbclient tests/notify-listen
 
 all: $(BINS) libklog/libklog.a libklog/klog.pc
 
@@ -71,6 +72,18 @@ tests/%.t: tests/%.c tests/tap.h libklog/libklog.a
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< libklog/libklog.a $(LDLIBS)
 tests/ktest: tests/ktest.c libklog/libklog.a
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< libklog/libklog.a $(LDLIBS)
+tests/kbclient tests/notify-listen: %: %.c libklog/libklog.a
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< libklog/libklog.a $(LDLIBS)
+
+# the protocol parser under libFuzzer (clang); FUZZTIME seconds, default 20
+FUZZTIME ?= 20
+fuzz: tests/fuzz-proto
+	mkdir -p tests/fuzz-corpus
+	./tests/fuzz-proto -max_total_time=$(FUZZTIME) -max_len=4096 tests/fuzz-corpus
+tests/fuzz-proto: tests/fuzz-proto.c $(LIBSRC) libklog/klog.h libklog/internal.h
+	clang -g -O1 -std=c11 -D_GNU_SOURCE -Ilibklog -msse4.2 -fsanitize=fuzzer,address,undefined \
+		-o $@ tests/fuzz-proto.c libklog/proto.c libklog/batch.c libklog/util.c \
+		libklog/crc32c.c libklog/varint.c libklog/codec.c $(LDLIBS)
 
 # Debian packages the build and the tests need; installed when missing and root
 DEBS = gcc make libc6-dev pkg-config zlib1g-dev libxxhash-dev libzstd-dev liblz4-dev libsnappy-dev perl procps time python3
@@ -101,6 +114,7 @@ bench: deps
 install: all
 	mkdir -p $(DESTDIR)$(BINDIR) $(DESTDIR)$(LIBDIR)/pkgconfig $(DESTDIR)$(INCDIR) \
 		$(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(MANDIR)/man7 \
+		$(DESTDIR)$(MANDIR)/man8 \
 		$(DESTDIR)$(BASHCOMPDIR) $(DESTDIR)$(ZSHCOMPDIR) $(DESTDIR)$(FISHCOMPDIR) $(DESTDIR)$(DATADIR)
 	install -m0755 $(BINS) $(DESTDIR)$(BINDIR)
 	install -m0644 libklog/libklog.a $(DESTDIR)$(LIBDIR)
@@ -109,6 +123,7 @@ install: all
 	install -m0644 $(MAN1) $(DESTDIR)$(MANDIR)/man1
 	install -m0644 man/*.5 $(DESTDIR)$(MANDIR)/man5
 	install -m0644 man/*.7 $(DESTDIR)$(MANDIR)/man7
+	install -m0644 $(MAN8) $(DESTDIR)$(MANDIR)/man8
 	install -m0644 completions/klog.bash $(DESTDIR)$(BASHCOMPDIR)/klog
 	for b in $(BINS); do ln -sf klog $(DESTDIR)$(BASHCOMPDIR)/$$b; done
 	install -m0644 completions/_klog $(DESTDIR)$(ZSHCOMPDIR)
@@ -118,7 +133,8 @@ install: all
 
 clean:
 	rm -f $(BINS) cmd/*.o libklog/*.o libklog/libklog.a libklog/klog.pc tests/*.t.tmp \
-		$(CTESTS) $(HELPERS)
+		$(CTESTS) $(HELPERS) tests/fuzz-proto
+	rm -rf tests/fuzz-corpus
 	rm -rf tests/trash.* demo-data
 
-.PHONY: all check test demo bench install clean deps
+.PHONY: all check test demo bench install clean deps fuzz
