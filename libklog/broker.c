@@ -122,6 +122,8 @@ struct conn {
 	size_t out_mem;
 	int out_items;
 	int authed, closing, paused, commit_wait, nfetch, eof, resume;
+	int lingering;                  /* output done, discarding input until EOF */
+	size_t discarded;
 	int64_t last_active;
 	struct conn *prev, *next;
 };
@@ -168,6 +170,7 @@ static void conn_process(struct conn *c);
 static void conn_want_read(struct conn *c);
 static void fetch_try(struct oitem *it, int force);
 static void conn_event(struct klog_loop *l, int fd, void *data, int mask);
+static void conn_linger(struct conn *c);
 static void waiter_unlink(struct oitem *it);
 
 static void
@@ -649,7 +652,7 @@ conn_flush(struct conn *c)
 			break;  /* a pending fetch */
 	}
 	if (!c->head && c->closing) {
-		conn_close(c);
+		conn_linger(c);
 		return;
 	}
 	conn_set_write(c, blocked);
@@ -1485,11 +1488,53 @@ conn_process(struct conn *c)
 		klog_loop_del(b->loop, c->fd, KLOG_READABLE);
 }
 
+/*
+ * Closing with unread input makes the kernel send a reset, which can
+ * destroy the error line just sent.  So: shut down our side, discard what
+ * the client still sends until it closes (at most 1 MiB or 2 s), then close.
+ */
+static void
+conn_linger(struct conn *c)
+{
+	struct klog_broker *b = c->b;
+
+	if (c->lingering)
+		return;
+	if (b->draining || c->eof || shutdown(c->fd, SHUT_WR) < 0) {
+		conn_close(c);
+		return;
+	}
+	c->lingering = 1;
+	c->last_active = klog_now_ms();
+	conn_set_write(c, 0);
+	klog_loop_add(b->loop, c->fd, KLOG_READABLE, conn_event, c);
+}
+
+static void
+conn_discard(struct conn *c)
+{
+	char buf[16384];
+	ssize_t n;
+
+	while ((n = read(c->fd, buf, sizeof buf)) > 0) {
+		c->discarded += (size_t)n;
+		if (c->discarded > (1 << 20))
+			break;
+	}
+	if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR) || c->discarded > (1 << 20))
+		conn_close(c);
+}
+
 static void
 conn_read(struct conn *c)
 {
 	struct klog_broker *b = c->b;
 	int turns;
+
+	if (c->lingering) {
+		conn_discard(c);
+		return;
+	}
 
 	for (turns = 0; turns < 16 && c->fd >= 0 && !c->closing && !c->paused; turns++) {
 		size_t room;
@@ -1756,6 +1801,11 @@ idle_timer(struct klog_loop *l, void *data)
 		n = c->next;
 		if (c->fd < 0)
 			continue;
+		if (c->lingering) {
+			if (now - c->last_active > 2000)
+				conn_close(c);
+			continue;
+		}
 		if (b->o.idle_timeout_ms > 0 && !c->nfetch && !c->head &&
 		    now - c->last_active > b->o.idle_timeout_ms) {
 			blog(b, LOG_INFO, "connection %s: idle for %d s; closing", c->peer,
