@@ -1,0 +1,260 @@
+# klog - bash completion for ktopic, kproduce, kconsume and kdump. MIT licence.
+#
+# Installed as .../bash-completion/completions/klog with a symlink named
+# after each tool, so bash-completion loads it on first use; or source it.
+# Topic names come from `ktopic list`, in the directory given by -d/--dir on
+# the command line, else $KLOG_DIR.  Works with or without bash-completion.
+
+# the words before the cursor, split on blanks only (so "orders:1" and
+# "retention.ms=1" stay whole): sets _klog_words (array) and _klog_cur
+_klog_split()
+{
+	local line=${COMP_LINE:0:COMP_POINT}
+	read -r -a _klog_words <<<"$line"
+	if [[ -z $line || $line == *[[:blank:]] ]]; then
+		_klog_cur=
+	else
+		_klog_cur=${_klog_words[${#_klog_words[@]}-1]}
+		unset '_klog_words[${#_klog_words[@]}-1]'
+	fi
+}
+
+# reply with the candidates matching $_klog_cur, trimmed the way bash
+# splits words at ':', '=' and '@'
+_klog_reply()
+{
+	local IFS=$'\n' cls= pre c
+	COMPREPLY=($(compgen -W "$*" -- "$_klog_cur"))
+	[[ $COMP_WORDBREAKS == *:* ]] && cls+=:
+	[[ $COMP_WORDBREAKS == *=* ]] && cls+==
+	[[ $COMP_WORDBREAKS == *@* ]] && cls+=@
+	[[ -n $cls && $_klog_cur == *["$cls"]* ]] || return 0
+	pre=${_klog_cur%"${_klog_cur##*["$cls"]}"}
+	for c in "${!COMPREPLY[@]}"; do
+		COMPREPLY[c]=${COMPREPLY[c]#"$pre"}
+	done
+}
+
+_klog_files()
+{
+	local IFS=$'\n'
+	compopt -o filenames 2>/dev/null
+	COMPREPLY=($(compgen -f -- "$_klog_cur"))
+}
+
+_klog_dirs()
+{
+	local IFS=$'\n'
+	compopt -o filenames 2>/dev/null
+	COMPREPLY=($(compgen -d -- "$_klog_cur"))
+}
+
+# the log directory named on the command line, else $KLOG_DIR
+_klog_dir()
+{
+	local i w dir=$KLOG_DIR
+	for ((i = 1; i < ${#_klog_words[@]}; i++)); do
+		w=${_klog_words[i]}
+		case $w in
+		-d|--dir) dir=${_klog_words[i+1]} ;;
+		--dir=*) dir=${w#--dir=} ;;
+		-d?*) dir=${w#-d} ;;
+		esac
+	done
+	dir=${dir/#\~/$HOME}
+	printf '%s' "$dir"
+}
+
+_klog_topics()
+{
+	local dir
+	dir=$(_klog_dir)
+	[[ -n $dir ]] || return 0
+	ktopic -d "$dir" list 2>/dev/null
+}
+
+# TOPIC:PARTITION for kconsume: partitions from `ktopic describe`
+_klog_topic_partitions()
+{
+	local dir topic=${_klog_cur%%:*}
+	dir=$(_klog_dir)
+	[[ -n $dir ]] || return 0
+	ktopic -d "$dir" describe "$topic" 2>/dev/null |
+		while IFS=$'\t' read -r t p _; do printf '%s:%s\n' "$t" "$p"; done
+}
+
+_klog_config_keys='segment.bytes= segment.ms= retention.ms= retention.bytes=
+max.message.bytes= index.interval.bytes= segment.index.bytes= cleanup.policy=
+message.timestamp.type= compression.type='
+
+_klog_config_value()
+{
+	case $_klog_cur in
+	cleanup.policy=*)
+		_klog_reply cleanup.policy=delete cleanup.policy=compact ;;
+	message.timestamp.type=*)
+		_klog_reply message.timestamp.type=CreateTime message.timestamp.type=LogAppendTime ;;
+	compression.type=*)
+		_klog_reply compression.type={producer,none,gzip,snappy,lz4,zstd} ;;
+	*=*)
+		COMPREPLY=() ;;
+	*)
+		compopt -o nospace 2>/dev/null
+		_klog_reply $_klog_config_keys ;;
+	esac
+}
+
+# count the positional arguments before the cursor, given the options of
+# a tool that take a value: sets _klog_npos
+_klog_positionals()
+{
+	local takes=" $1 " i w skip=0
+	_klog_npos=0
+	for ((i = ${2:-1}; i < ${#_klog_words[@]}; i++)); do
+		w=${_klog_words[i]}
+		if ((skip)); then
+			skip=0
+			continue
+		fi
+		case $w in
+		--) continue ;;
+		--*=*) ;;
+		-*) [[ $takes == *" $w "* ]] && skip=1 ;;
+		*) ((_klog_npos++)) ;;
+		esac
+	done
+}
+
+_klog_ktopic()
+{
+	_klog_split
+	local prev=${_klog_words[${#_klog_words[@]}-1]} i w cmd= cmdi=0
+	for ((i = 1; i < ${#_klog_words[@]}; i++)); do
+		w=${_klog_words[i]}
+		case $w in
+		-d|--dir) ((i++)) ;;
+		-*) ;;
+		*) cmd=$w; cmdi=$i; break ;;
+		esac
+	done
+	case $prev in
+	-d|--dir)
+		_klog_dirs; return ;;
+	esac
+	if [[ -z $cmd ]]; then
+		case $_klog_cur in
+		-*) _klog_reply -d --dir -h --help -V --version ;;
+		*) _klog_reply create list describe alter delete ;;
+		esac
+		return
+	fi
+	case $cmd:$prev in
+	create:-p|create:--partitions|alter:--partitions|alter:-p)
+		COMPREPLY=(); return ;;
+	create:-c|create:--config|alter:-c|alter:--config)
+		_klog_config_value; return ;;
+	esac
+	case $_klog_cur in
+	--config=*)
+		local save=$_klog_cur
+		_klog_cur=${save#--config=}
+		_klog_config_value
+		_klog_cur=$save
+		return ;;
+	esac
+	_klog_positionals "-p --partitions -c --config" $((cmdi + 1))
+	case $cmd in
+	create)
+		case $_klog_cur in
+		-*) _klog_reply -p --partitions -c --config --if-not-exists ;;
+		esac ;;
+	list)
+		_klog_reply -0 --null ;;
+	describe)
+		case $_klog_cur in
+		-*) _klog_reply -c --config ;;
+		*) _klog_reply $(_klog_topics) ;;
+		esac ;;
+	alter)
+		case $_klog_cur in
+		-*) _klog_reply --partitions --config ;;
+		*) ((_klog_npos == 0)) && _klog_reply $(_klog_topics) ;;
+		esac ;;
+	delete)
+		case $_klog_cur in
+		-*) _klog_reply --if-exists ;;
+		*) ((_klog_npos == 0)) && _klog_reply $(_klog_topics) ;;
+		esac ;;
+	esac
+}
+
+_klog_kproduce()
+{
+	_klog_split
+	local prev=${_klog_words[${#_klog_words[@]}-1]}
+	case $prev in
+	-d|--dir) _klog_dirs; return ;;
+	-z|--compression) _klog_reply none gzip snappy lz4 zstd; return ;;
+	-p|--partition|-D|--delimiter|-K|--key-delimiter|-k|--key|-H|--header|-B|--batch-size|-l|--linger-ms)
+		COMPREPLY=(); return ;;
+	esac
+	case $_klog_cur in
+	-*)
+		_klog_reply -d --dir -p --partition -k --key -K --key-delimiter \
+			-D --delimiter -0 -H --header -z --compression -B --batch-size \
+			-l --linger-ms --create -v --verbose -q --quiet -h --help \
+			-V --version
+		return ;;
+	esac
+	_klog_positionals "-d --dir -p --partition -k --key -K --key-delimiter -D --delimiter -H --header -z --compression -B --batch-size -l --linger-ms"
+	if ((_klog_npos == 0)); then
+		_klog_reply $(_klog_topics)
+	else
+		_klog_files
+	fi
+}
+
+_klog_kconsume()
+{
+	_klog_split
+	local prev=${_klog_words[${#_klog_words[@]}-1]}
+	case $prev in
+	-d|--dir) _klog_dirs; return ;;
+	-o|--offset) _klog_reply beginning end s@; return ;;
+	-c|--count|-f|--format) COMPREPLY=(); return ;;
+	esac
+	case $_klog_cur in
+	-*)
+		_klog_reply -d --dir -o --offset -e --exit -c --count -f --format \
+			-J --json -u --unbuffered -q --quiet -v --verbose -h --help \
+			-V --version
+		;;
+	*:*)
+		_klog_reply $(_klog_topic_partitions) ;;
+	*)
+		_klog_reply $(_klog_topics) ;;
+	esac
+}
+
+_klog_kdump()
+{
+	_klog_split
+	local prev=${_klog_words[${#_klog_words[@]}-1]}
+	case $prev in
+	-d|--dir) _klog_dirs; return ;;
+	esac
+	case $_klog_cur in
+	-*)
+		_klog_reply -r --records -i --indexes --verify --repair -d --dir \
+			-q --quiet -h --help -V --version
+		;;
+	*)
+		_klog_files ;;
+	esac
+}
+
+complete -F _klog_ktopic ktopic
+complete -F _klog_kproduce kproduce
+complete -F _klog_kconsume kconsume
+complete -F _klog_kdump kdump
+# kgroup, kreplicate and kbrokerd: added with the tools

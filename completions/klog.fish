@@ -1,0 +1,220 @@
+# klog - fish completion for ktopic, kproduce, kconsume and kdump. MIT licence.
+#
+# Installed as vendor_completions.d/klog.fish with a symlink named after each
+# tool (fish loads <command>.fish on first use); every load defines all the
+# tools, so later loads are skipped.  Topic names come from `ktopic list` in
+# the directory given by -d/--dir on the command line, else $KLOG_DIR.
+
+if set -q __klog_completions_loaded
+    return
+end
+set -g __klog_completions_loaded 1
+
+# the log directory named on the command line, else $KLOG_DIR
+function __klog_dir
+    set -l words (commandline -opc)
+    set -l dir $KLOG_DIR
+    set -l i 2
+    while test $i -le (count $words)
+        switch $words[$i]
+            case -d --dir
+                set -l j (math $i + 1)
+                if test $j -le (count $words)
+                    set dir $words[$j]
+                end
+            case '--dir=*'
+                set dir (string replace -- '--dir=' '' $words[$i])
+            case '-d?*'
+                set dir (string sub -s 3 -- $words[$i])
+        end
+        set i (math $i + 1)
+    end
+    string replace -r '^~' $HOME -- $dir
+end
+
+function __klog_topics
+    set -l dir (__klog_dir)
+    test -n "$dir"; or return
+    ktopic -d $dir list 2>/dev/null
+end
+
+# TOPIC and TOPIC:PARTITION for kconsume
+function __klog_topic_partitions
+    set -l dir (__klog_dir)
+    test -n "$dir"; or return
+    set -l cur (commandline -ct)
+    if string match -q '*:*' -- $cur
+        set -l topic (string split -m1 : -- $cur)[1]
+        ktopic -d $dir describe $topic 2>/dev/null | while read -l t p rest
+            echo $t:$p
+        end
+    else
+        ktopic -d $dir list 2>/dev/null
+    end
+end
+
+function __klog_config_keys
+    set -l cur (commandline -ct)
+    switch $cur
+        case 'cleanup.policy=*'
+            printf 'cleanup.policy=%s\n' delete compact
+        case 'message.timestamp.type=*'
+            printf 'message.timestamp.type=%s\n' CreateTime LogAppendTime
+        case 'compression.type=*'
+            printf 'compression.type=%s\n' producer none gzip snappy lz4 zstd
+        case '*'
+            printf '%s\n' \
+                'segment.bytes=	roll segments at this size' \
+                'segment.ms=	roll segments at this age' \
+                'retention.ms=	delete segments older than this' \
+                'retention.bytes=	keep at most this much per partition' \
+                'max.message.bytes=	largest batch accepted' \
+                'index.interval.bytes=	bytes between index entries' \
+                'segment.index.bytes=	largest offset index' \
+                'cleanup.policy=	delete or compact' \
+                'message.timestamp.type=	CreateTime or LogAppendTime' \
+                'compression.type=	codec producers use'
+    end
+end
+
+# ktopic: the subcommand, if one was given yet
+function __klog_ktopic_cmd
+    set -l words (commandline -opc)
+    set -l i 2
+    while test $i -le (count $words)
+        switch $words[$i]
+            case -d --dir
+                set i (math $i + 1)
+            case '-*'
+            case '*'
+                echo $words[$i]
+                return 0
+        end
+        set i (math $i + 1)
+    end
+    return 1
+end
+
+function __klog_ktopic_no_cmd
+    not __klog_ktopic_cmd >/dev/null
+end
+
+function __klog_ktopic_using
+    set -l cmd (__klog_ktopic_cmd)
+    and contains -- $cmd $argv
+end
+
+# positional arguments after the ktopic subcommand (options skipped)
+function __klog_ktopic_nargs
+    set -l words (commandline -opc)
+    set -l n 0
+    set -l seen 0
+    set -l skip 0
+    for w in $words[2..-1]
+        if test $skip -eq 1
+            set skip 0
+            continue
+        end
+        switch $w
+            case -d --dir -p --partitions -c --config
+                set skip 1
+            case '-*'
+            case '*'
+                if test $seen -eq 0
+                    set seen 1
+                else
+                    set n (math $n + 1)
+                end
+        end
+    end
+    echo $n
+end
+
+function __klog_ktopic_first_arg
+    test (__klog_ktopic_nargs) -eq 0
+end
+
+# kproduce: is the next positional argument the topic?
+function __klog_kproduce_topic_next
+    set -l words (commandline -opc)
+    set -l skip 0
+    for w in $words[2..-1]
+        if test $skip -eq 1
+            set skip 0
+            continue
+        end
+        switch $w
+            case -d --dir -p --partition -k --key -K --key-delimiter -D --delimiter \
+                -H --header -z --compression -B --batch-size -l --linger-ms
+                set skip 1
+            case '-*'
+            case '*'
+                return 1
+        end
+    end
+    return 0
+end
+
+# ktopic
+complete -c ktopic -f
+complete -c ktopic -n __klog_ktopic_no_cmd -s d -l dir -r -F -d 'log directory'
+complete -c ktopic -n __klog_ktopic_no_cmd -s h -l help -d 'print help'
+complete -c ktopic -n __klog_ktopic_no_cmd -s V -l version -d 'print the version'
+complete -c ktopic -n __klog_ktopic_no_cmd -a create -d 'create a topic'
+complete -c ktopic -n __klog_ktopic_no_cmd -a list -d 'list topic names'
+complete -c ktopic -n __klog_ktopic_no_cmd -a describe -d 'partitions, offsets and sizes'
+complete -c ktopic -n __klog_ktopic_no_cmd -a alter -d 'add partitions, set configuration'
+complete -c ktopic -n __klog_ktopic_no_cmd -a delete -d 'remove a topic and its data'
+complete -c ktopic -n '__klog_ktopic_using create alter' -s p -l partitions -x -d 'number of partitions'
+complete -c ktopic -n '__klog_ktopic_using create alter' -s c -l config -x -a '(__klog_config_keys)' -d 'configuration key=value'
+complete -c ktopic -n '__klog_ktopic_using create' -l if-not-exists -d 'an existing topic is not an error'
+complete -c ktopic -n '__klog_ktopic_using list' -s 0 -l null -d 'end names with NUL'
+complete -c ktopic -n '__klog_ktopic_using describe' -s c -l config -d 'print the configuration'
+complete -c ktopic -n '__klog_ktopic_using describe' -a '(__klog_topics)'
+complete -c ktopic -n '__klog_ktopic_using alter delete; and __klog_ktopic_first_arg' -a '(__klog_topics)'
+complete -c ktopic -n '__klog_ktopic_using delete' -l if-exists -d 'a missing topic is not an error'
+
+# kproduce
+complete -c kproduce -s d -l dir -r -F -d 'log directory'
+complete -c kproduce -s p -l partition -x -d 'write every record to this partition'
+complete -c kproduce -s k -l key -x -d 'the same key on every record'
+complete -c kproduce -s K -l key-delimiter -x -d 'key ends at this delimiter'
+complete -c kproduce -s D -l delimiter -x -d 'record delimiter'
+complete -c kproduce -s 0 -d 'records end with NUL bytes'
+complete -c kproduce -s H -l header -x -d 'header key=value on every record'
+complete -c kproduce -s z -l compression -x -a 'none gzip snappy lz4 zstd' -d 'compression codec'
+complete -c kproduce -s B -l batch-size -x -d 'batch size in bytes'
+complete -c kproduce -s l -l linger-ms -x -d 'write batches after this pause (ms)'
+complete -c kproduce -l create -d 'create the topic if missing'
+complete -c kproduce -s v -l verbose -d 'report each acknowledged batch'
+complete -c kproduce -s q -l quiet -d 'no warnings'
+complete -c kproduce -s h -l help -d 'print help'
+complete -c kproduce -s V -l version -d 'print the version'
+complete -c kproduce -n __klog_kproduce_topic_next -f -a '(__klog_topics)' -d topic
+
+# kconsume
+complete -c kconsume -f
+complete -c kconsume -s d -l dir -r -F -d 'log directory'
+complete -c kconsume -s o -l offset -x -a 'beginning end s@' -d 'where to start'
+complete -c kconsume -s e -l exit -d 'exit at the end of every partition'
+complete -c kconsume -s c -l count -x -d 'exit after this many records'
+complete -c kconsume -s f -l format -x -d 'output format (%t %p %o %k %K %s %S %T %h)'
+complete -c kconsume -s J -l json -d 'JSON lines'
+complete -c kconsume -s u -l unbuffered -d 'write each record at once'
+complete -c kconsume -s q -l quiet -d 'no warnings'
+complete -c kconsume -s v -l verbose -d 'report start and end offsets'
+complete -c kconsume -s h -l help -d 'print help'
+complete -c kconsume -s V -l version -d 'print the version'
+complete -c kconsume -a '(__klog_topic_partitions)'
+
+# kdump
+complete -c kdump -s r -l records -d 'list records too'
+complete -c kdump -s i -l indexes -d 'list index and checkpoint files too'
+complete -c kdump -l verify -d 'check instead of listing'
+complete -c kdump -l repair -d 'cut a damaged tail, rebuild indexes'
+complete -c kdump -s d -l dir -r -F -d 'log directory'
+complete -c kdump -s q -l quiet -d 'no warnings'
+complete -c kdump -s h -l help -d 'print help'
+complete -c kdump -s V -l version -d 'print the version'
+
+# kgroup, kreplicate and kbrokerd: added with the tools
