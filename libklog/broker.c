@@ -1919,7 +1919,13 @@ klog_broker_open(const struct klog_broker_opts *o, char *err)
 	if (!(b->loop = klog_loop_new(b->nfiles, err)))
 		goto fail;
 	if (o->listen_fd >= 0) {
+		int acc = 0;
+		socklen_t sl = sizeof acc;
 		b->lfd = o->listen_fd;
+		if (getsockopt(b->lfd, SOL_SOCKET, SO_ACCEPTCONN, &acc, &sl) < 0 || !acc) {
+			kerr(err, "descriptor %d (socket activation) is not a listening socket", b->lfd);
+			goto fail;
+		}
 		klog_net_nonblock(b->lfd, 1);
 	} else if ((b->lfd = klog_net_listen(o->listen ? o->listen : "127.0.0.1", 1024, err)) < 0)
 		goto fail;

@@ -7,8 +7,10 @@
  *		(default 10 s)
  *	notify-listen -a ADDR:PORT CMD [ARG...]
  *		listen on ADDR:PORT, put the socket at fd 3, set LISTEN_FDS=1 and
- *		LISTEN_PID to our pid, and exec CMD (so CMD is "activated")
+ *		LISTEN_PID to our pid, say "listening on ADDR:PORT" on stderr and
+ *		exec CMD (so CMD is "activated")
  */
+#include <fcntl.h>
 #include <poll.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -35,9 +37,11 @@ activate(const char *addr, char **argv)
 		perror("notify-listen: dup2");
 		return 1;
 	}
+	fcntl(3, F_SETFD, 0);   /* klog_net_listen made it close-on-exec */
 	snprintf(pid, sizeof pid, "%ld", (long)getpid());
 	setenv("LISTEN_FDS", "1", 1);
 	setenv("LISTEN_PID", pid, 1);
+	fprintf(stderr, "notify-listen: listening on %s\n", addr);
 	execvp(argv[0], argv);
 	perror("notify-listen: exec");
 	return 127;
