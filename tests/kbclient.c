@@ -96,7 +96,7 @@ produce(const char *topic, int part, int64_t n, int print)
 				int vl = snprintf(val, 64, "%s-%" PRId64, prefix, i);
 				while (vl < rsize)
 					val[vl++] = '.';
-				if (klog_builder_add(&bb, (int64_t)(t0 * 1000), NULL, -1, val, vl, NULL, 0) < 0)
+				if (klog_builder_add(&bb, klog_now_ms(), NULL, -1, val, vl, NULL, 0) < 0)
 					die("builder");
 			}
 			if (klog_builder_finish(&bb, &batch, &len, err) < 0)
