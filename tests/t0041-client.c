@@ -39,7 +39,9 @@ serve(const char *dir, const char *secret, char *addr, size_t n)
 	if ((pid = fork()) == 0) {
 		signal(SIGTERM, onterm);
 		signal(SIGPIPE, SIG_IGN);
-		exit(klog_broker_run(srv, err) < 0 ? 1 : 0);
+		int rc = klog_broker_run(srv, err) < 0 ? 1 : 0;
+		klog_broker_close(srv);
+		exit(rc);
 	}
 	return pid;
 }
