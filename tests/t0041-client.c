@@ -12,7 +12,8 @@
 #include "tap.h"
 
 static char tmpdir[64], err[KLOG_ERRLEN];
-static struct klog_broker *srv;
+static struct klog_broker *srv, *all[4];       /* all: reachable, for the leak checker */
+static int nall;
 
 static void
 onterm(int sig)
@@ -35,6 +36,7 @@ serve(const char *dir, const char *secret, char *addr, size_t n)
 		diag("broker: %s", err);
 		exit(1);
 	}
+	all[nall++] = srv;
 	snprintf(addr, n, "%s", klog_broker_address(srv));
 	if ((pid = fork()) == 0) {
 		signal(SIGTERM, onterm);
