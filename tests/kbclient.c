@@ -10,6 +10,9 @@
  *	kbclient ... bench-produce TOPIC PART N [-r SIZE] [-n PER_BATCH] [-w INFLIGHT]
  *	kbclient ... bench-consume TOPIC PART N [-m MAX_BYTES]
  *		print "records/s MB/s" on stdout
+ *	kbclient ... latency TOPIC PART RATE SECONDS
+ *		one-record produces at RATE/s while a forked consumer follows
+ *		with long polls; prints p50, p99, max of produce-to-consume time
  *	kbclient ... topics | describe TOPIC | create TOPIC N [k=v...] | stats | offsets TOPIC PART
  * Exit 0, 1 on failure (message on stderr), 2 on usage.
  */
@@ -18,6 +21,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -202,6 +207,106 @@ consume(const char *topic, int part, int64_t n, int print)
 	klog_buf_free(&buf);
 }
 
+static int
+cmpd(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* the consumer half: reads n records from offset, latency from the stamp in each value */
+static void
+follow(const char *addr, const char *secret, const char *topic, int part, int64_t off, int64_t n,
+    int wfd)
+{
+	struct klog_client *fc = klog_client_open(addr, secret, err);
+	struct klog_buf buf = { 0 };
+	struct klog_rec_iter it;
+	double *lat = calloc((size_t)n, sizeof *lat);
+	int64_t got = 0, next, end;
+
+	if (!fc || !lat)
+		die("follow");
+	klog_rec_iter_init0(&it);
+	if (write(wfd, "r", 1) != 1)
+		die("pipe");
+	while (got < n) {
+		size_t pos;
+		buf.len = 0;
+		if (klog_client_fetch(fc, topic, part, off, 1 << 20, 1000, 1, &buf, &next, &end, err) < 0)
+			die("fetch");
+		for (pos = 0; pos < buf.len;) {
+			struct klog_batch b;
+			struct klog_record r;
+			double t = now();
+			if (klog_batch_parse(buf.data + pos, buf.len - pos, &b, err) != 1 ||
+			    klog_rec_iter_start(&it, buf.data + pos, &b, err) < 0)
+				die("batch");
+			while (klog_rec_iter_next(&it, &r, err) == 1 && got < n)
+				if (r.offset >= off && r.value_len > 0) {
+					char v[64];
+					snprintf(v, sizeof v, "%.*s", r.value_len < 63 ? r.value_len : 63, r.value);
+					lat[got++] = t - atof(v);
+				}
+			pos += klog_batch_size(&b);
+		}
+		off = next;
+	}
+	qsort(lat, (size_t)n, sizeof *lat, cmpd);
+	printf("latency %" PRId64 " records: p50 %.3f ms, p99 %.3f ms, p99.9 %.3f ms, max %.3f ms\n", n,
+	    lat[n / 2] * 1e3, lat[n * 99 / 100] * 1e3, lat[n * 999 / 1000] * 1e3, lat[n - 1] * 1e3);
+	fflush(stdout);
+	exit(0);
+}
+
+static void
+latency(const char *addr, const char *secret, const char *topic, int part, int rate, int secs)
+{
+	struct klog_builder bb;
+	int64_t n = (int64_t)rate * secs, i, off, f, l;
+	int p[2], st;
+	char x, v[64];
+	pid_t pid;
+	double t0;
+
+	if (klog_client_offsets(c, topic, part, NULL, &off, err) < 0)
+		die("offsets");
+	if (pipe(p) < 0)
+		die("pipe");
+	if ((pid = fork()) == 0)
+		follow(addr, secret, topic, part, off, n, p[1]);
+	if (read(p[0], &x, 1) != 1)
+		die("follower");
+	klog_builder_init(&bb, KLOG_CODEC_NONE);
+	t0 = now();
+	for (i = 0; i < n; i++) {
+		unsigned char *batch;
+		size_t len;
+		double due = t0 + (double)i / rate, t;
+		while ((t = now()) < due)
+			if (due - t > 0.0002) {
+				struct timespec ts = { 0, (long)((due - t - 0.0001) * 1e9) };
+				nanosleep(&ts, NULL);
+			}
+		klog_builder_reset(&bb);
+		snprintf(v, sizeof v, "%.9f", now());
+		klog_builder_add(&bb, klog_now_ms(), NULL, -1, v, (int32_t)strlen(v), NULL, 0);
+		if (klog_builder_finish(&bb, &batch, &len, err) < 0 ||
+		    klog_client_produce_send(c, topic, part, 1, batch, len, err) < 0)
+			die("produce");
+		while (klog_client_inflight(c) > 64)
+			if (klog_client_produce_ack(c, &f, &l, err) < 0)
+				die("ack");
+	}
+	while (klog_client_inflight(c) > 0)
+		if (klog_client_produce_ack(c, &f, &l, err) < 0)
+			die("ack");
+	klog_builder_free(&bb);
+	if (waitpid(pid, &st, 0) < 0 || !WIFEXITED(st) || WEXITSTATUS(st))
+		die("follower failed");
+}
+
 int
 main(int argc, char **argv)
 {
@@ -244,6 +349,9 @@ main(int argc, char **argv)
 			return 2;
 		opts(argc - 3, argv + 3);
 		consume(argv[1], atoi(argv[2]), atoll(argv[3]), 0);
+	} else if (!strcmp(cmd, "latency") && argc >= 5) {
+		fflush(stdout);
+		latency(addr, secret, argv[1], atoi(argv[2]), atoi(argv[3]), atoi(argv[4]));
 	} else if (!strcmp(cmd, "topics")) {
 		char **v;
 		size_t n, k;
