@@ -113,6 +113,20 @@ test_expect_success 'random bytes never crash the broker' '
 	kill -0 $b_pid
 '
 
+test_expect_success 'a client that never reads cannot grow the broker' '
+	# about 13 KB of STATS per request: unbounded, this would be hundreds of MB
+	{ timeout 3 bash -c "exec 3<>/dev/tcp/127.0.0.1/$PORT; yes STATS >&3" & } &&
+	wpid=$! &&
+	test_when_finished "kill $wpid 2>/dev/null; wait $wpid; true" &&
+	# wait until the broker has stopped reading it (its queue is full)
+	until printf "STATS\nQUIT\n" | talk >stats && grep -q "^klog_buffer_bytes [1-9][0-9]\{6\}$" stats; do
+		kill -0 $wpid || return 1
+	done &&
+	buf=$(sed -n "s/^klog_buffer_bytes //p" stats) &&
+	test "$buf" -lt 8000000 &&
+	alive
+'
+
 test_expect_success 'connection limit: the one too many gets BUSY' '
 	bash -c "
 		for i in 1 2 3 4 5 6 7 8; do exec {fd}<>/dev/tcp/127.0.0.1/$PORT; done
