@@ -1542,7 +1542,11 @@ conn_read(struct conn *c)
 		if (c->in.cap == 0 && in_reserve(c, INBUF_MIN) < 0)
 			goto busy;
 		room = c->in.cap - c->in.len;
-		if (room < 4096 || (c->in_off == 0 && room < c->in.cap / 4)) {
+		/* a payload already has its room (in_reserve): do not double a big buffer */
+		if (c->have_req && room > 0 &&
+		    room >= (size_t)c->req.payload - (c->in.len - c->in_off))
+			;
+		else if (room < 4096 || (c->in_off == 0 && room < c->in.cap / 4)) {
 			size_t grow = c->in.cap < INBUF_STD ? c->in.cap : 4096;
 			if (in_reserve(c, grow) < 0)
 				goto busy;
