@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <syslog.h>
 #include <unistd.h>
 
@@ -33,6 +34,19 @@ static void
 warncb(const char *msg)
 {
 	logmsg(LOG_WARNING, msg);
+}
+
+/* systemd sets JOURNAL_STREAM=DEV:INODE of the stream it connected to stderr */
+static int
+stderr_is_journal(void)
+{
+	const char *e = getenv("JOURNAL_STREAM");
+	unsigned long long dev, ino;
+	struct stat st;
+
+	if (!e || sscanf(e, "%llu:%llu", &dev, &ino) != 2 || fstat(2, &st) < 0)
+		return 0;
+	return (unsigned long long)st.st_dev == dev && (unsigned long long)st.st_ino == ino;
 }
 
 static void
@@ -165,7 +179,7 @@ main(int argc, char **argv)
 	}
 	if (optind != argc)
 		usage(stderr, 2);
-	journal = getenv("JOURNAL_STREAM") != NULL;
+	journal = stderr_is_journal();
 	klog_set_warn(warncb);
 	if (!dir && (e = getenv("KLOG_DIR")) && *e)
 		dir = e;
@@ -190,6 +204,7 @@ main(int argc, char **argv)
 	memset(&sa, 0, sizeof sa);
 	sa.sa_handler = SIG_IGN;
 	sigaction(SIGPIPE, &sa, NULL);
+	sigaction(SIGHUP, &sa, NULL);
 	sa.sa_handler = onsig;
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGINT, &sa, NULL);

@@ -86,9 +86,11 @@ test_expect_success 'socket activation: connections made before readiness are se
 	wait $pid
 '
 
-test_expect_success 'with JOURNAL_STREAM set, log lines carry <N> priorities' '
+test_expect_success 'when stderr is the journal (JOURNAL_STREAM), lines carry <N> priorities' '
 	test_fifo ready &&
-	{ JOURNAL_STREAM=8:12345 kbrokerd -d "$KLOG_DIR" -l $ADDR -r 3 3>ready 2>j.err & } &&
+	: >j.err &&
+	js=$(stat -c %d:%i j.err) &&
+	{ JOURNAL_STREAM=$js kbrokerd -d "$KLOG_DIR" -l $ADDR -r 3 3>ready 2>>j.err & } &&
 	pid=$! &&
 	test_atexit "kill $pid 2>/dev/null" &&
 	test_wait_line ready "^" 20 &&
@@ -96,8 +98,12 @@ test_expect_success 'with JOURNAL_STREAM set, log lines carry <N> priorities' '
 	wait $pid &&
 	grep -q "^<6>serving " j.err &&
 	! grep -v "^<[0-7]>" j.err &&
-	JOURNAL_STREAM=8:12345 test_expect_code 1 kbrokerd -d "$TRASH/nonexistent" 2>j2.err &&
-	grep -q "^<3>" j2.err
+	: >j2.err &&
+	JOURNAL_STREAM=$(stat -c %d:%i j2.err) test_expect_code 1 kbrokerd -d "$TRASH/nonexistent" 2>>j2.err &&
+	grep -q "^<3>" j2.err &&
+	# a JOURNAL_STREAM inherited by a process whose stderr went elsewhere
+	JOURNAL_STREAM=$js test_expect_code 1 kbrokerd -d "$TRASH/nonexistent" 2>j3.err &&
+	grep -q "^kbrokerd: " j3.err
 '
 
 test_expect_success 'without it, plain "kbrokerd: " lines' '
