@@ -1653,6 +1653,18 @@ reap(struct klog_broker *b)
 	b->ndead = 0;
 }
 
+static void on_accept(struct klog_loop *l, int fd, void *data, int mask);
+
+static int64_t
+resume_accept(struct klog_loop *l, void *data)
+{
+	struct klog_broker *b = data;
+
+	if (b->lfd >= 0 && !b->draining)
+		klog_loop_add(l, b->lfd, KLOG_READABLE, on_accept, b);
+	return -1;
+}
+
 static void
 on_accept(struct klog_loop *l, int fd, void *data, int mask)
 {
@@ -1664,7 +1676,12 @@ on_accept(struct klog_loop *l, int fd, void *data, int mask)
 		struct conn *c;
 		int cfd = klog_net_accept(fd, peer, sizeof peer);
 		if (cfd < 0) {
-			if (errno != EAGAIN && errno != ECONNABORTED)
+			if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
+				/* out of descriptors: stop listening a moment rather than spin */
+				blog(b, LOG_ERR, "accept: %s; pausing for 100 ms", strerror(errno));
+				klog_loop_del(l, fd, KLOG_READABLE);
+				klog_loop_timer(l, 100, resume_accept, b);
+			} else if (errno != EAGAIN && errno != ECONNABORTED && errno != EINTR)
 				blog(b, LOG_ERR, "accept: %s", strerror(errno));
 			return;
 		}
