@@ -169,7 +169,7 @@ klog_proto_parse(char *buf, size_t len, size_t max_payload, struct klog_req *r, 
 	if (!(nl = memchr(buf, '\n', n))) {
 		if (len >= KLOG_PROTO_MAX_LINE) {
 			r->fatal = 1;
-			return fail(r, "BAD_REQUEST", err, "request line over 65536 bytes");
+			return fail(r, "TOO_LARGE", err, "request line over 65536 bytes");
 		}
 		return 0;
 	}

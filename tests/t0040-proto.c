@@ -79,7 +79,7 @@ main(void)
 	    "64 KiB - 1 without a newline: wait for more");
 	cmp_ok(klog_proto_parse(buf, KLOG_PROTO_MAX_LINE + 10, 100, &r, err), ==, -1,
 	    "64 KiB without a newline: an error");
-	ok(r.fatal && !strcmp(r.code, "BAD_REQUEST"), "fatal BAD_REQUEST");
+	ok(r.fatal && !strcmp(r.code, "TOO_LARGE"), "fatal TOO_LARGE");
 	buf[KLOG_PROTO_MAX_LINE - 1] = '\n';
 	cmp_ok(klog_proto_parse(buf, KLOG_PROTO_MAX_LINE + 10, 100, &r, err), ==, -1,
 	    "a 64 KiB line is one word too long to be a verb");

@@ -52,7 +52,7 @@ test_expect_success 'binary bytes in a request line: an error, then the connecti
 
 test_expect_success 'a line over 64 KiB: an error and a close' '
 	head -c 70000 /dev/zero | tr "\0" a | talk >out &&
-	grep -q "^ERR BAD_REQUEST request line over 65536 bytes$" out &&
+	grep -q "^ERR TOO_LARGE request line over 65536 bytes$" out &&
 	test_line_count = 1 out &&
 	alive
 '
