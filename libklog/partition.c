@@ -485,8 +485,10 @@ again:
 		if (p->flags & KLOG_WRITE) {
 			if (open_indexes(p, s, err) < 0)
 				return -1;
-			if (trim_indexes(p, s, err) < 0)
-				return -1;
+			/* the end is not known yet: trim only after the scan */
+			p->ientries = kindex_count(p->ifd, 0);
+			if (p->ientries < 0)
+				p->ientries = 0;
 		}
 		/* scan from the last index entry: find its batch's start offset */
 		{
