@@ -25,6 +25,16 @@
 # $KLOG_DIR (exported, $TRASH/log, not created), $TEST_NUMBER (NNNN).
 # PATH starts with $TOP and $TOP/tests.
 #
+# Background processes: `&` ends a whole &&-chain, so `a && b >out &`
+# runs a too in the background and $! is not b's pid.  Write
+#
+#	{ kconsume -u t >out & } &&
+#	pid=$! &&
+#
+# and stop daemons with test_atexit (or test_when_finished).  Background
+# jobs still running when the script ends are killed, with a warning, so
+# that a forgotten one cannot hold prove's pipe open.
+#
 # Options: -v/--verbose (show command output on stderr), -x (trace the
 # bodies, implies -v), -i/--immediate (stop at the first failure); or the
 # environment TEST_VERBOSE=1, TEST_TRACE=1, TEST_IMMEDIATE=1.
@@ -130,6 +140,26 @@ test_run_atexit_() {
 	fi
 }
 
+# kill a process and its descendants (by parent pid, never by name)
+test_kill_tree_() {
+	for test_kt_child_ in $(ps -o pid= --ppid "$1" 2>/dev/null); do
+		test_kill_tree_ "$test_kt_child_"
+	done
+	kill -9 "$1" 2>/dev/null
+}
+
+# background jobs of this script still running at its end
+test_kill_jobs_() {
+	jobs -p >"$TRASH.jobs" 2>/dev/null || return 0
+	for test_kj_pid_ in $(cat "$TRASH.jobs"); do
+		if kill -0 "$test_kj_pid_" 2>/dev/null; then
+			echo "# warning: killed leftover background job $test_kj_pid_"
+			test_kill_tree_ "$test_kj_pid_"
+		fi
+	done
+	rm -f "$TRASH.jobs"
+}
+
 test_on_exit_() {
 	code=$?
 	test -n "$test_finished" && return
@@ -144,6 +174,7 @@ test_on_exit_() {
 		echo "# FATAL: unexpected exit with code $code (missing test_done?)"
 	fi
 	test_run_atexit_
+	test_kill_jobs_
 	echo "1..$test_count"
 	echo "# trash directory kept: $TRASH"
 	exit 1
@@ -270,6 +301,7 @@ test_expect_success() {
 		test_report_failure_ "$1" "$2"
 		if test -n "$test_immediate"; then
 			test_run_atexit_
+			test_kill_jobs_
 			test_finished=1
 			echo "1..$test_count"
 			echo "# stopping at the first failure (-i); trash directory kept: $TRASH"
@@ -328,6 +360,7 @@ $test_atexit_cmds"
 # test_skip_all 'reason': skip the whole script
 test_skip_all() {
 	test_run_atexit_
+	test_kill_jobs_
 	test_finished=1
 	echo "1..0 # SKIP $*"
 	test_remove_trash_
@@ -337,6 +370,7 @@ test_skip_all() {
 # test_done: the plan, a summary and the exit code
 test_done() {
 	test_run_atexit_
+	test_kill_jobs_
 	test_finished=1
 	if test $test_fixed -gt 0; then
 		echo "# $test_fixed known breakage(s) vanished; please update the test(s)"
@@ -448,25 +482,29 @@ test_fifo() {
 }
 
 # test_wait_line FILE PATTERN [TIMEOUT_S]: wait until a line of FILE matches
-# the grep pattern.  A fifo is read (blocking, no polling): open it before
-# the writer would block, and note the reader closes it after the match.
-# A regular file is polled with short sleeps.  Default timeout 10s.
+# the grep pattern; default timeout 10s.  A fifo is read (blocking, no
+# polling) and closed after the match, so use it for a line the writer
+# sends once (a readiness line); a writer that keeps writing gets SIGPIPE.
+# A regular file is polled with short sleeps.  A FILE that does not exist
+# yet is waited for.
 test_wait_line() {
 	test_wl_t_=${3:-10}
-	if test -p "$1"; then
-		timeout "$test_wl_t_" grep -q -m 1 -e "$2" "$1"
-		test_wl_ret_=$?
-		test $test_wl_ret_ = 0 && return 0
-		if test $test_wl_ret_ = 124; then
-			echo "test_wait_line: timed out after ${test_wl_t_}s waiting for '$2' in '$1'" >&2
-		else
-			echo "test_wait_line: '$1' closed without a line matching '$2'" >&2
-		fi
-		return 1
-	fi
 	test_wl_end_=$(($(date +%s) + test_wl_t_))
 	test_wl_nap_=0.01
 	while :; do
+		if test -p "$1"; then
+			test_wl_left_=$((test_wl_end_ - $(date +%s)))
+			test $test_wl_left_ -lt 1 && test_wl_left_=1
+			timeout "$test_wl_left_" grep -q -m 1 -e "$2" "$1"
+			test_wl_ret_=$?
+			test $test_wl_ret_ = 0 && return 0
+			if test $test_wl_ret_ = 124; then
+				echo "test_wait_line: timed out after ${test_wl_t_}s waiting for '$2' in '$1'" >&2
+			else
+				echo "test_wait_line: '$1' closed without a line matching '$2'" >&2
+			fi
+			return 1
+		fi
 		if test -f "$1" && grep -q -e "$2" "$1"; then
 			return 0
 		fi

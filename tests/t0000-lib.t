@@ -4,9 +4,11 @@
 test_description='the shell test library itself'
 . "$(dirname "$0")/lib.sh"
 
-# run_sub NAME BODY: write BODY as a test script sub/NAME.t (lib.sh sourced
-# from the real tests/), run it, leave its TAP in NAME.out, stderr in
-# NAME.err and exit code in NAME.code
+# run_sub NAME BODY [OPTION]: write BODY as a test script sub/NAME.t
+# (lib.sh sourced from the real tests/), run it with its stdout on a pipe
+# as under prove (a process left holding the pipe would hang it: the
+# timeout catches that), leave its TAP in NAME.out, stderr in NAME.err and
+# exit code in NAME.code
 run_sub() {
 	mkdir -p sub &&
 	{
@@ -20,8 +22,9 @@ run_sub() {
 		unset TEST_VERBOSE TEST_TRACE TEST_IMMEDIATE
 		TEST_DIRECTORY=$TEST_DIRECTORY
 		export TEST_DIRECTORY
-		"./sub/$1.t" $3 >"$1.out" 2>"$1.err"
-		echo $? >"$1.code"
+		timeout 60 sh -c '
+			{ "./sub/$1.t" $2 2>"$1.err"; echo $? >"$1.code"; } | cat >"$1.out"
+		' run_sub "$1" "$3"
 	)
 }
 
@@ -135,6 +138,12 @@ test_expect_success 'test_wait_line on a fifo whose writer goes away' '
 	{ (echo nothing here) >gone & } &&
 	test_must_fail test_wait_line gone "^READY" 5 2>err &&
 	grep "closed" err &&
+	wait
+'
+
+test_expect_success 'test_wait_line waits for a fifo that does not exist yet' '
+	{ (sleep 0.2; mkfifo late; echo READY >late) & } &&
+	test_wait_line late "^READY" 5 &&
 	wait
 '
 
@@ -287,6 +296,18 @@ test_done" &&
 	test_cmp expect skip.out &&
 	test "$(cat skip.code)" = 0 &&
 	test_path_is_missing sub/trash.skip
+'
+
+test_expect_success 'nested: leftover background jobs are killed at the end' '
+	run_sub leftover "
+test_expect_success \"forgets a job\" \"{ sleep 1000 & } && echo \\\$! >../sleeper.pid\"
+test_expect_success \"forgets a blocked chain\" \"test_fifo f && sleep 1000 >f &\"
+test_done" &&
+	test "$(cat leftover.code)" = 0 &&
+	grep "^ok 1 - forgets a job\$" leftover.out &&
+	grep "^ok 2 - forgets a blocked chain\$" leftover.out &&
+	test $(grep -c "^# warning: killed leftover background job" leftover.out) = 2 &&
+	! kill -0 "$(cat sub/sleeper.pid)" 2>/dev/null
 '
 
 test_expect_success 'nested: a missing test_done is an error' '
