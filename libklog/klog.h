@@ -350,6 +350,40 @@ int klog_verify_path(const char *path, void (*problem)(void *arg, const char *ms
 int klog_repair_partition(struct klog_dir *d, const char *partdir, struct klog_buf *report,
     char *err);
 
+/* log.c: one interface over a log directory (-d, embedded) or a broker (-b, remote) */
+struct klog_log;
+struct klog_lpart;
+/* brokers non-empty: remote ("HOST:PORT[,...]"); else the directory dir
+ * (flags: KLOG_CREATE) */
+struct klog_log *klog_log_open(const char *dir, const char *brokers, int flags, char *err);
+void klog_log_close(struct klog_log *lg);
+int klog_log_remote(const struct klog_log *lg);
+struct klog_dir *klog_log_dir(struct klog_log *lg);      /* NULL when remote */
+void klog_log_set_acks(struct klog_log *lg, int acks);  /* remote: 0, 1, -1 all (default) */
+int klog_log_topics(struct klog_log *lg, char ***names, size_t *n, char *err);
+int klog_log_create(struct klog_log *lg, const char *topic, int partitions, char **kv, int nkv,
+    char *err);
+int klog_log_alter(struct klog_log *lg, const char *topic, int partitions, char **kv, int nkv,
+    char *err);
+int klog_log_delete(struct klog_log *lg, const char *topic, char *err);
+int klog_log_exists(struct klog_log *lg, const char *topic);
+int klog_log_config(struct klog_log *lg, const char *topic, struct klog_config *cfg, char *err);
+int klog_log_describe(struct klog_log *lg, const char *topic, struct klog_part_info **parts,
+    int *n, char *err);
+struct klog_lpart *klog_lpart_open(struct klog_log *lg, const char *topic, int partition,
+    int flags, char *err);
+void klog_lpart_close(struct klog_lpart *lp);
+const char *klog_lpart_name(const struct klog_lpart *lp);
+/* remote with acks 0: *first = *last = -1 */
+int klog_lpart_append(struct klog_lpart *lp, unsigned char *batches, size_t len,
+    int64_t *first, int64_t *last, char *err);
+int klog_lpart_info(struct klog_lpart *lp, struct klog_part_info *info, char *err);
+int klog_lpart_offset_for_time(struct klog_lpart *lp, int64_t ts, int64_t *offset, char *err);
+ssize_t klog_lpart_read(struct klog_lpart *lp, int64_t offset, size_t max,
+    struct klog_buf *out, char *err);
+int klog_lpart_wait_fd(struct klog_lpart *lp);          /* embedded: inotify; remote: -1 */
+int klog_lpart_wait_remote(struct klog_lpart *lp, int64_t offset, int timeout_ms, char *err);
+
 /* producer.c: records from byte streams into batches per partition */
 struct klog_producer;
 struct klog_producer_opts {
