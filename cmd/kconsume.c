@@ -10,7 +10,7 @@
 
 #include "klog.h"
 
-#define SYNOPSIS "kconsume [-d DIR] [-o OFFSET] [-e] [-c COUNT] [-f FORMAT | -J] [-u] [-q] [-v] " \
+#define SYNOPSIS "kconsume [-d DIR | -b HOST:PORT] [-o OFFSET] [-e] [-c COUNT] [-f FORMAT | -J] [-u] [-q] [-v] " \
 	"TOPIC[:PARTITION]..."
 
 static const char help[] =
@@ -18,6 +18,7 @@ static const char help[] =
 "Print the records of topics (all partitions, or the ones named) on stdout.\n"
 "\n"
 "  -d, --dir DIR        log directory (default $KLOG_DIR)\n"
+"  -b, --brokers HOST:PORT  read through a kbrokerd (default $KLOG_BROKERS)\n"
 "  -o, --offset OFFSET  where to start in each partition: beginning (default), end,\n"
 "                       N (absolute), -N (N before the end), s@TIMESTAMP (ms)\n"
 "  -e, --exit           exit when every partition is at its end (default: follow)\n"
@@ -66,6 +67,7 @@ main(int argc, char **argv)
 {
 	static const struct option longopts[] = {
 		{ "dir", required_argument, NULL, 'd' },
+		{ "brokers", required_argument, NULL, 'b' },
 		{ "offset", required_argument, NULL, 'o' },
 		{ "exit", no_argument, NULL, 'e' },
 		{ "count", required_argument, NULL, 'c' },
@@ -83,9 +85,9 @@ main(int argc, char **argv)
 	struct klog_consumer *con;
 	struct klog_record r;
 	struct klog_buf out = {0};
-	struct klog_dir *d;
+	struct klog_log *lg;
 	struct sigaction sa;
-	const char *dir = NULL, *format = "%s\\n", *topic;
+	const char *dir = NULL, *brokers = NULL, *format = "%s\\n", *topic;
 	char err[KLOG_ERRLEN];
 	int exit_at_end = 0, json = 0, unbuffered = 0, quiet = 0, verbose = 0, c, i, rc = 0, n;
 	int partition;
@@ -125,7 +127,8 @@ main(int argc, char **argv)
 			verbose = 1;
 			break;
 		case 'b':
-			klog_cmd_die(2, "remote mode (-b) is not available yet");
+			brokers = optarg;
+			break;
 		case 'h':
 			fputs(help, stdout);
 			return 0;
@@ -142,8 +145,8 @@ main(int argc, char **argv)
 	if (!json && !(fmt = klog_fmt_compile(format, err)))
 		klog_cmd_die(2, "%s", err);
 
-	d = klog_cmd_open_dir(dir, 0);
-	if (!(con = klog_consumer_new(d, err)))
+	lg = klog_cmd_open_log(dir, brokers, 0);
+	if (!(con = klog_consumer_new(lg, err)))
 		klog_cmd_die(1, "%s", err);
 	for (i = optind; i < argc; i++)
 		if (klog_consumer_add(con, argv[i], &st, err) < 0)
@@ -207,6 +210,6 @@ main(int argc, char **argv)
 	klog_fmt_free(fmt);
 	free(ended);
 	klog_consumer_free(con);
-	klog_dir_close(d);
+	klog_log_close(lg);
 	return rc;
 }

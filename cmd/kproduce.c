@@ -11,7 +11,7 @@
 
 #include "klog.h"
 
-#define SYNOPSIS "kproduce [-d DIR] [-p N] [-k KEY] [-K DELIM] [-D DELIM | -0] [-H key=value]... " \
+#define SYNOPSIS "kproduce [-d DIR | -b HOST:PORT] [-a ACKS] [-p N] [-k KEY] [-K DELIM] [-D DELIM | -0] [-H key=value]... " \
 	"[-z CODEC]\n                [-B BYTES] [-l MS] [--create] [-v] [-q] TOPIC [FILE...]"
 
 static const char help[] =
@@ -19,6 +19,9 @@ static const char help[] =
 "Write records read from FILEs (or stdin; \"-\" is stdin) to TOPIC, one per delimiter.\n"
 "\n"
 "  -d, --dir DIR            log directory (default $KLOG_DIR)\n"
+"  -b, --brokers HOST:PORT  write through a kbrokerd (default $KLOG_BROKERS)\n"
+"  -a, --acks 0|1|all       remote: wait for no, the leader's or all replicas'\n"
+"                           acknowledgement (default all; one broker: all = 1)\n"
 "  -p, --partition N        write every record to partition N\n"
 "  -k, --key KEY            the same key on every record\n"
 "  -K, --key-delimiter D    the key is what precedes the first D in each record\n"
@@ -59,7 +62,7 @@ static void
 acked(void *arg, const char *topic, int partition, int64_t first, int64_t last)
 {
 	(void)arg;
-	if (verbose)
+	if (verbose && first >= 0)      /* acks 0: nothing was acknowledged */
 		fprintf(stderr, "kproduce: acked %s %d %" PRId64 " %" PRId64 "\n", topic, partition,
 		    first, last);
 }
@@ -88,6 +91,8 @@ main(int argc, char **argv)
 {
 	static const struct option longopts[] = {
 		{ "dir", required_argument, NULL, 'd' },
+		{ "brokers", required_argument, NULL, 'b' },
+		{ "acks", required_argument, NULL, 'a' },
 		{ "partition", required_argument, NULL, 'p' },
 		{ "key", required_argument, NULL, 'k' },
 		{ "key-delimiter", required_argument, NULL, 'K' },
@@ -108,15 +113,16 @@ main(int argc, char **argv)
 	struct klog_buf delim = {0}, kdelim = {0};
 	struct klog_header *hdrs = NULL;
 	struct klog_producer *pr;
-	struct klog_dir *d;
+	struct klog_log *lg;
 	struct sigaction sa;
-	const char *dir = NULL, *topic;
+	const char *dir = NULL, *brokers = NULL, *topic;
+	int acks = -1;
 	char err[KLOG_ERRLEN];
 	int create = 0, quiet = 0, nul = 0, nh = 0, c, i, rc = 0, r;
 	int64_t v;
 
 	klog_cmd_init("kproduce");
-	while ((c = getopt_long(argc, argv, "d:p:k:K:D:0H:z:B:l:b:vqhV", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "d:p:k:K:D:0H:z:B:l:b:a:vqhV", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'd':
 			dir = optarg;
@@ -175,7 +181,16 @@ main(int argc, char **argv)
 			fo.linger_ms = (int)v;
 			break;
 		case 'b':
-			klog_cmd_die(2, "remote mode (-b) is not available yet");
+			brokers = optarg;
+			break;
+		case 'a':
+			if (!strcmp(optarg, "all") || !strcmp(optarg, "-1"))
+				acks = -1;
+			else if (!strcmp(optarg, "0") || !strcmp(optarg, "1"))
+				acks = atoi(optarg);
+			else
+				klog_cmd_die(2, "bad acks '%s': expected 0, 1 or all", optarg);
+			break;
 		case 'C':
 			create = 1;
 			break;
@@ -218,14 +233,15 @@ main(int argc, char **argv)
 	po.skipped = skipped;
 	po.stop = should_stop;
 
-	d = klog_cmd_open_dir(dir, create ? KLOG_CREATE : 0);
-	if (!klog_topic_exists(d, topic)) {
+	lg = klog_cmd_open_log(dir, brokers, create ? KLOG_CREATE : 0);
+	klog_log_set_acks(lg, acks);
+	if (!klog_log_exists(lg, topic)) {
 		if (!create)
 			klog_cmd_die(1, "no such topic '%s'", topic);
-		if (klog_topic_create(d, topic, 1, NULL, 0, err) < 0 && errno != EEXIST)
+		if (klog_log_create(lg, topic, 1, NULL, 0, err) < 0 && errno != EEXIST)
 			klog_cmd_die(1, "%s", err);
 	}
-	if (!(pr = klog_producer_open(d, topic, &po, err)))
+	if (!(pr = klog_producer_open(lg, topic, &po, err)))
 		klog_cmd_die(errno == EINVAL ? 2 : 1, "%s", err);
 
 	/* SIGXFSZ would kill us at the file size limit: see EFBIG instead */
@@ -257,7 +273,7 @@ main(int argc, char **argv)
 		if (r < 0) {
 			klog_cmd_error("%s", err);
 			klog_producer_close(pr);
-			klog_dir_close(d);
+			klog_log_close(lg);
 			return 1;
 		}
 	}
@@ -268,7 +284,7 @@ main(int argc, char **argv)
 	if (klog_producer_skipped(pr))
 		rc = 1;
 	klog_producer_close(pr);
-	klog_dir_close(d);
+	klog_log_close(lg);
 	klog_buf_free(&delim);
 	klog_buf_free(&kdelim);
 	free(hdrs);

@@ -9,14 +9,14 @@
 #include "klog.h"
 
 #define SYNOPSIS \
-	"ktopic [-d DIR] create NAME [-p N] [-c key=value]... [--if-not-exists]\n" \
-	"       ktopic [-d DIR] list [-0]\n" \
-	"       ktopic [-d DIR] describe [-c] NAME...\n" \
-	"       ktopic [-d DIR] alter NAME [--partitions N] [--config key=value]...\n" \
-	"       ktopic [-d DIR] delete NAME [--if-exists]"
+	"ktopic [-d DIR | -b HOST:PORT] create NAME [-p N] [-c key=value]... [--if-not-exists]\n" \
+	"       ktopic [-d DIR | -b HOST:PORT] list [-0]\n" \
+	"       ktopic [-d DIR | -b HOST:PORT] describe [-c] NAME...\n" \
+	"       ktopic [-d DIR | -b HOST:PORT] alter NAME [--partitions N] [--config key=value]...\n" \
+	"       ktopic [-d DIR | -b HOST:PORT] delete NAME [--if-exists]"
 
 static const char help[] =
-"usage: ktopic [-d DIR] COMMAND ...\n"
+"usage: ktopic [-d DIR | -b HOST:PORT] COMMAND ...\n"
 "Manage the topics of a klog log directory.\n"
 "\n"
 "  create NAME [-p N] [-c key=value]... [--if-not-exists]\n"
@@ -31,6 +31,7 @@ static const char help[] =
 "                  remove the topic and all its data\n"
 "\n"
 "  -d, --dir DIR   log directory (default $KLOG_DIR)\n"
+"  -b, --brokers HOST:PORT  through a kbrokerd (default $KLOG_BROKERS)\n"
 "  -h, --help      this help\n"
 "  -V, --version   print the version\n"
 "\n"
@@ -39,7 +40,7 @@ static const char help[] =
 "cleanup.policy, message.timestamp.type, compression.type.\n"
 "Exit 0 on success, 1 on failure, 2 on a usage or configuration error.\n";
 
-static const char *dir;
+static const char *dir, *brokers;
 
 static void
 check_name(const char *name)
@@ -186,11 +187,11 @@ sub_options(const char *cmd, int argc, char **argv, struct sub *s)
 }
 
 static int
-cmd_create(struct klog_dir *d, const char *name, struct sub *s)
+cmd_create(struct klog_log *d, const char *name, struct sub *s)
 {
 	char err[KLOG_ERRLEN];
 
-	if (klog_topic_create(d, name, s->partitions, s->kv, s->nkv, err) < 0) {
+	if (klog_log_create(d, name, s->partitions, s->kv, s->nkv, err) < 0) {
 		if (errno == EEXIST && s->if_flag)
 			return 0;
 		klog_cmd_error("%s", err);
@@ -200,12 +201,12 @@ cmd_create(struct klog_dir *d, const char *name, struct sub *s)
 }
 
 static int
-cmd_list(struct klog_dir *d, struct sub *s)
+cmd_list(struct klog_log *d, struct sub *s)
 {
 	char err[KLOG_ERRLEN], **names;
 	size_t n, i;
 
-	if (klog_topic_list(d, &names, &n, err) < 0) {
+	if (klog_log_topics(d, &names, &n, err) < 0) {
 		klog_cmd_error("%s", err);
 		return 1;
 	}
@@ -218,13 +219,13 @@ cmd_list(struct klog_dir *d, struct sub *s)
 }
 
 static int
-describe_config(struct klog_dir *d, const char *name)
+describe_config(struct klog_log *d, const char *name)
 {
 	struct klog_config c;
 	struct klog_buf out = {0};
 	char err[KLOG_ERRLEN];
 
-	if (klog_topic_load(d, name, &c, err) < 0) {
+	if (klog_log_config(d, name, &c, err) < 0) {
 		klog_cmd_error("%s", err);
 		return 1;
 	}
@@ -238,35 +239,25 @@ describe_config(struct klog_dir *d, const char *name)
 }
 
 static int
-describe(struct klog_dir *d, const char *name)
+describe(struct klog_log *d, const char *name)
 {
-	struct klog_config c;
-	struct klog_part_info info;
-	struct klog_part *p;
+	struct klog_part_info *info;
 	char err[KLOG_ERRLEN];
-	int i, rc = 0;
+	int i, n;
 
-	if (!klog_topic_exists(d, name)) {
+	if (!klog_log_exists(d, name)) {
 		klog_cmd_error("no such topic '%s'", name);
 		return 1;
 	}
-	if (klog_topic_load(d, name, &c, err) < 0) {
+	if (klog_log_describe(d, name, &info, &n, err) < 0) {
 		klog_cmd_error("%s", err);
 		return 1;
 	}
-	for (i = 0; i < c.partitions; i++) {
-		if (!(p = klog_part_open(d, name, i, KLOG_RDONLY, err)) ||
-		    klog_part_info(p, &info, err) < 0) {
-			klog_cmd_error("%s", err);
-			klog_part_close(p);
-			rc = 1;
-			continue;
-		}
+	for (i = 0; i < n; i++)
 		printf("%s\t%d\t%" PRId64 "\t%" PRId64 "\t%d\t%" PRId64 "\n", name, i,
-		    info.log_start, info.log_end, info.segments, info.bytes);
-		klog_part_close(p);
-	}
-	return rc;
+		    info[i].log_start, info[i].log_end, info[i].segments, info[i].bytes);
+	free(info);
+	return 0;
 }
 
 int
@@ -274,11 +265,12 @@ main(int argc, char **argv)
 {
 	static const struct option longopts[] = {
 		{ "dir", required_argument, NULL, 'd' },
+		{ "brokers", required_argument, NULL, 'b' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ 0, 0, 0, 0 }
 	};
-	struct klog_dir *d;
+	struct klog_log *d;
 	struct sub s;
 	const char *cmd;
 	char err[KLOG_ERRLEN];
@@ -291,7 +283,8 @@ main(int argc, char **argv)
 			dir = optarg;
 			break;
 		case 'b':
-			klog_cmd_die(2, "remote mode (-b) is not available yet");
+			brokers = optarg;
+			break;
 		case 'h':
 			fputs(help, stdout);
 			return 0;
@@ -314,14 +307,14 @@ main(int argc, char **argv)
 	if (!strcmp(cmd, "list")) {
 		if (nargs != 0)
 			klog_cmd_usage(SYNOPSIS);
-		d = klog_cmd_open_dir(dir, 0);
+		d = klog_cmd_open_log(dir, brokers, 0);
 		rc = cmd_list(d, &s);
 	} else if (!strcmp(cmd, "describe")) {
 		if (nargs < 1)
 			klog_cmd_usage(SYNOPSIS);
 		for (i = 0; i < nargs; i++)
 			check_name(argv[i]);
-		d = klog_cmd_open_dir(dir, 0);
+		d = klog_cmd_open_log(dir, brokers, 0);
 		for (i = 0; i < nargs; i++)
 			if ((s.config_flag ? describe_config(d, argv[i]) : describe(d, argv[i])))
 				rc = 1;
@@ -331,24 +324,24 @@ main(int argc, char **argv)
 		check_name(argv[0]);
 		check_config(s.kv, s.nkv);
 		if (!strcmp(cmd, "create")) {
-			d = klog_cmd_open_dir(dir, KLOG_CREATE);
+			d = klog_cmd_open_log(dir, brokers, KLOG_CREATE);
 			rc = cmd_create(d, argv[0], &s);
 		} else if (!strcmp(cmd, "alter")) {
-			d = klog_cmd_open_dir(dir, 0);
-			if (klog_topic_alter(d, argv[0], s.partitions, s.kv, s.nkv, err) < 0) {
+			d = klog_cmd_open_log(dir, brokers, 0);
+			if (klog_log_alter(d, argv[0], s.partitions, s.kv, s.nkv, err) < 0) {
 				klog_cmd_error("%s", err);
 				rc = 1;
 			}
 		} else {
-			d = klog_cmd_open_dir(dir, 0);
-			if (klog_topic_delete(d, argv[0], err) < 0 && !(errno == ENOENT && s.if_flag)) {
+			d = klog_cmd_open_log(dir, brokers, 0);
+			if (klog_log_delete(d, argv[0], err) < 0 && !(errno == ENOENT && s.if_flag)) {
 				klog_cmd_error("%s", err);
 				rc = 1;
 			}
 		}
 	}
 	free(s.kv);
-	klog_dir_close(d);
+	klog_log_close(d);
 	if (fflush(stdout) == EOF || ferror(stdout)) {
 		if (errno != EPIPE)
 			klog_cmd_error("cannot write output: %s", strerror(errno));

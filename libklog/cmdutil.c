@@ -128,6 +128,25 @@ klog_cmd_open_dir(const char *opt, int flags)
 	return d;
 }
 
+/* -b BROKERS (or $KLOG_BROKERS): remote; else -d DIR (or $KLOG_DIR) */
+struct klog_log *
+klog_cmd_open_log(const char *dir, const char *brokers, int flags)
+{
+	char err[KLOG_ERRLEN];
+	const char *e;
+	struct klog_log *lg;
+
+	if ((!brokers || !*brokers) && !(dir && *dir) && (e = getenv("KLOG_BROKERS")) && *e)
+		brokers = e;
+	if (brokers && *brokers)
+		lg = klog_log_open(NULL, brokers, flags, err);
+	else
+		lg = klog_log_open(klog_cmd_dir(dir), NULL, flags, err);
+	if (!lg)
+		klog_cmd_die(1, "%s", err);
+	return lg;
+}
+
 int
 klog_cmd_write(int fd, const void *p, size_t n)
 {

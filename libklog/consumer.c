@@ -26,12 +26,12 @@
 struct cpart {
 	char *topic;
 	int partition;
-	struct klog_part *p;
+	struct klog_lpart *p;
 	int64_t next;
 };
 
 struct klog_consumer {
-	struct klog_dir *d;
+	struct klog_log *lg;
 	struct cpart *parts;
 	int n, cap;
 	int cur;                        /* partition of the buffered chunk */
@@ -85,7 +85,7 @@ bad:
 }
 
 struct klog_consumer *
-klog_consumer_new(struct klog_dir *d, char *err)
+klog_consumer_new(struct klog_log *lg, char *err)
 {
 	struct klog_consumer *c = calloc(1, sizeof *c);
 
@@ -93,7 +93,7 @@ klog_consumer_new(struct klog_dir *d, char *err)
 		kerr_sys(err, "consumer");
 		return NULL;
 	}
-	c->d = d;
+	c->lg = lg;
 	klog_rec_iter_init0(&c->it);
 	return c;
 }
@@ -106,7 +106,7 @@ klog_consumer_free(struct klog_consumer *c)
 	if (!c)
 		return;
 	for (i = 0; i < c->n; i++) {
-		klog_part_close(c->parts[i].p);
+		klog_lpart_close(c->parts[i].p);
 		free(c->parts[i].topic);
 	}
 	free(c->parts);
@@ -133,11 +133,11 @@ klog_consumer_position(const struct klog_consumer *c, int i, const char **topic,
 
 /* where a partition starts */
 static int
-start_at(struct klog_part *p, const struct klog_start *st, int64_t *next, char *err)
+start_at(struct klog_lpart *p, const struct klog_start *st, int64_t *next, char *err)
 {
 	struct klog_part_info info;
 
-	if (klog_part_info(p, &info, err) < 0)
+	if (klog_lpart_info(p, &info, err) < 0)
 		return -1;
 	switch (st ? st->from : KLOG_FROM_BEGINNING) {
 	case KLOG_FROM_BEGINNING:
@@ -150,18 +150,18 @@ start_at(struct klog_part *p, const struct klog_start *st, int64_t *next, char *
 		*next = st->value;
 		if (*next < info.log_start) {
 			kwarn("offset %" PRId64 " is below the log start of '%s': starting at %" PRId64,
-			    st->value, klog_part_name(p), info.log_start);
+			    st->value, klog_lpart_name(p), info.log_start);
 			*next = info.log_start;
 		} else if (*next > info.log_end)
 			kwarn("offset %" PRId64 " is past the end of '%s' (%" PRId64 "): waiting for it",
-			    st->value, klog_part_name(p), info.log_end);
+			    st->value, klog_lpart_name(p), info.log_end);
 		break;
 	case KLOG_FROM_TAIL:
 		*next = info.log_end - st->value < info.log_start ? info.log_start :
 		    info.log_end - st->value;
 		break;
 	case KLOG_FROM_TIME:
-		if (klog_part_offset_for_time(p, st->value, next, err) < 0)
+		if (klog_lpart_offset_for_time(p, st->value, next, err) < 0)
 			return -1;
 		if (*next < info.log_start)
 			*next = info.log_start;
@@ -178,20 +178,20 @@ add_one(struct klog_consumer *c, const char *topic, int partition, const struct 
     char *err)
 {
 	struct cpart *cp;
-	struct klog_part *p;
+	struct klog_lpart *p;
 	int64_t next;
 
-	if (!(p = klog_part_open(c->d, topic, partition, KLOG_RDONLY, err)))
+	if (!(p = klog_lpart_open(c->lg, topic, partition, KLOG_RDONLY, err)))
 		return -1;
 	if (start_at(p, st, &next, err) < 0) {
-		klog_part_close(p);
+		klog_lpart_close(p);
 		return -1;
 	}
 	if (c->n == c->cap) {
 		int cap = c->cap ? c->cap * 2 : 8;
 		struct cpart *np = realloc(c->parts, (size_t)cap * sizeof *np);
 		if (!np) {
-			klog_part_close(p);
+			klog_lpart_close(p);
 			return kerr_sys(err, "consumer");
 		}
 		c->parts = np;
@@ -199,7 +199,7 @@ add_one(struct klog_consumer *c, const char *topic, int partition, const struct 
 	}
 	cp = &c->parts[c->n];
 	if (!(cp->topic = strdup(topic))) {
-		klog_part_close(p);
+		klog_lpart_close(p);
 		return kerr_sys(err, "consumer");
 	}
 	cp->partition = partition;
@@ -230,13 +230,13 @@ klog_consumer_add(struct klog_consumer *c, const char *spec, const struct klog_s
 		errno = EINVAL;
 		return kerr(err, "bad partition '%s' in '%s'", colon + 1, spec);
 	}
-	if (!klog_topic_exists(c->d, topic)) {
+	if (!klog_log_exists(c->lg, topic)) {
 		errno = ENOENT;
 		return kerr(err, "no such topic '%s'", topic);
 	}
 	if (part >= 0)
 		return add_one(c, topic, (int)part, st, err);
-	if (klog_topic_load(c->d, topic, &cfg, err) < 0)
+	if (klog_log_config(c->lg, topic, &cfg, err) < 0)
 		return -1;
 	for (i = 0; i < cfg.partitions; i++)
 		if (add_one(c, topic, i, st, err) < 0)
@@ -252,7 +252,7 @@ rec_err(struct cpart *cp, char *err)
 
 	if (err) {
 		snprintf(tmp, sizeof tmp, "%s", err);
-		kerr(err, "partition '%s': %s", klog_part_name(cp->p), tmp);
+		kerr(err, "partition '%s': %s", klog_lpart_name(cp->p), tmp);
 	}
 	errno = EILSEQ;
 	return -1;
@@ -314,16 +314,16 @@ klog_consumer_next(struct klog_consumer *c, struct klog_record *r, const char **
 		}
 		c->buf.len = 0;
 		c->pos = 0;
-		got = klog_part_read(cp->p, cp->next, CHUNK, &c->buf, err);
+		got = klog_lpart_read(cp->p, cp->next, CHUNK, &c->buf, err);
 		if (got < 0 && errno == ERANGE) {
 			/* retention deleted what we were about to read */
 			struct klog_part_info info;
-			if (klog_part_info(cp->p, &info, err) < 0)
+			if (klog_lpart_info(cp->p, &info, err) < 0)
 				return -1;
 			if (info.log_start <= cp->next)
 				return -1;
 			kwarn("'%s': offsets %" PRId64 " to %" PRId64 " were deleted by retention; "
-			    "going on from %" PRId64, klog_part_name(cp->p), cp->next,
+			    "going on from %" PRId64, klog_lpart_name(cp->p), cp->next,
 			    info.log_start - 1, info.log_start);
 			cp->next = info.log_start;
 			continue;
@@ -346,10 +346,28 @@ klog_consumer_wait(struct klog_consumer *c, int timeout_ms)
 	char buf[4096];
 	int i, r, fallback = 0;
 
+	if (c->n && klog_log_remote(c->lg)) {
+		/* remote: long polls, partitions taking turns; what a poll brings
+		 * is kept for the next read.  A signal ends a poll early (EINTR) */
+		int slice = timeout_ms < 0 ? 500 : timeout_ms;
+		char err[KLOG_ERRLEN];
+		slice = c->n > 1 ? (slice / c->n > 20 ? slice / c->n : 20) : slice;
+		for (i = 0; i < c->n; i++) {
+			struct cpart *cp = &c->parts[(c->cur + i) % c->n];
+			r = klog_lpart_wait_remote(cp->p, cp->next, slice, err);
+			if (r < 0)
+				return errno == EINTR ? -1 : 1;
+			if (r > 0) {
+				c->cur = (c->cur + i) % c->n;
+				return 1;
+			}
+		}
+		return 0;
+	}
 	if (!c->pfd && !(c->pfd = calloc((size_t)c->n + 1, sizeof *c->pfd)))
 		return poll(NULL, 0, timeout_ms < 0 || timeout_ms > 100 ? 100 : timeout_ms) < 0 ? -1 : 1;
 	for (i = 0; i < c->n; i++) {
-		c->pfd[i].fd = klog_part_wait_fd(c->parts[i].p);
+		c->pfd[i].fd = klog_lpart_wait_fd(c->parts[i].p);
 		c->pfd[i].events = POLLIN;
 		c->pfd[i].revents = 0;
 		if (c->pfd[i].fd < 0)

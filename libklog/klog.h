@@ -401,7 +401,7 @@ struct klog_producer_opts {
 	void *arg;
 };
 /* the topic must exist; partitions are opened (KLOG_WRITE) when first used */
-struct klog_producer *klog_producer_open(struct klog_dir *d, const char *topic,
+struct klog_producer *klog_producer_open(struct klog_log *lg, const char *topic,
     const struct klog_producer_opts *o, char *err);
 /* add one record (key_len/value_len -1: null); writes the partition's
  * batch first when the record would not fit.  0 added, 1 skipped (over
@@ -447,7 +447,7 @@ struct klog_start {
 /* kcat's -o: "beginning", "end", "N", "-N", "s@TS"; -1 (EINVAL) on junk */
 int klog_start_parse(const char *s, struct klog_start *st, char *err);
 struct klog_consumer;
-struct klog_consumer *klog_consumer_new(struct klog_dir *d, char *err);
+struct klog_consumer *klog_consumer_new(struct klog_log *lg, char *err);
 /* "TOPIC" (all its partitions) or "TOPIC:N", starting at st (NULL: the
  * beginning); an offset below the log start starts there, with a warning.
  * errno EINVAL: bad name or spec, ENOENT: no such topic or partition */
@@ -484,6 +484,9 @@ void klog_cmd_version(void) __attribute__((noreturn));  /* "PROG 0.1.0", exit 0 
 /* -d DIR, else $KLOG_DIR, else exit 2 "no log directory: ..." */
 const char *klog_cmd_dir(const char *opt);
 struct klog_dir *klog_cmd_open_dir(const char *opt, int flags);        /* exit 1 on error */
+/* -b BROKERS (else $KLOG_BROKERS unless -d was given): remote; else the
+ * directory of klog_cmd_dir(dir); exit 1 on error */
+struct klog_log *klog_cmd_open_log(const char *dir, const char *brokers, int flags);
 int klog_cmd_write(int fd, const void *p, size_t n);   /* all of it; -1 errno */
 
 /* net.c: TCP helpers (anet-style) and systemd's fd and notify protocols */

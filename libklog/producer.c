@@ -43,12 +43,12 @@
 #define REC_OVERHEAD 40
 
 struct pslot {
-	struct klog_part *part;         /* opened on first append */
+	struct klog_lpart *part;        /* opened on first append */
 	struct klog_builder bb;
 };
 
 struct klog_producer {
-	struct klog_dir *d;
+	struct klog_log *lg;
 	char topic[KLOG_TOPIC_MAX + 1];
 	struct klog_producer_opts o;
 	struct klog_config cfg;
@@ -66,7 +66,7 @@ struct klog_producer {
 };
 
 struct klog_producer *
-klog_producer_open(struct klog_dir *d, const char *topic, const struct klog_producer_opts *o,
+klog_producer_open(struct klog_log *lg, const char *topic, const struct klog_producer_opts *o,
     char *err)
 {
 	struct klog_producer *pr;
@@ -79,14 +79,14 @@ klog_producer_open(struct klog_dir *d, const char *topic, const struct klog_prod
 		kerr_sys(err, "topic '%s'", topic);
 		return NULL;
 	}
-	pr->d = d;
+	pr->lg = lg;
 	snprintf(pr->topic, sizeof pr->topic, "%s", topic);
 	if (o)
 		pr->o = *o;
 	else
 		pr->o.partition = pr->o.codec = -1;
 	pr->oldest_ms = -1;
-	if (klog_topic_load(d, topic, &pr->cfg, err) < 0)
+	if (klog_log_config(lg, topic, &pr->cfg, err) < 0)
 		goto fail;
 	pr->nparts = pr->cfg.partitions;
 	if (pr->nparts < 1) {
@@ -138,7 +138,7 @@ klog_producer_close(struct klog_producer *pr)
 	if (pr->slot)
 		for (i = 0; i < pr->nparts; i++) {
 			klog_builder_free(&pr->slot[i].bb);
-			klog_part_close(pr->slot[i].part);
+			klog_lpart_close(pr->slot[i].part);
 		}
 	free(pr->slot);
 	free(pr->in);
@@ -189,11 +189,11 @@ flush_one(struct klog_producer *pr, int p, char *err)
 
 	if (s->bb.count == 0)
 		return 0;
-	if (!s->part && !(s->part = klog_part_open(pr->d, pr->topic, p, KLOG_WRITE, err)))
+	if (!s->part && !(s->part = klog_lpart_open(pr->lg, pr->topic, p, KLOG_WRITE, err)))
 		return part_err(pr, p, err);
 	if (klog_builder_finish(&s->bb, &out, &len, err) < 0)
 		return part_err(pr, p, err);
-	if (klog_part_append(s->part, out, len, &first, &last, err) < 0)
+	if (klog_lpart_append(s->part, out, len, &first, &last, err) < 0)
 		return part_err(pr, p, err);
 	if (pr->o.acked)
 		pr->o.acked(pr->o.arg, pr->topic, p, first, last);
