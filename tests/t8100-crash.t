@@ -1,0 +1,194 @@
+#!/bin/sh
+# klog - SIGKILL writers at random moments; acknowledged data survives. MIT licence.
+
+test_description='crash safety: kill -9 producers, then check every acknowledged record'
+. "$(dirname "$0")/lib.sh"
+
+# The torn-tail tests at the end damage segment files on purpose: LOCAL.
+test_set_prereq LOCAL
+
+ROUNDS=${KLOG_CRASH_ROUNDS:-30}
+SEG=00000000000000000000
+
+# a small pseudo-random number generator, seeded by the test run
+seed=$(($$ % 1000 + 1))
+random() {
+	seed=$(((seed * 1103515245 + 12345) % 2147483648))
+	echo $((seed / 65536 % $1))
+}
+
+test_expect_success 'setup' '
+	mkdir -p "$KLOG_DIR" &&
+	ktopic create k --config segment.bytes=65536 &&
+	seq 1 10000 >nums &&
+	echo "# seed $seed" &&
+	: >acks
+'
+
+test_expect_success "$ROUNDS rounds of producers killed with SIGKILL" '
+	r=0 &&
+	while test $r -lt $ROUNDS; do
+		n=$(($(random 4) + 1)) &&
+		mode=$(random 3) &&
+		pids= &&
+		j=0 &&
+		while test $j -lt $n; do
+			# key r<round>p<j> tells whose record it is; values count up from 1
+			kproduce -v -p 0 -B $((100 + $(random 400))) -k "r${r}p$j" k nums \
+				2>"err.$r.$j" &
+			pids="$pids $!" &&
+			j=$((j + 1))
+		done &&
+		case $mode in
+		0) ;;   # at once, maybe before anything is written
+		1) sleep "0.0$(random 3)$(random 10)" ;;
+		2) test_wait_line "err.$r.0" "acked" 10 ;;
+		esac &&
+		for pid in $pids; do
+			kill -9 $pid 2>/dev/null
+			wait $pid
+		done
+		# the next writer must work (it may say it truncated a torn tail)
+		echo "mark$r" | kproduce -v -p 0 -k mark k 2>"mark.$r" || {
+			echo "round $r: kproduce after the kill failed: $(cat mark.$r)" >&2
+			return 1
+		}
+		grep -q "acked k 0 " "mark.$r" || return 1
+		grep -v -e "acked" -e "warning: .*trunc" "mark.$r" >unexpected
+		if test -s unexpected; then
+			echo "round $r: unexpected stderr: $(cat unexpected)" >&2
+			return 1
+		fi
+		kconsume -e -o -1 -f "%k %s\n" k >last &&
+		echo "mark mark$r" >expect &&
+		test_cmp expect last || return 1
+		r=$((r + 1))
+	done
+'
+
+test_expect_success 'the log reads back: offsets contiguous from 0' '
+	kconsume -e -f "%o %k %s\n" k >all &&
+	awk "\$1 != NR - 1 { print \"offset \" \$1 \" at line \" NR; exit 1 }" all &&
+	test "$(ktopic describe k | cut -f4)" = "$(wc -l <all | tr -d " ")" &&
+	echo "# $(wc -l <all) records, $(ktopic describe k | cut -f5) segments"
+'
+
+test_expect_success 'each producer'\''s records are whole batches: 1, 2, 3, ... no gap' '
+	awk "
+		\$2 == \"mark\" { next }
+		{
+			want = n[\$2] + 1
+			if (\$3 != want) {
+				print \"offset \" \$1 \": \" \$2 \" has \" \$3 \", want \" want
+				exit 1
+			}
+			n[\$2] = want
+		}
+	" all
+'
+
+test_expect_success 'every acknowledged range is present and holds its records' '
+	for f in err.*; do
+		key=$(echo "$f" | sed "s/^err\.\([0-9]*\)\.\([0-9]*\)\$/r\1p\2/") &&
+		grep "acked" "$f" | sed "s/^/$key /" >>acks || return 1
+	done &&
+	echo "# $(wc -l <acks) acknowledged batches" &&
+	# key kproduce: acked k 0 FIRST LAST
+	awk "
+		NR == FNR { key[\$1] = \$2; val[\$1] = \$3; next }
+		{
+			if (\$2 != \"kproduce:\" || \$3 != \"acked\" || \$4 != \"k\" || \$5 != 0) {
+				print \"bad ack line: \" \$0; exit 1
+			}
+			for (o = \$6; o <= \$7; o++) {
+				want = seen[\$1] + 1
+				if (key[o] != \$1 || val[o] != want) {
+					print \"acked offset \" o \" of \" \$1 \": found \" key[o] \" \" val[o] \", want \" want
+					exit 1
+				}
+				seen[\$1] = want
+			}
+		}
+	" all acks
+'
+
+test_expect_success 'consumer and producer work normally afterwards' '
+	end=$(ktopic describe k | cut -f4) &&
+	seq 1 1000 | kproduce -k after k &&
+	kconsume -e -o $end -f "%s\n" k >actual &&
+	seq 1 1000 >expect &&
+	test_cmp expect actual
+'
+
+test_expect_success LOCAL 'kdump --verify: sound after all the kills' '
+	kdump --verify "$KLOG_DIR/k-0" >out &&
+	test_must_fail grep -v "^ok " out
+'
+
+# Torn tails made on purpose: a batch cut in the middle, garbage after the
+# last batch.
+
+test_expect_success LOCAL 'setup: a partition of three batches' '
+	ktopic create torn &&
+	printf "a\nb\nc\n" | kproduce torn &&
+	printf "d\ne\n" | kproduce torn &&
+	printf "f\ng\nh\n" | kproduce torn &&
+	T=$KLOG_DIR/torn-0 &&
+	size=$(wc -c <"$T/$SEG.log") &&
+	kdump "$T/$SEG.log" | grep "^batch pos=162 " >/dev/null
+'
+
+test_expect_success LOCAL 'a batch cut in the middle: -e reader stops at the last whole batch' '
+	truncate -s $((size - 10)) "$T/$SEG.log" &&
+	kconsume -e -f "%o %s\n" torn >actual &&
+	printf "0 a\n1 b\n2 c\n3 d\n4 e\n" >expect &&
+	test_cmp expect actual
+'
+
+test_expect_success LOCAL 'the next writer truncates the torn tail and says so' '
+	echo i | kproduce torn 2>err &&
+	grep "^kproduce: warning: .*trunc" err &&
+	grep "torn-0" err &&
+	kconsume -e -f "%o %s\n" torn >actual &&
+	printf "0 a\n1 b\n2 c\n3 d\n4 e\n5 i\n" >expect &&
+	test_cmp expect actual &&
+	kdump --verify "$T" >/dev/null
+'
+
+test_expect_success LOCAL 'garbage after the last batch: truncated by the next writer' '
+	printf "garbage, not a batch, longer than a batch header would be.............." >>"$T/$SEG.log" &&
+	echo j | kproduce torn 2>err &&
+	grep "^kproduce: warning: .*trunc" err &&
+	kconsume -e -f "%o %s\n" torn >actual &&
+	printf "0 a\n1 b\n2 c\n3 d\n4 e\n5 i\n6 j\n" >expect &&
+	test_cmp expect actual &&
+	kdump --verify "$T" >/dev/null
+'
+
+test_expect_success LOCAL 'a tail of zeros (preallocated, never written) is cut too' '
+	head -c 4096 /dev/zero >>"$T/$SEG.log" &&
+	echo k | kproduce torn 2>err &&
+	kconsume -e -o -1 -f "%o %s\n" torn >actual &&
+	echo "7 k" >expect &&
+	test_cmp expect actual &&
+	kdump --verify "$T" >/dev/null
+'
+
+test_expect_success LOCAL 'a torn tail and a lost index: the writer rebuilds the index' '
+	ktopic create ri --config index.interval.bytes=100 &&
+	seq 1 2000 | kproduce -B 300 ri &&
+	R=$KLOG_DIR/ri-0 &&
+	kdump "$R/$SEG.index" >before &&
+	test -s before &&
+	rm -f "$R/$SEG.index" "$R/$SEG.timeindex" &&
+	size=$(wc -c <"$R/$SEG.log") &&
+	truncate -s $((size - 5)) "$R/$SEG.log" &&
+	echo more | kproduce ri 2>err &&
+	test -s err &&
+	kdump --verify "$R" >/dev/null &&
+	kconsume -e -o 1500 -c 1 ri >actual &&
+	echo 1501 >expect &&
+	test_cmp expect actual
+'
+
+test_done
