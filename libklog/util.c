@@ -158,7 +158,14 @@ klog_write_atomic(const char *path, const void *data, size_t len, char *err)
 	char *slash;
 	int fd;
 
-	if (snprintf(tmp, sizeof tmp, "%s.tmp", path) >= (int)sizeof tmp)
+	/* the temp name must fit NAME_MAX even when the final name nearly does
+	 * (a 249-byte topic's "NAME.topic"): ".tmp.PID" beside it, not NAME.tmp */
+	snprintf(dir, sizeof dir, "%s", path);
+	if ((slash = strrchr(dir, '/')))
+		*slash = 0;
+	else
+		strcpy(dir, ".");
+	if (snprintf(tmp, sizeof tmp, "%s/.tmp.%ld", dir, (long)getpid()) >= (int)sizeof tmp)
 		return kerr(err, "path too long '%s'", path);
 	if ((fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644)) < 0)
 		return kerr_sys(err, "cannot create '%s'", tmp);
@@ -182,11 +189,6 @@ klog_write_atomic(const char *path, const void *data, size_t len, char *err)
 		unlink(tmp);
 		return -1;
 	}
-	snprintf(dir, sizeof dir, "%s", path);
-	if ((slash = strrchr(dir, '/')))
-		*slash = 0;
-	else
-		strcpy(dir, ".");
 	return klog_fsync_dir(dir, err);
 fail:
 	kerr_sys(err, "cannot write '%s'", tmp);

@@ -520,3 +520,45 @@ test_wait_line() {
 		esac
 	done
 }
+
+# --- the same scenarios through a broker ---------------------------------
+#
+# With KLOG_TEST_REMOTE=1 (make check runs the REMOTE_TESTS scripts a second
+# time so), a kbrokerd serves $KLOG_DIR for the whole script and
+# KLOG_BROKERS points the tools at it: ktopic, kproduce and kconsume then
+# go through the broker, with no change to the test bodies.  A script that
+# looks at files directly says test_embedded_only first; a single test
+# says so with the EMBEDDED prerequisite (test_expect_success EMBEDDED ...).
+
+test_embedded_only() {
+	if test -n "$KLOG_TEST_REMOTE"; then
+		test_skip_all "embedded only: ${1:-this script reads the log directory itself}"
+	fi
+}
+
+test_start_broker_() {
+	test_sb_port_=$(( $(test_port 0) + 15000 ))
+	mkdir -p "$KLOG_DIR" &&
+	test_fifo "$TRASH.ready" &&
+	{ kbrokerd -d "$KLOG_DIR" -l "127.0.0.1:$test_sb_port_" -q -r 3 \
+		3>"$TRASH.ready" 2>>"$TRASH.broker" </dev/null & } &&
+	test_broker_pid=$! &&
+	read test_sb_line_ <"$TRASH.ready" &&
+	rm -f "$TRASH.ready" &&
+	kill -0 "$test_broker_pid" || {
+		echo "Bail out! kbrokerd did not start: $(cat "$TRASH.broker" 2>/dev/null)"
+		exit 1
+	}
+	KLOG_BROKERS="127.0.0.1:$test_sb_port_"
+	export KLOG_BROKERS
+	# stop it and let it finish its checkpoints before the trash goes
+	test_atexit 'kill -TERM "$test_broker_pid" 2>/dev/null; n=0
+		while kill -0 "$test_broker_pid" 2>/dev/null && test $n -lt 100; do
+			sleep 0.05; n=$((n + 1)); done; rm -f "$TRASH.broker"'
+}
+
+if test -n "$KLOG_TEST_REMOTE"; then
+	test_start_broker_
+else
+	test_set_prereq EMBEDDED
+fi
