@@ -1,0 +1,67 @@
+#!/usr/bin/env bash
+# klog remote benchmark (called by share/bench.sh): the same workload through
+# a kbrokerd on loopback, one producer; then end-to-end latency at 10,000
+# records/s, broker start-to-ready with 1,000 partitions, broker RSS idle and
+# under load, and the peers of ../shared/bench/peers.sh (Redis Streams, NATS
+# JetStream) in the same run (PEERS=0 skips them).
+# usage: bench-remote.sh RECORDS_FILE N
+set -euo pipefail
+top=$(cd "$(dirname "$0")/.." && pwd)
+PATH="$top:$top/tests:$PATH"
+REC=$1 N=$2
+WORK=${WORK:-$top/bench-data}
+SHARED=${SHARED:-$top/../shared}
+PORT=${BENCH_PORT:-17092}
+ADDR=127.0.0.1:$PORT
+D=$WORK/rlog
+PAYLOAD=$((N * 100))
+
+now() { date +%s%N; }
+rate() { awk -v n="$N" -v b="$PAYLOAD" -v t="$2" -v c="$3" -v name="$1" 'BEGIN {
+	s = t / 1e9; printf "%-24s %10.0f rec/s %8.1f MB/s  %5.2fx cat\n", name, n / s, b / s / 1e6, c / t }'; }
+rss() { awk '/^VmRSS:/ { r = $2 } /^VmHWM:/ { h = $2 } END { print r, h }' "/proc/$1/status"; }
+start_broker() { # dir -> sets BPID, prints ms to readiness
+	local fifo=$WORK/ready t0 t1
+	rm -f "$fifo"; mkfifo "$fifo"
+	t0=$(now)
+	kbrokerd -d "$1" -l "$ADDR" -q -r 3 3>"$fifo" 2>>"$WORK/broker.log" &
+	BPID=$!
+	read -r _ <"$fifo"
+	t1=$(now)
+	rm -f "$fifo"
+	echo $(( (t1 - t0) / 1000000 ))
+}
+stop_broker() { kill -TERM "$BPID" 2>/dev/null; wait "$BPID" 2>/dev/null || true; }
+trap 'stop_broker' EXIT
+
+echo "# remote: kbrokerd on $ADDR, fsync policy always (group commit), acks all"
+t0=$(now); cat "$REC" > "$WORK/cat.out"; t1=$(now); cat_ns=$((t1 - t0))
+rm -rf "$D"; mkdir -p "$D"
+start_broker "$D" >/dev/null
+read -r idle_rss _ < <(rss "$BPID")
+ktopic -b "$ADDR" create bench
+t0=$(now); kproduce -b "$ADDR" bench < "$REC"; t1=$(now)
+rate "remote produce" $((t1 - t0)) "$cat_ns"
+t0=$(now); cat "$WORK/cat.out" | cat > /dev/null; t1=$(now); cat_ns=$((t1 - t0))
+t0=$(now); kconsume -b "$ADDR" -e bench | cat > /dev/null; t1=$(now)
+rate "remote consume" $((t1 - t0)) "$cat_ns"
+kconsume -b "$ADDR" -e bench | cmp - "$REC" && echo "# remote consumed bytes identical to the input"
+read -r load_rss load_hwm < <(rss "$BPID")
+echo "broker rss idle ${idle_rss} KiB, after load ${load_rss} KiB, peak ${load_hwm} KiB"
+ktopic -b "$ADDR" create lat
+echo "# end-to-end latency, one-record produces at 10000/s for 5 s, a long-polling follower"
+kbclient -b "$ADDR" latency lat 0 10000 5
+stop_broker
+
+rm -rf "$D"; mkdir -p "$D"
+ktopic -d "$D" create p1000 --partitions 1000
+seq 1 100000 | kproduce -d "$D" p1000
+ms=$(start_broker "$D")
+echo "broker start to ready, 1000 partitions (100000 records): ${ms} ms"
+stop_broker
+rm -rf "$D" "$WORK/cat.out"
+
+if [ "${PEERS:-1}" != 0 ] && [ -x "$SHARED/bench/peers.sh" ]; then
+	echo "# peers, same workload, same run: $SHARED/bench/peers.sh"
+	WORK=$WORK/peers N=$N "$SHARED/bench/peers.sh" 2>&1 | grep -v '^#' || echo "# peers.sh failed"
+fi
