@@ -70,7 +70,8 @@ test_expect_success 'the log reads back: offsets contiguous from 0' '
 	kconsume -e -f "%o %k %s\n" k >all &&
 	awk "\$1 != NR - 1 { print \"offset \" \$1 \" at line \" NR; exit 1 }" all &&
 	test "$(ktopic describe k | cut -f4)" = "$(wc -l <all | tr -d " ")" &&
-	echo "# $(wc -l <all) records, $(ktopic describe k | cut -f5) segments"
+	echo "# $(wc -l <all) records, $(ktopic describe k | cut -f5) segments" &&
+	echo "# torn tails truncated after a kill: $(cat mark.* | grep -c trunc)"
 '
 
 test_expect_success 'each producer'\''s records are whole batches: 1, 2, 3, ... no gap' '
