@@ -4,13 +4,12 @@
 test_description='ktopic manages topics: exact output, config, names, usage'
 . "$(dirname "$0")/lib.sh"
 
-# Tests marked LOCAL look at the files of the log directory; the others reach
+# Tests marked EMBEDDED look at the files of the log directory; the others reach
 # the log only through the tools, so they also hold in remote mode.
-test_set_prereq LOCAL
 
 tab=$(printf '\t')
 
-test_expect_success 'no -d and no KLOG_DIR: exit 2 with the contract message' '
+test_expect_success EMBEDDED 'no -d and no KLOG_DIR: exit 2 with the contract message' '
 	(
 		unset KLOG_DIR &&
 		test_expect_code 2 ktopic list >out 2>err
@@ -140,7 +139,7 @@ test_expect_success 'alter --config changes one key and keeps the others' '
 	test_line_count = 1 parts
 '
 
-test_expect_success LOCAL 'config lives in DIR/NAME.topic as key=value lines' '
+test_expect_success EMBEDDED 'config lives in DIR/NAME.topic as key=value lines' '
 	test_path_is_file "$KLOG_DIR/conf.topic" &&
 	grep "^retention.ms=2000\$" "$KLOG_DIR/conf.topic" &&
 	grep "^segment.bytes=4096\$" "$KLOG_DIR/conf.topic" &&
@@ -150,7 +149,7 @@ test_expect_success LOCAL 'config lives in DIR/NAME.topic as key=value lines' '
 	test_path_is_dir "$KLOG_DIR/orders-4"
 '
 
-test_expect_success LOCAL 'a hand-edited .topic file is honoured (comments allowed)' '
+test_expect_success EMBEDDED 'a hand-edited .topic file is honoured (comments allowed)' '
 	{
 		echo "# edited by hand" &&
 		echo "partitions=1" &&
@@ -253,7 +252,7 @@ test_expect_success 'delete removes the topic; --if-exists' '
 	ktopic delete orders --if-exists
 '
 
-test_expect_success LOCAL 'delete leaves no files behind' '
+test_expect_success EMBEDDED 'delete leaves no files behind' '
 	test_path_is_missing "$KLOG_DIR/orders.topic" &&
 	for p in 0 1 2 3 4; do
 		test_path_is_missing "$KLOG_DIR/orders-$p" || return 1
@@ -270,7 +269,7 @@ test_expect_success 'a deleted topic can be created again, empty' '
 	test_must_fail test -s out
 '
 
-test_expect_success 'KLOG_DIR and -d name the same thing; -d wins' '
+test_expect_success EMBEDDED 'KLOG_DIR and -d name the same thing; -d wins' '
 	mkdir other &&
 	ktopic -d other create elsewhere &&
 	ktopic -d other list >actual &&

@@ -18,7 +18,7 @@ fresh() {
 	ktopic create "$1" --partitions "${2:-1}"
 }
 
-test_expect_success 'no -d and no KLOG_DIR: exit 2' '
+test_expect_success EMBEDDED 'no -d and no KLOG_DIR: exit 2' '
 	(
 		unset KLOG_DIR &&
 		echo x | test_expect_code 2 kproduce t 2>err

@@ -4,9 +4,8 @@
 test_description='kproduce -z compresses batches; kconsume decodes them'
 . "$(dirname "$0")/lib.sh"
 
-# Tests marked LOCAL read the segment files with kdump; the rest use the
+# Tests marked EMBEDDED read the segment files with kdump; the rest use the
 # tools only.
-test_set_prereq LOCAL
 
 test_expect_success 'setup: sample input, codec probe' '
 	mkdir -p "$KLOG_DIR" &&
@@ -60,7 +59,7 @@ for c in none gzip snappy lz4 zstd; do
 		test_cmp expect actual
 	'
 
-	test_expect_success LOCAL,$c "$c: kdump names the codec of every batch" '
+	test_expect_success EMBEDDED,$c "$c: kdump names the codec of every batch" '
 		kdump "$KLOG_DIR/z$c-0" >dump &&
 		grep "^batch " dump >batches &&
 		test_line_count -gt 5 batches &&
@@ -97,7 +96,7 @@ test_expect_success 'topic compression.type is used when -z is not given' '
 	test "$gz" -lt "$none"
 '
 
-test_expect_success LOCAL 'topic compression.type: kdump shows codec=gzip' '
+test_expect_success EMBEDDED 'topic compression.type: kdump shows codec=gzip' '
 	kdump "$KLOG_DIR/tz-0" | grep "^batch " >batches &&
 	test_must_fail grep -v " codec=gzip " batches
 '

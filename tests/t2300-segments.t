@@ -4,9 +4,8 @@
 test_description='segments roll, retention moves the log start, lookups across segments'
 . "$(dirname "$0")/lib.sh"
 
-# The tests marked LOCAL look at segment files (ls, kdump); the others use
+# The tests marked EMBEDDED look at segment files (ls, kdump); the others use
 # ktopic/kproduce/kconsume only.
-test_set_prereq LOCAL
 
 tab=$(printf '\t')
 
@@ -49,7 +48,7 @@ test_expect_success '-o -N across a segment boundary' '
 	test_cmp expect actual
 '
 
-test_expect_success LOCAL 'segment files: 20-digit names, ascending, indexes present' '
+test_expect_success EMBEDDED 'segment files: 20-digit names, ascending, indexes present' '
 	(cd "$KLOG_DIR/s-0" && ls *.log) >logs &&
 	test "$(wc -l <logs)" = "$(field s 0 5)" &&
 	test_must_fail grep -v "^[0-9]\{20\}\.log\$" logs &&
@@ -64,7 +63,7 @@ test_expect_success LOCAL 'segment files: 20-digit names, ascending, indexes pre
 	done <logs
 '
 
-test_expect_success LOCAL 'each segment is named by the first offset it holds' '
+test_expect_success EMBEDDED 'each segment is named by the first offset it holds' '
 	prev_last=-1 &&
 	while read -r log; do
 		kdump "$KLOG_DIR/s-0/$log" >dump &&
@@ -83,7 +82,7 @@ test_expect_success LOCAL 'each segment is named by the first offset it holds' '
 	test "$(grep -c "^ok " verify)" = "$(wc -l <logs)"
 '
 
-test_expect_success LOCAL '-o at each segment base and just before it' '
+test_expect_success EMBEDDED '-o at each segment base and just before it' '
 	while read -r log; do
 		base=$(expr "${log%.log}" + 0) &&
 		for n in $base $((base - 1)); do
@@ -96,7 +95,7 @@ test_expect_success LOCAL '-o at each segment base and just before it' '
 	done <logs
 '
 
-test_expect_success LOCAL 'segments hold about segment.bytes each' '
+test_expect_success EMBEDDED 'segments hold about segment.bytes each' '
 	for f in "$KLOG_DIR"/s-0/*.log; do
 		size=$(wc -c <"$f") &&
 		test "$size" -le 4096 || {
@@ -163,7 +162,7 @@ test_expect_success 'an offset below the log start starts there, with a warning'
 	grep "warning" err
 '
 
-test_expect_success LOCAL 'after retention.bytes the first segment is named by the log start' '
+test_expect_success EMBEDDED 'after retention.bytes the first segment is named by the log start' '
 	start=$(field rb 0 3) &&
 	first=$(cd "$KLOG_DIR/rb-0" && ls *.log | head -n 1) &&
 	test "$(expr "${first%.log}" + 0)" = "$start" &&
@@ -234,7 +233,7 @@ test_expect_success 'max.message.bytes caps the batch size: many small records p
 	test_cmp expect actual
 '
 
-test_expect_success LOCAL 'max.message.bytes: every batch on disk is within the limit' '
+test_expect_success EMBEDDED 'max.message.bytes: every batch on disk is within the limit' '
 	kdump "$KLOG_DIR/m-0" | grep "^batch " >batches &&
 	test_line_count -gt 10 batches &&
 	sed "s/.* size=\([0-9]*\) .*/\1/" batches >sizes &&

@@ -31,7 +31,7 @@ test_expect_success 'setup: t with 5 records, k3 with 3 partitions' '
 	printf "y\nz\n" | kproduce -p 2 -k key -H h=1 k3
 '
 
-test_expect_success 'no -d and no KLOG_DIR: exit 2' '
+test_expect_success EMBEDDED 'no -d and no KLOG_DIR: exit 2' '
 	(
 		unset KLOG_DIR &&
 		test_expect_code 2 kconsume -e t 2>err

@@ -3,6 +3,7 @@
 
 test_description='kdump, kconsume and ktopic read a real Kafka log directory'
 . "$(dirname "$0")/lib.sh"
+test_embedded_only "reads the Kafka fixture directory in place"
 
 FIXTURE=$TOP/../shared/fixtures/kafka-logdir
 if ! test -d "$FIXTURE/foo-0"; then

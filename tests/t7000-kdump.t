@@ -3,6 +3,7 @@
 
 test_description='kdump lists, verifies and repairs segments'
 . "$(dirname "$0")/lib.sh"
+test_embedded_only "kdump reads and damages segment files"
 
 # This whole script inspects and damages segment files: local mode only.
 

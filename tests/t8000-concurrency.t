@@ -4,8 +4,7 @@
 test_description='8 concurrent kproduce processes and a follower on one partition'
 . "$(dirname "$0")/lib.sh"
 
-# The last test looks at the segment files (kdump): LOCAL.
-test_set_prereq LOCAL
+# The last test looks at the segment files (kdump): EMBEDDED.
 
 N=8
 PER=5000
@@ -102,7 +101,7 @@ test_expect_success 'concurrent producers on 3 partitions, keyed and not' '
 	test_cmp sent got
 '
 
-test_expect_success LOCAL 'kdump --verify: the log is sound' '
+test_expect_success EMBEDDED 'kdump --verify: the log is sound' '
 	kdump --verify "$KLOG_DIR/c-0" >out &&
 	test_must_fail grep -v "^ok " out &&
 	kdump --verify "$KLOG_DIR" >/dev/null

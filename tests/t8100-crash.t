@@ -4,8 +4,7 @@
 test_description='crash safety: kill -9 producers, then check every acknowledged record'
 . "$(dirname "$0")/lib.sh"
 
-# The torn-tail tests at the end damage segment files on purpose: LOCAL.
-test_set_prereq LOCAL
+# The torn-tail tests at the end damage segment files on purpose: EMBEDDED.
 
 ROUNDS=${KLOG_CRASH_ROUNDS:-30}
 SEG=00000000000000000000
@@ -121,7 +120,7 @@ test_expect_success 'consumer and producer work normally afterwards' '
 	test_cmp expect actual
 '
 
-test_expect_success LOCAL 'kdump --verify: sound after all the kills' '
+test_expect_success EMBEDDED 'kdump --verify: sound after all the kills' '
 	kdump --verify "$KLOG_DIR/k-0" >out &&
 	test_must_fail grep -v "^ok " out
 '
@@ -129,7 +128,7 @@ test_expect_success LOCAL 'kdump --verify: sound after all the kills' '
 # Torn tails made on purpose: a batch cut in the middle, garbage after the
 # last batch.
 
-test_expect_success LOCAL 'setup: a partition of three batches' '
+test_expect_success EMBEDDED 'setup: a partition of three batches' '
 	ktopic create torn &&
 	printf "a\nb\nc\n" | kproduce torn &&
 	printf "d\ne\n" | kproduce torn &&
@@ -139,14 +138,14 @@ test_expect_success LOCAL 'setup: a partition of three batches' '
 	kdump "$T/$SEG.log" | grep "^batch pos=162 " >/dev/null
 '
 
-test_expect_success LOCAL 'a batch cut in the middle: -e reader stops at the last whole batch' '
+test_expect_success EMBEDDED 'a batch cut in the middle: -e reader stops at the last whole batch' '
 	truncate -s $((size - 10)) "$T/$SEG.log" &&
 	kconsume -e -f "%o %s\n" torn >actual &&
 	printf "0 a\n1 b\n2 c\n3 d\n4 e\n" >expect &&
 	test_cmp expect actual
 '
 
-test_expect_success LOCAL 'the next writer truncates the torn tail and says so' '
+test_expect_success EMBEDDED 'the next writer truncates the torn tail and says so' '
 	echo i | kproduce torn 2>err &&
 	grep "^kproduce: warning: .*trunc" err &&
 	grep "torn-0" err &&
@@ -156,7 +155,7 @@ test_expect_success LOCAL 'the next writer truncates the torn tail and says so' 
 	kdump --verify "$T" >/dev/null
 '
 
-test_expect_success LOCAL 'garbage after the last batch: truncated by the next writer' '
+test_expect_success EMBEDDED 'garbage after the last batch: truncated by the next writer' '
 	printf "garbage, not a batch, longer than a batch header would be.............." >>"$T/$SEG.log" &&
 	echo j | kproduce torn 2>err &&
 	grep "^kproduce: warning: .*trunc" err &&
@@ -166,7 +165,7 @@ test_expect_success LOCAL 'garbage after the last batch: truncated by the next w
 	kdump --verify "$T" >/dev/null
 '
 
-test_expect_success LOCAL 'a tail of zeros (preallocated, never written) is cut too' '
+test_expect_success EMBEDDED 'a tail of zeros (preallocated, never written) is cut too' '
 	head -c 4096 /dev/zero >>"$T/$SEG.log" &&
 	echo k | kproduce torn 2>err &&
 	kconsume -e -o -1 -f "%o %s\n" torn >actual &&
@@ -175,7 +174,7 @@ test_expect_success LOCAL 'a tail of zeros (preallocated, never written) is cut 
 	kdump --verify "$T" >/dev/null
 '
 
-test_expect_success LOCAL 'a torn tail and a lost index: the writer rebuilds the index' '
+test_expect_success EMBEDDED 'a torn tail and a lost index: the writer rebuilds the index' '
 	ktopic create ri --config index.interval.bytes=100 &&
 	seq 1 2000 | kproduce -B 300 ri &&
 	R=$KLOG_DIR/ri-0 &&

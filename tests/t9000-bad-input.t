@@ -4,8 +4,7 @@
 test_description='bad input gets one line naming the object and a documented exit code'
 . "$(dirname "$0")/lib.sh"
 
-# LOCAL tests change permissions or limits on the log directory itself.
-test_set_prereq LOCAL
+# EMBEDDED tests change permissions or limits on the log directory itself.
 if test "$(id -u)" != 0; then
 	test_set_prereq NOT_ROOT
 fi
@@ -67,7 +66,7 @@ test_expect_success 'kconsume TOPIC:PARTITION with a bad name or partition' '
 	test_must_fail test -s out
 '
 
-test_expect_success 'no log directory: every tool exits 2 with the same message' '
+test_expect_success EMBEDDED 'no log directory: every tool exits 2 with the same message' '
 	for tool in ktopic kproduce kconsume; do
 		(
 			unset KLOG_DIR &&
@@ -82,7 +81,7 @@ test_expect_success 'no log directory: every tool exits 2 with the same message'
 	done
 '
 
-test_expect_success 'a log directory that does not exist: exit 1 naming it' '
+test_expect_success EMBEDDED 'a log directory that does not exist: exit 1 naming it' '
 	test_expect_code 1 ktopic -d nowhere list >out 2>err &&
 	grep "nowhere" err &&
 	test_line_count = 1 err &&
@@ -185,7 +184,7 @@ test_expect_success 'a record over max.message.bytes: exit 1, named, others kept
 	test_cmp expect actual
 '
 
-test_expect_success LOCAL,NOT_ROOT 'read-only log directory: kproduce exit 1, one line' '
+test_expect_success EMBEDDED,NOT_ROOT 'read-only log directory: kproduce exit 1, one line' '
 	test_when_finished "chmod -R u+w \"$KLOG_DIR\"" &&
 	chmod -R a-w "$KLOG_DIR/t-0" &&
 	echo x | test_expect_code 1 kproduce -p 0 t 2>err &&
@@ -197,7 +196,7 @@ test_expect_success LOCAL,NOT_ROOT 'read-only log directory: kproduce exit 1, on
 	test_cmp expect actual
 '
 
-test_expect_success LOCAL,NOT_ROOT 'read-only log directory: ktopic create exit 1' '
+test_expect_success EMBEDDED,NOT_ROOT 'read-only log directory: ktopic create exit 1' '
 	test_when_finished "chmod u+w \"$KLOG_DIR\"" &&
 	chmod a-w "$KLOG_DIR" &&
 	test_expect_code 1 ktopic create ro 2>err &&
@@ -205,7 +204,7 @@ test_expect_success LOCAL,NOT_ROOT 'read-only log directory: ktopic create exit 
 	grep "Permission denied" err
 '
 
-test_expect_success LOCAL 'full disk (ulimit -f): exit 1, one line, acked data intact' '
+test_expect_success EMBEDDED 'full disk (ulimit -f): exit 1, one line, acked data intact' '
 	ktopic create full &&
 	seq -f "early%g" 1 100 | kproduce -v full 2>acks0 &&
 	seq -f "r%06g" 1 200000 >big &&
@@ -230,7 +229,7 @@ test_expect_success LOCAL 'full disk (ulimit -f): exit 1, one line, acked data i
 	fi
 '
 
-test_expect_success LOCAL 'after the full disk: the log verifies and takes appends' '
+test_expect_success EMBEDDED 'after the full disk: the log verifies and takes appends' '
 	kdump --verify "$KLOG_DIR/full-0" >/dev/null &&
 	end=$(ktopic describe full | cut -f4) &&
 	echo after | kproduce full &&
@@ -242,7 +241,7 @@ test_expect_success LOCAL 'after the full disk: the log verifies and takes appen
 	test_cmp expect offs
 '
 
-test_expect_success LOCAL 'a garbage .topic file: refused, naming it' '
+test_expect_success EMBEDDED 'a garbage .topic file: refused, naming it' '
 	ktopic create g &&
 	printf "partitions=zero\n" >"$KLOG_DIR/g.topic" &&
 	test_must_fail ktopic describe g 2>err &&
@@ -250,7 +249,7 @@ test_expect_success LOCAL 'a garbage .topic file: refused, naming it' '
 	grep "g.topic" err
 '
 
-test_expect_success LOCAL 'a bit flipped: kconsume exit 1 naming the segment' '
+test_expect_success EMBEDDED 'a bit flipped: kconsume exit 1 naming the segment' '
 	ktopic create flip &&
 	printf "a\nb\nc\n" | kproduce flip &&
 	printf "\001" | dd of="$KLOG_DIR/flip-0/$SEG.log" bs=1 seek=70 conv=notrunc 2>/dev/null &&
