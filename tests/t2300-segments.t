@@ -147,8 +147,10 @@ test_expect_success 'retention.bytes deletes old segments and moves the log star
 	start=$(field rb 0 3) &&
 	test "$start" -gt 0 &&
 	test "$(field rb 0 4)" = 5000 &&
-	test "$(field rb 0 6)" -le $((8192 + 4096)) &&
-	test "$(field rb 0 5)" -le 4 &&
+	# retention runs on roll (and when a writer opens or closes): what is
+	# left is retention.bytes plus at most the active segment and one more
+	test "$(field rb 0 6)" -le $((8192 + 2 * 4096)) &&
+	test "$(field rb 0 5)" -le 5 &&
 	kconsume -e -f "%o %s\n" rb >actual &&
 	awk -v s=$start "NR > s { printf \"%d %s\n\", NR - 1, \$0 }" input >expect &&
 	test_cmp expect actual
