@@ -114,7 +114,7 @@ test_expect_success '-D with a multi-byte delimiter' '
 	test_cmp expect actual
 '
 
-test_expect_success '-D understands escapes: \t, \x1e, \0' '
+test_expect_success '-D understands escapes (tab, hex byte, NUL)' '
 	fresh t &&
 	printf "a\tb\tc" | kproduce -D "\t" t &&
 	printf "d\036e" | kproduce -D "\x1e" t &&

@@ -75,7 +75,7 @@ test_expect_success 'format tokens %t %p %o %k %K %s %S %%' '
 	test_cmp expect actual
 '
 
-test_expect_success 'format escapes \t \n \r \\ \xNN' '
+test_expect_success 'format escapes: tab, backslash, hex byte, CR, newline' '
 	kconsume -e -c 1 -f "%s\t%o\\\\\x41\r\n" t >actual &&
 	printf "a\t0\\\\A\r\n" >expect &&
 	cmp expect actual
@@ -206,6 +206,13 @@ test_expect_success 'TOPIC:PARTITION selects partitions' '
 	test_expect_code 2 kconsume -e k3:x 2>err
 '
 
+test_expect_success 'several topics in one run (%t tells them apart)' '
+	kconsume -e -f "%t %p %s\n" t k3:2 >actual &&
+	sort actual >sorted &&
+	printf "k3 2 y\nk3 2 z\nt 0 a\nt 0 b\nt 0 c\nt 0 d\nt 0 e\n" >expect &&
+	test_cmp expect sorted
+'
+
 test_expect_success 'partitions are interleaved but each stays in order' '
 	ktopic create many --partitions 4 &&
 	seq 1 4000 | kproduce -B 500 many &&
@@ -264,6 +271,21 @@ test_expect_success '-u flushes every record; SIGTERM exits 0' '
 	test_wait_line out "^hello\$" 10 &&
 	kill -TERM $consumer &&
 	wait $consumer
+'
+
+test_expect_success 'an idle follower does not busy-poll' '
+	test_fifo out3 &&
+	{ kconsume -u u >out3 & } &&
+	consumer=$! &&
+	test_when_finished "kill $consumer 2>/dev/null; true" &&
+	test_wait_line out3 "^hello\$" 10 &&
+	t0=$(cut -d" " -f14,15 /proc/$consumer/stat | tr " " +) &&
+	# a measurement, not a wait: one idle second
+	sleep 1 &&
+	t1=$(cut -d" " -f14,15 /proc/$consumer/stat | tr " " +) &&
+	used=$(( $t1 - ( $t0 ) )) &&
+	echo "# idle follower used $used clock ticks in 1 s" &&
+	test "$used" -le 5
 '
 
 test_expect_success 'SIGINT exits 0 as well' '
