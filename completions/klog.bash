@@ -1,9 +1,11 @@
-# klog - bash completion for ktopic, kproduce, kconsume and kdump. MIT licence.
+# klog - bash completion for ktopic, kproduce, kconsume, kdump and kbrokerd. MIT licence.
 #
 # Installed as .../bash-completion/completions/klog with a symlink named
 # after each tool, so bash-completion loads it on first use; or source it.
-# Topic names come from `ktopic list`, in the directory given by -d/--dir on
-# the command line, else $KLOG_DIR.  Works with or without bash-completion.
+# Topic names come from `ktopic list`, asked where the tool itself would
+# look: the broker of -b/--brokers, else the directory of -d/--dir on the
+# command line, else $KLOG_BROKERS, else $KLOG_DIR.  Works with or without
+# bash-completion.
 
 # the words before the cursor, split on blanks only (so "orders:1" and
 # "retention.ms=1" stay whole): sets _klog_words (array) and _klog_cur
@@ -49,38 +51,67 @@ _klog_dirs()
 	COMPREPLY=($(compgen -d -- "$_klog_cur"))
 }
 
-# the log directory named on the command line, else $KLOG_DIR
-_klog_dir()
+# where the tool would work, as ktopic options: -b BROKERS from the command
+# line, else -d DIR from it, else $KLOG_BROKERS, else $KLOG_DIR (the tools'
+# own order); sets _klog_where (array, empty when there is nowhere)
+_klog_where()
 {
-	local i w dir=$KLOG_DIR
+	local i w dir= brokers=
 	for ((i = 1; i < ${#_klog_words[@]}; i++)); do
 		w=${_klog_words[i]}
 		case $w in
 		-d|--dir) dir=${_klog_words[i+1]} ;;
 		--dir=*) dir=${w#--dir=} ;;
 		-d?*) dir=${w#-d} ;;
+		-b|--brokers) brokers=${_klog_words[i+1]} ;;
+		--brokers=*) brokers=${w#--brokers=} ;;
+		-b?*) brokers=${w#-b} ;;
 		esac
 	done
-	dir=${dir/#\~/$HOME}
-	printf '%s' "$dir"
+	if [[ -n $brokers ]]; then
+		_klog_where=(-b "$brokers")
+	elif [[ -n $dir ]]; then
+		_klog_where=(-d "${dir/#\~/$HOME}")
+	elif [[ -n $KLOG_BROKERS ]]; then
+		_klog_where=(-b "$KLOG_BROKERS")
+	elif [[ -n $KLOG_DIR ]]; then
+		_klog_where=(-d "${KLOG_DIR/#\~/$HOME}")
+	else
+		_klog_where=()
+	fi
+}
+
+# ktopic where the tool would work; a broker that does not answer costs
+# at most 3 seconds
+_klog_ktopic_run()
+{
+	local -a _klog_where
+	_klog_where
+	((${#_klog_where[@]})) || return 0
+	if type -P timeout >/dev/null; then
+		timeout 3 ktopic "${_klog_where[@]}" "$@" 2>/dev/null
+	else
+		ktopic "${_klog_where[@]}" "$@" 2>/dev/null
+	fi
 }
 
 _klog_topics()
 {
-	local dir
-	dir=$(_klog_dir)
-	[[ -n $dir ]] || return 0
-	ktopic -d "$dir" list 2>/dev/null
+	_klog_ktopic_run list
 }
 
 # TOPIC:PARTITION for kconsume: partitions from `ktopic describe`
 _klog_topic_partitions()
 {
-	local dir topic=${_klog_cur%%:*}
-	dir=$(_klog_dir)
-	[[ -n $dir ]] || return 0
-	ktopic -d "$dir" describe "$topic" 2>/dev/null |
+	local topic=${_klog_cur%%:*}
+	_klog_ktopic_run describe "$topic" |
 		while IFS=$'\t' read -r t p _; do printf '%s:%s\n' "$t" "$p"; done
+}
+
+# broker addresses: $KLOG_BROKERS and the default
+_klog_brokers()
+{
+	_klog_reply ${KLOG_BROKERS:+"$KLOG_BROKERS"} 127.0.0.1:7092
 }
 
 _klog_config_keys='segment.bytes= segment.ms= retention.ms= retention.bytes=
@@ -132,7 +163,7 @@ _klog_ktopic()
 	for ((i = 1; i < ${#_klog_words[@]}; i++)); do
 		w=${_klog_words[i]}
 		case $w in
-		-d|--dir) ((i++)) ;;
+		-d|--dir|-b|--brokers) ((i++)) ;;
 		-*) ;;
 		*) cmd=$w; cmdi=$i; break ;;
 		esac
@@ -140,10 +171,12 @@ _klog_ktopic()
 	case $prev in
 	-d|--dir)
 		_klog_dirs; return ;;
+	-b|--brokers)
+		_klog_brokers; return ;;
 	esac
 	if [[ -z $cmd ]]; then
 		case $_klog_cur in
-		-*) _klog_reply -d --dir -h --help -V --version ;;
+		-*) _klog_reply -d --dir -b --brokers -h --help -V --version ;;
 		*) _klog_reply create list describe alter delete ;;
 		esac
 		return
@@ -194,19 +227,21 @@ _klog_kproduce()
 	local prev=${_klog_words[${#_klog_words[@]}-1]}
 	case $prev in
 	-d|--dir) _klog_dirs; return ;;
+	-b|--brokers) _klog_brokers; return ;;
+	-a|--acks) _klog_reply 0 1 all; return ;;
 	-z|--compression) _klog_reply none gzip snappy lz4 zstd; return ;;
 	-p|--partition|-D|--delimiter|-K|--key-delimiter|-k|--key|-H|--header|-B|--batch-size|-l|--linger-ms)
 		COMPREPLY=(); return ;;
 	esac
 	case $_klog_cur in
 	-*)
-		_klog_reply -d --dir -p --partition -k --key -K --key-delimiter \
-			-D --delimiter -0 -H --header -z --compression -B --batch-size \
-			-l --linger-ms --create -v --verbose -q --quiet -h --help \
-			-V --version
+		_klog_reply -d --dir -b --brokers -a --acks -p --partition -k --key \
+			-K --key-delimiter -D --delimiter -0 -H --header -z --compression \
+			-B --batch-size -l --linger-ms --create -v --verbose -q --quiet \
+			-h --help -V --version
 		return ;;
 	esac
-	_klog_positionals "-d --dir -p --partition -k --key -K --key-delimiter -D --delimiter -H --header -z --compression -B --batch-size -l --linger-ms"
+	_klog_positionals "-d --dir -b --brokers -a --acks -p --partition -k --key -K --key-delimiter -D --delimiter -H --header -z --compression -B --batch-size -l --linger-ms"
 	if ((_klog_npos == 0)); then
 		_klog_reply $(_klog_topics)
 	else
@@ -220,13 +255,14 @@ _klog_kconsume()
 	local prev=${_klog_words[${#_klog_words[@]}-1]}
 	case $prev in
 	-d|--dir) _klog_dirs; return ;;
+	-b|--brokers) _klog_brokers; return ;;
 	-o|--offset) _klog_reply beginning end s@; return ;;
 	-c|--count|-f|--format) COMPREPLY=(); return ;;
 	esac
 	case $_klog_cur in
 	-*)
-		_klog_reply -d --dir -o --offset -e --exit -c --count -f --format \
-			-J --json -u --unbuffered -q --quiet -v --verbose -h --help \
+		_klog_reply -d --dir -b --brokers -o --offset -e --exit -c --count \
+			-f --format -J --json -u --unbuffered -q --quiet -v --verbose -h --help \
 			-V --version
 		;;
 	*:*)
@@ -253,8 +289,48 @@ _klog_kdump()
 	esac
 }
 
+# no space after a lone candidate that wants a value (interval=)
+_klog_nospace_eq()
+{
+	[[ ${#COMPREPLY[@]} == 1 && ${COMPREPLY[0]} == *= ]] && compopt -o nospace 2>/dev/null
+	return 0
+}
+
+_klog_kbrokerd()
+{
+	_klog_split
+	local prev=${_klog_words[${#_klog_words[@]}-1]}
+	case $prev in
+	-d|--dir) _klog_dirs; return ;;
+	-s|--secret-file) _klog_files; return ;;
+	-l|--listen)
+		_klog_reply 127.0.0.1:7092 '*:7092' '[::1]:7092' '[::]:7092'
+		return ;;
+	--fsync)
+		_klog_reply always interval= never
+		_klog_nospace_eq
+		return ;;
+	--max-connections|--idle-timeout|--max-request|--max-memory|-r|--ready-fd)
+		COMPREPLY=(); return ;;
+	esac
+	case $_klog_cur in
+	--fsync=*)
+		_klog_reply --fsync=always --fsync=interval= --fsync=never
+		_klog_nospace_eq
+		;;
+	-*)
+		_klog_reply -d --dir -l --listen -s --secret-file --fsync \
+			--max-connections --idle-timeout --max-request --max-memory \
+			-r --ready-fd -q --quiet -h --help -V --version
+		;;
+	*)
+		COMPREPLY=() ;;
+	esac
+}
+
 complete -F _klog_ktopic ktopic
 complete -F _klog_kproduce kproduce
 complete -F _klog_kconsume kconsume
 complete -F _klog_kdump kdump
-# kgroup, kreplicate and kbrokerd: added with the tools
+complete -F _klog_kbrokerd kbrokerd
+# kgroup and kreplicate: added with the tools

@@ -1,56 +1,93 @@
-# klog - fish completion for ktopic, kproduce, kconsume and kdump. MIT licence.
+# klog - fish completion for ktopic, kproduce, kconsume, kdump and kbrokerd. MIT licence.
 #
 # Installed as vendor_completions.d/klog.fish with a symlink named after each
 # tool (fish loads <command>.fish on first use); every load defines all the
-# tools, so later loads are skipped.  Topic names come from `ktopic list` in
-# the directory given by -d/--dir on the command line, else $KLOG_DIR.
+# tools, so later loads are skipped.  Topic names come from `ktopic list`,
+# asked where the tool itself would look: the broker of -b/--brokers, else
+# the directory of -d/--dir on the command line, else $KLOG_BROKERS, else
+# $KLOG_DIR.
 
 if set -q __klog_completions_loaded
     return
 end
 set -g __klog_completions_loaded 1
 
-# the log directory named on the command line, else $KLOG_DIR
-function __klog_dir
+# where the tool would work, as ktopic options, one per line: -b BROKERS
+# from the command line, else -d DIR from it, else $KLOG_BROKERS, else
+# $KLOG_DIR (the tools' own order); nothing when there is nowhere
+function __klog_where
     set -l words (commandline -opc)
-    set -l dir $KLOG_DIR
+    set -l dir
+    set -l brokers
     set -l i 2
     while test $i -le (count $words)
         switch $words[$i]
-            case -d --dir
+            case -d --dir -b --brokers
                 set -l j (math $i + 1)
                 if test $j -le (count $words)
-                    set dir $words[$j]
+                    if contains -- $words[$i] -d --dir
+                        set dir $words[$j]
+                    else
+                        set brokers $words[$j]
+                    end
                 end
             case '--dir=*'
                 set dir (string replace -- '--dir=' '' $words[$i])
             case '-d?*'
                 set dir (string sub -s 3 -- $words[$i])
+            case '--brokers=*'
+                set brokers (string replace -- '--brokers=' '' $words[$i])
+            case '-b?*'
+                set brokers (string sub -s 3 -- $words[$i])
         end
         set i (math $i + 1)
     end
-    string replace -r '^~' $HOME -- $dir
+    if test -n "$brokers"
+        printf '%s\n' -b $brokers
+    else if test -n "$dir"
+        printf '%s\n' -d (string replace -r '^~' $HOME -- $dir)
+    else if test -n "$KLOG_BROKERS"
+        printf '%s\n' -b $KLOG_BROKERS
+    else if test -n "$KLOG_DIR"
+        printf '%s\n' -d (string replace -r '^~' $HOME -- $KLOG_DIR)
+    end
+end
+
+# ktopic ARGS... where the tool would work; a broker that does not answer
+# costs at most 3 seconds
+function __klog_ktopic_run
+    set -l where (__klog_where)
+    test (count $where) -gt 0; or return
+    if command -q timeout
+        timeout 3 ktopic $where $argv 2>/dev/null
+    else
+        ktopic $where $argv 2>/dev/null
+    end
 end
 
 function __klog_topics
-    set -l dir (__klog_dir)
-    test -n "$dir"; or return
-    ktopic -d $dir list 2>/dev/null
+    __klog_ktopic_run list
 end
 
 # TOPIC and TOPIC:PARTITION for kconsume
 function __klog_topic_partitions
-    set -l dir (__klog_dir)
-    test -n "$dir"; or return
     set -l cur (commandline -ct)
     if string match -q '*:*' -- $cur
         set -l topic (string split -m1 : -- $cur)[1]
-        ktopic -d $dir describe $topic 2>/dev/null | while read -l t p rest
+        __klog_ktopic_run describe $topic | while read -l t p rest
             echo $t:$p
         end
     else
-        ktopic -d $dir list 2>/dev/null
+        __klog_ktopic_run list
     end
+end
+
+# broker addresses: $KLOG_BROKERS and the default
+function __klog_brokers
+    if test -n "$KLOG_BROKERS"
+        printf '%s\tKLOG_BROKERS\n' $KLOG_BROKERS
+    end
+    printf '%s\tthe default\n' 127.0.0.1:7092
 end
 
 function __klog_config_keys
@@ -83,7 +120,7 @@ function __klog_ktopic_cmd
     set -l i 2
     while test $i -le (count $words)
         switch $words[$i]
-            case -d --dir
+            case -d --dir -b --brokers
                 set i (math $i + 1)
             case '-*'
             case '*'
@@ -116,7 +153,7 @@ function __klog_ktopic_nargs
             continue
         end
         switch $w
-            case -d --dir -p --partitions -c --config
+            case -d --dir -b --brokers -p --partitions -c --config
                 set skip 1
             case '-*'
             case '*'
@@ -144,8 +181,9 @@ function __klog_kproduce_topic_next
             continue
         end
         switch $w
-            case -d --dir -p --partition -k --key -K --key-delimiter -D --delimiter \
-                -H --header -z --compression -B --batch-size -l --linger-ms
+            case -d --dir -b --brokers -a --acks -p --partition -k --key \
+                -K --key-delimiter -D --delimiter -H --header -z --compression \
+                -B --batch-size -l --linger-ms
                 set skip 1
             case '-*'
             case '*'
@@ -158,6 +196,7 @@ end
 # ktopic
 complete -c ktopic -f
 complete -c ktopic -n __klog_ktopic_no_cmd -s d -l dir -r -F -d 'log directory'
+complete -c ktopic -n __klog_ktopic_no_cmd -s b -l brokers -x -a '(__klog_brokers)' -d 'work through a kbrokerd'
 complete -c ktopic -n __klog_ktopic_no_cmd -s h -l help -d 'print help'
 complete -c ktopic -n __klog_ktopic_no_cmd -s V -l version -d 'print the version'
 complete -c ktopic -n __klog_ktopic_no_cmd -a create -d 'create a topic'
@@ -176,6 +215,8 @@ complete -c ktopic -n '__klog_ktopic_using delete' -l if-exists -d 'a missing to
 
 # kproduce
 complete -c kproduce -s d -l dir -r -F -d 'log directory'
+complete -c kproduce -s b -l brokers -x -a '(__klog_brokers)' -d 'write through a kbrokerd'
+complete -c kproduce -s a -l acks -x -a '0\t"no acknowledgement" 1\t"the broker wrote it" all\t"every replica (default)"' -d 'acknowledgement to wait for (remote)'
 complete -c kproduce -s p -l partition -x -d 'write every record to this partition'
 complete -c kproduce -s k -l key -x -d 'the same key on every record'
 complete -c kproduce -s K -l key-delimiter -x -d 'key ends at this delimiter'
@@ -195,6 +236,7 @@ complete -c kproduce -n __klog_kproduce_topic_next -f -a '(__klog_topics)' -d to
 # kconsume
 complete -c kconsume -f
 complete -c kconsume -s d -l dir -r -F -d 'log directory'
+complete -c kconsume -s b -l brokers -x -a '(__klog_brokers)' -d 'read through a kbrokerd'
 complete -c kconsume -s o -l offset -x -a 'beginning end s@' -d 'where to start'
 complete -c kconsume -s e -l exit -d 'exit at the end of every partition'
 complete -c kconsume -s c -l count -x -d 'exit after this many records'
@@ -217,4 +259,19 @@ complete -c kdump -s q -l quiet -d 'no warnings'
 complete -c kdump -s h -l help -d 'print help'
 complete -c kdump -s V -l version -d 'print the version'
 
-# kgroup, kreplicate and kbrokerd: added with the tools
+# kbrokerd
+complete -c kbrokerd -f
+complete -c kbrokerd -s d -l dir -x -a '(__fish_complete_directories)' -d 'log directory to serve'
+complete -c kbrokerd -s l -l listen -x -a '127.0.0.1:7092 "*:7092" "[::1]:7092" "[::]:7092"' -d 'address to listen on'
+complete -c kbrokerd -s s -l secret-file -r -F -d 'clients must AUTH with its first line'
+complete -c kbrokerd -l fsync -x -a 'always\t"sync before acknowledging (default)" interval=\t"sync every MS milliseconds" never\t"the kernel syncs"' -d 'when to sync'
+complete -c kbrokerd -l max-connections -x -d 'most connections at once (1024)'
+complete -c kbrokerd -l idle-timeout -x -d 'close idle connections after SEC (600, 0 never)'
+complete -c kbrokerd -l max-request -x -d 'largest produce payload (16777216)'
+complete -c kbrokerd -l max-memory -x -d 'all connection buffers (1073741824)'
+complete -c kbrokerd -s r -l ready-fd -x -d 'write a newline to FD when ready'
+complete -c kbrokerd -s q -l quiet -d 'log warnings and errors only'
+complete -c kbrokerd -s h -l help -d 'print help'
+complete -c kbrokerd -s V -l version -d 'print the version'
+
+# kgroup and kreplicate: added with the tools
