@@ -1148,6 +1148,13 @@ again:
 		klog_batch_parse(out->data + at + off, sl.len - off, &b, NULL);
 		if (klog_batch_verify(out->data + at + off, &b, e) < 0) {
 			struct seg *s = &p->segs[p->rseg];
+			if (off > 0) {
+				/* hand out the good batches before it; the next
+				 * read starts at the damaged one and fails there */
+				out->len += off;
+				p->rseg = SIZE_MAX;
+				return (ssize_t)off;
+			}
 			char nm[64];
 			segname(nm, sizeof nm, s->base, ".log");
 			p->rseg = SIZE_MAX;
