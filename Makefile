@@ -97,8 +97,13 @@ deps:
 		else echo "warning: missing Debian packages:" $$missing; fi; \
 	fi
 
+# the scenarios that reach the log only through the tools run twice:
+# embedded, then through a kbrokerd (KLOG_TEST_REMOTE, see tests/lib.sh)
+REMOTE_TESTS = $(sort $(wildcard tests/t1*.t tests/t2*.t tests/t3*.t tests/t8000-*.t tests/t9*.t))
+
 check: all $(CTESTS) $(HELPERS)
 	PATH="$(CURDIR):$(CURDIR)/tests:$$PATH" prove $(PROVEFLAGS) tests/ </dev/null
+	PATH="$(CURDIR):$(CURDIR)/tests:$$PATH" KLOG_TEST_REMOTE=1 prove $(PROVEFLAGS) $(REMOTE_TESTS) </dev/null
 
 test: deps
 	$(MAKE) check
