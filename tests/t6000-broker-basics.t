@@ -124,7 +124,7 @@ test_expect_success 'pipelined requests are answered in order' '
 '
 
 test_expect_success 'the records are in the log directory for embedded readers' '
-	ktopic describe orders >out &&
+	ktopic -d "$KLOG_DIR" describe orders >out &&
 	grep -q "^orders	1	0	1000	" out
 '
 
@@ -160,7 +160,7 @@ test_expect_success 'a second broker on the same directory is refused at once' '
 
 test_expect_success 'embedded writers refuse, naming the broker' '
 	if test -x "$TOP/kproduce"; then
-		echo x | test_must_fail kproduce -p 0 orders 2>err &&
+		echo x | test_must_fail kproduce -d "$KLOG_DIR" -p 0 orders 2>err &&
 		grep -q "$ADDR" err
 	fi
 '

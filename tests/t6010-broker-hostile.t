@@ -39,7 +39,7 @@ alive() {
 
 test_expect_success 'setup' '
 	mkdir -p "$KLOG_DIR" &&
-	ktopic create t -p 2 &&
+	ktopic -d "$KLOG_DIR" create t -p 2 &&
 	start_broker b --max-request 100000 --max-connections 8
 '
 

@@ -18,7 +18,7 @@ notify_listen() {
 
 test_expect_success 'setup' '
 	mkdir -p "$KLOG_DIR" &&
-	ktopic create t
+	ktopic -d "$KLOG_DIR" create t
 '
 
 test_expect_success 'READY=1 reaches a path NOTIFY_SOCKET once the broker serves' '

@@ -22,7 +22,7 @@ start_broker() {
 
 test_expect_success 'setup' '
 	mkdir -p "$KLOG_DIR" &&
-	ktopic create c -p 4 --config segment.bytes=262144 &&
+	ktopic -d "$KLOG_DIR" create c -p 4 --config segment.bytes=262144 &&
 	start_broker b
 '
 

@@ -79,7 +79,7 @@ test_expect_success 'a topic created again after a delete starts empty' '
 '
 
 test_expect_success 'a topic created by ktopic behind the broker is found' '
-	if ktopic create side -p 2 2>err; then
+	if ktopic -d "$KLOG_DIR" create side -p 2 2>err; then
 		kbclient produce side 1 3 >acked &&
 		kbclient consume side 1 >got &&
 		test_line_count = 3 got
