@@ -80,6 +80,7 @@ struct klog_part {
 	int64_t since_index;    /* bytes appended since the last index entry */
 	int64_t first_ts;       /* first batch's max timestamp: segment.ms */
 	int dirty;
+	int index_missing;      /* the active segment had no .index: rebuild */
 	/* reader cursor */
 	size_t rseg;
 	int64_t rpos, roff;
@@ -379,6 +380,7 @@ open_indexes(struct klog_part *p, struct seg *s, char *err)
 	char nm[64];
 
 	segname(nm, sizeof nm, s->base, ".index");
+	p->index_missing = faccessat(p->dfd, nm, F_OK, 0) < 0 && s->size > 0;
 	if ((p->ifd = openat(p->dfd, nm, O_RDWR | O_APPEND | O_CREAT | O_CLOEXEC, 0644)) < 0)
 		return kerr_sys(err, "cannot open index '%s/%s'", p->name, nm);
 	segname(nm, sizeof nm, s->base, ".timeindex");
@@ -515,8 +517,7 @@ again:
 			if ((p->flags & KLOG_WRITE) && trim_indexes(p, s, err) < 0)
 				return -1;
 			/* a torn tail or a missing index: rebuild the active segment's */
-			if ((p->flags & KLOG_WRITE) && (torn ||
-			    (p->ientries == 0 && s->size > 2 * p->cfg.index_interval_bytes + 1))) {
+			if ((p->flags & KLOG_WRITE) && (torn || p->index_missing)) {
 				if (rebuild_indexes(p, err) < 0)
 					return -1;
 				kwarn("partition '%s': rebuilt indexes of segment " SEG_FMT " (%" PRId64

@@ -20,16 +20,16 @@ now() { date +%s%N; }
 rate() { awk -v n="$N" -v b="$PAYLOAD" -v t="$2" -v c="$3" -v name="$1" 'BEGIN {
 	s = t / 1e9; printf "%-24s %10.0f rec/s %8.1f MB/s  %5.2fx cat\n", name, n / s, b / s / 1e6, c / t }'; }
 rss() { awk '/^VmRSS:/ { r = $2 } /^VmHWM:/ { h = $2 } END { print r, h }' "/proc/$1/status"; }
-start_broker() { # dir -> sets BPID, prints ms to readiness
+start_broker() { # dir -> sets BPID and READY_MS
 	local fifo=$WORK/ready t0 t1
 	rm -f "$fifo"; mkfifo "$fifo"
 	t0=$(now)
-	kbrokerd -d "$1" -l "$ADDR" -q -r 3 3>"$fifo" 2>>"$WORK/broker.log" &
+	kbrokerd -d "$1" -l "$ADDR" -q -r 3 3>"$fifo" >/dev/null 2>>"$WORK/broker.log" &
 	BPID=$!
 	read -r _ <"$fifo"
 	t1=$(now)
 	rm -f "$fifo"
-	echo $(( (t1 - t0) / 1000000 ))
+	READY_MS=$(( (t1 - t0) / 1000000 ))
 }
 stop_broker() { kill -TERM "$BPID" 2>/dev/null; wait "$BPID" 2>/dev/null || true; }
 trap 'stop_broker' EXIT
@@ -37,7 +37,7 @@ trap 'stop_broker' EXIT
 echo "# remote: kbrokerd on $ADDR, fsync policy always (group commit), acks all"
 t0=$(now); cat "$REC" > "$WORK/cat.out"; t1=$(now); cat_ns=$((t1 - t0))
 rm -rf "$D"; mkdir -p "$D"
-start_broker "$D" >/dev/null
+start_broker "$D"
 read -r idle_rss _ < <(rss "$BPID")
 ktopic -b "$ADDR" create bench
 t0=$(now); kproduce -b "$ADDR" bench < "$REC"; t1=$(now)
@@ -56,8 +56,8 @@ stop_broker
 rm -rf "$D"; mkdir -p "$D"
 ktopic -d "$D" create p1000 --partitions 1000
 seq 1 100000 | kproduce -d "$D" p1000
-ms=$(start_broker "$D")
-echo "broker start to ready, 1000 partitions (100000 records): ${ms} ms"
+start_broker "$D"
+echo "broker start to ready, 1000 partitions (100000 records): ${READY_MS} ms"
 stop_broker
 rm -rf "$D" "$WORK/cat.out"
 

@@ -189,6 +189,23 @@ main(void)
 	cmp_ok(bad, ==, 0, "and intact");
 	klog_part_close(p);
 
+	/* a lost index is rebuilt by the next writer, and only then */
+	snprintf(path, sizeof path, "%s/t-0/00000000000000000000.index", root);
+	{
+		off_t before = fsize(path);
+		unlink(path);
+		lastwarn[0] = 0;
+		p = klog_part_open(d, "t", 0, KLOG_WRITE, err);
+		ok(p && strstr(lastwarn, "rebuilt indexes") && fsize(path) == before,
+		    "a missing index is rebuilt the same (%jd bytes): %s", (intmax_t)fsize(path), lastwarn);
+		klog_part_close(p);
+		lastwarn[0] = 0;
+		p = klog_part_open(d, "t", 0, KLOG_WRITE, err);
+		ok(p && lastwarn[0] == 0, "a clean reopen says nothing: %s", lastwarn);
+		klog_part_close(p);
+	}
+	snprintf(path, sizeof path, "%s/t-0/00000000000000000000.log", root);
+
 	/* damage followed by valid data is refused, not truncated */
 	{
 		int fd = open(path, O_RDWR);
