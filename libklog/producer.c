@@ -36,7 +36,7 @@
 #define DEFAULT_BATCH 1000000
 #define CHUNK (256u << 10)
 #define PENDING_MAX ((size_t)4 << 20)
-#define CAP_MAX ((size_t)8 << 20)
+#define CAP_MAX ((size_t)4 << 20)
 /* a record's size in a batch beyond key, value and headers: length,
  * attributes, timestamp delta, offset delta, key and value lengths, header
  * count, as varints at their largest */
@@ -333,6 +333,16 @@ report_big(struct feed *f, size_t size)
 	pr->o.skipped(pr->o.arg, msg);
 }
 
+/* what a batch of one record of n bytes would take (n may pass INT32_MAX) */
+static size_t
+skipped_size(struct klog_producer *pr, size_t n)
+{
+	size_t v = n > INT32_MAX ? INT32_MAX : n;
+
+	return KLOG_BATCH_OVERHEAD + klog_record_size(0, 0, -1, (int32_t)v, pr->o.headers,
+	    pr->o.nheaders) + (n - v);
+}
+
 static int
 record(struct feed *f, const unsigned char *r, size_t n, char *err)
 {
@@ -467,9 +477,7 @@ klog_producer_feed(struct klog_producer *pr, int fd, const char *name,
 			size_t end = (size_t)(q - pr->in);
 			if (skipping >= 0) {
 				f.recno++;
-				report_big(&f, KLOG_BATCH_OVERHEAD + klog_record_size(0, 0, -1,
-				    (int32_t)((size_t)skipping + end - start > INT32_MAX ? INT32_MAX :
-				    (size_t)skipping + end - start), pr->o.headers, pr->o.nheaders));
+				report_big(&f, skipped_size(pr, (size_t)skipping + end - start));
 				skipping = -1;
 			} else if (record(&f, pr->in + start, end - start, err) < 0)
 				return -1;
@@ -486,7 +494,7 @@ klog_producer_feed(struct klog_producer *pr, int fd, const char *name,
 	}
 	if (skipping >= 0) {
 		f.recno++;
-		report_big(&f, KLOG_BATCH_OVERHEAD + (size_t)skipping + (len - start));
+		report_big(&f, skipped_size(pr, (size_t)skipping + len - start));
 	} else if (len > start && record(&f, pr->in + start, len - start, err) < 0)
 		return -1;
 	return 0;
