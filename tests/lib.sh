@@ -464,7 +464,9 @@ test_path_is_missing() {
 
 # --- daemons and readiness -----------------------------------------------
 
-# test_port [K]: a TCP port for this script (K = 0, 1 or 2), from the test number
+# test_port [K]: a TCP port for this script (K = 0 or 1), from the test
+# number; all below 32768, out of the kernel's ephemeral range, so no
+# client connection can be holding it
 test_port() {
 	test_p_n_=$TEST_NUMBER
 	while :; do
@@ -473,7 +475,7 @@ test_port() {
 		*) break ;;
 		esac
 	done
-	echo $((${KLOG_TEST_PORT_BASE:-20000} + test_p_n_ * 3 + ${1:-0}))
+	echo $((${KLOG_TEST_PORT_BASE:-12000} + test_p_n_ * 2 + ${1:-0}))
 }
 
 # test_fifo NAME: make a named pipe (e.g. for a readiness line)
@@ -537,7 +539,7 @@ test_embedded_only() {
 }
 
 test_start_broker_() {
-	test_sb_port_=$(( $(test_port 0) + 15000 ))
+	test_sb_port_=$(test_port 1)
 	mkdir -p "$KLOG_DIR" &&
 	test_fifo "$TRASH.ready" &&
 	{ kbrokerd -d "$KLOG_DIR" -l "127.0.0.1:$test_sb_port_" -q -r 3 \

@@ -118,10 +118,10 @@ test_expect_success 'test_when_finished ran' '
 '
 
 test_expect_success 'test_port is derived from the test number' '
-	test "$(test_port)" = 20000 &&
-	test "$(test_port 2)" = 20002 &&
+	test "$(test_port)" = 12000 &&
+	test "$(test_port 1)" = 12001 &&
 	TEST_NUMBER=0123 &&
-	test "$(test_port 1)" = $((20000 + 123 * 3 + 1)) &&
+	test "$(test_port 1)" = $((12000 + 123 * 2 + 1)) &&
 	TEST_NUMBER=0000
 '
 
