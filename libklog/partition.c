@@ -90,6 +90,26 @@ struct klog_part {
 
 #define SEG_FMT "%020" PRId64
 
+/* the writer lock; a signal (kproduce's handlers interrupt system calls)
+ * does not make us give up waiting for it */
+static int
+lock_ex(int fd)
+{
+	int r;
+
+	while ((r = flock(fd, LOCK_EX)) < 0 && errno == EINTR)
+		;
+	return r;
+}
+
+/* a verify buffer as large as the largest batch seen is not kept */
+static void
+trim_tmp(struct klog_part *p)
+{
+	if (p->tmp.cap > (size_t)256 << 10)
+		klog_buf_free(&p->tmp);
+}
+
 static void
 segname(char *buf, size_t n, int64_t base, const char *suffix)
 {
@@ -630,7 +650,7 @@ klog_part_open(struct klog_dir *d, const char *topic, int partition, int flags, 
 					p->start_empty = e[i].offset;
 			free(e);
 		}
-		if (flock(p->dfd, LOCK_EX) < 0) {
+		if (lock_ex(p->dfd) < 0) {
 			kerr_sys(err, "cannot lock partition '%s'", p->name);
 			goto fail;
 		}
@@ -639,6 +659,7 @@ klog_part_open(struct klog_dir *d, const char *topic, int partition, int flags, 
 			goto fail;
 		}
 		flock(p->dfd, LOCK_UN);
+		trim_tmp(p);
 	} else if (refresh(p, 0, err) < 0)
 		goto fail;
 	return p;
@@ -676,7 +697,7 @@ klog_part_close(struct klog_part *p)
 		return;
 	if ((p->flags & KLOG_WRITE) && p->dirty && p->dfd >= 0 && active(p)) {
 		/* best effort: a failed sync here was already seen by the appender */
-		if (flock(p->dfd, LOCK_EX) == 0) {
+		if (lock_ex(p->dfd) == 0) {
 			if (refresh(p, 1, e) == 0 && klog_part_sync(p, e) == 0)
 				update_ckpt(p, "recovery-point-offset-checkpoint", p->end, e);
 			klog_part_retention(p, klog_now_ms(), e);
@@ -825,10 +846,11 @@ klog_part_append(struct klog_part *p, unsigned char *batches, size_t len,
 		in_ts = now;
 	if (len == 0)
 		return 0;
-	if (flock(p->dfd, LOCK_EX) < 0)
+	if (lock_ex(p->dfd) < 0)
 		return kerr_sys(err, "cannot lock partition '%s'", p->name);
 	if (refresh(p, 1, err) < 0)
 		goto out;
+	trim_tmp(p);
 	if (!active(p)) {
 		if (create_segment(p, p->end, err) < 0)
 			goto out;
