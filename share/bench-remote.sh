@@ -3,7 +3,7 @@
 # a kbrokerd on loopback, one producer; then end-to-end latency at 10,000
 # records/s, broker start-to-ready with 1,000 partitions, broker RSS idle and
 # under load, and the peers of ../shared/bench/peers.sh (Redis Streams, NATS
-# JetStream) in the same run (PEERS=0 skips them).
+# JetStream) in the same run (BENCH_PEERS=0 skips them).
 # usage: bench-remote.sh RECORDS_FILE N
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -24,7 +24,7 @@ start_broker() { # dir -> sets BPID and READY_MS
 	local fifo=$WORK/ready t0 t1
 	rm -f "$fifo"; mkfifo "$fifo"
 	t0=$(now)
-	kbrokerd -d "$1" -l "$ADDR" -q -r 3 3>"$fifo" >/dev/null 2>>"$WORK/broker.log" &
+	kbrokerd -d "$1" -l "$ADDR" ${start_broker_opts:-} -q -r 3 3>"$fifo" >/dev/null 2>>"$WORK/broker.log" &
 	BPID=$!
 	read -r _ <"$fifo"
 	t1=$(now)
@@ -52,6 +52,12 @@ ktopic -b "$ADDR" create lat
 echo "# end-to-end latency, one-record produces at 10000/s for 5 s, a long-polling follower"
 kbclient -b "$ADDR" latency lat 0 10000 5
 stop_broker
+echo "# the same with --fsync interval=1000 (acknowledged once written; fsync every second)"
+start_broker_opts="--fsync interval=1000"
+start_broker "$D"
+kbclient -b "$ADDR" latency lat 0 10000 5
+stop_broker
+start_broker_opts=
 
 rm -rf "$D"; mkdir -p "$D"
 ktopic -d "$D" create p1000 --partitions 1000
@@ -61,7 +67,10 @@ echo "broker start to ready, 1000 partitions (100000 records): ${READY_MS} ms"
 stop_broker
 rm -rf "$D" "$WORK/cat.out"
 
-if [ "${PEERS:-1}" != 0 ] && [ -x "$SHARED/bench/peers.sh" ]; then
-	echo "# peers, same workload, same run: $SHARED/bench/peers.sh"
-	WORK=$WORK/peers N=$N "$SHARED/bench/peers.sh" 2>&1 | grep -v '^#' || echo "# peers.sh failed"
+if [ "${BENCH_PEERS:-1}" != 0 ] && [ -f "$SHARED/bench/peers.sh" ]; then
+	echo "# peers, same workload, same run: $SHARED/bench/peers.sh (redis, nats)"
+	if ! (unset PEERS; WORK=$WORK/peers N=$N bash "$SHARED/bench/peers.sh" >"$WORK/peers.out" 2>&1); then
+		echo "# peers.sh failed:"; tail -3 "$WORK/peers.out"
+	fi
+	grep -v '^#' "$WORK/peers.out" || true
 fi
