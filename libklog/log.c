@@ -90,6 +90,19 @@ klog_log_set_acks(struct klog_log *lg, int acks)
 	lg->acks = acks;
 }
 
+/* embedded changes to a directory a kbrokerd serves go through it, or not at all */
+static int
+served(struct klog_log *lg, char *err)
+{
+	char who[256];
+
+	if (!klog_dir_broker(lg->d, who, sizeof who))
+		return 0;
+	errno = EBUSY;
+	return kerr(err, "log directory '%s' is served by kbrokerd (%s): change it with -b, "
+	    "or stop it", lg->name, who);
+}
+
 int
 klog_log_topics(struct klog_log *lg, char ***names, size_t *n, char *err)
 {
@@ -108,6 +121,8 @@ klog_log_create(struct klog_log *lg, const char *topic, int partitions, char **k
 	}
 	if (lg->c)
 		return klog_client_create(lg->c, topic, partitions, kv, nkv, err);
+	if (served(lg, err) < 0)
+		return -1;
 	return klog_topic_create(lg->d, topic, partitions, kv, nkv, err);
 }
 
@@ -117,6 +132,8 @@ klog_log_alter(struct klog_log *lg, const char *topic, int partitions, char **kv
 {
 	if (lg->c)
 		return klog_client_alter(lg->c, topic, partitions, kv, nkv, err);
+	if (served(lg, err) < 0)
+		return -1;
 	return klog_topic_alter(lg->d, topic, partitions, kv, nkv, err);
 }
 
@@ -125,6 +142,8 @@ klog_log_delete(struct klog_log *lg, const char *topic, char *err)
 {
 	if (lg->c)
 		return klog_client_delete(lg->c, topic, err);
+	if (served(lg, err) < 0)
+		return -1;
 	return klog_topic_delete(lg->d, topic, err);
 }
 
