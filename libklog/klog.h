@@ -377,6 +377,10 @@ const char *klog_lpart_name(const struct klog_lpart *lp);
 /* remote with acks 0: *first = *last = -1 */
 int klog_lpart_append(struct klog_lpart *lp, unsigned char *batches, size_t len,
     int64_t *first, int64_t *last, char *err);
+/* remote pipelining: send now, collect acknowledgements in order later */
+int klog_lpart_send(struct klog_lpart *lp, const unsigned char *batches, size_t len, char *err);
+int klog_log_ack(struct klog_log *lg, int64_t *first, int64_t *last, char *err);
+int klog_log_acks(const struct klog_log *lg);
 int klog_lpart_info(struct klog_lpart *lp, struct klog_part_info *info, char *err);
 int klog_lpart_offset_for_time(struct klog_lpart *lp, int64_t ts, int64_t *offset, char *err);
 ssize_t klog_lpart_read(struct klog_lpart *lp, int64_t offset, size_t max,

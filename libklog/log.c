@@ -278,6 +278,30 @@ klog_lpart_append(struct klog_lpart *lp, unsigned char *batches, size_t len, int
 	return 0;
 }
 
+/* remote: send without waiting; klog_log_ack collects the answers in order */
+int
+klog_lpart_send(struct klog_lpart *lp, const unsigned char *batches, size_t len, char *err)
+{
+	if (!lp->lg->c) {
+		errno = EINVAL;
+		return kerr(err, "partition '%s' is not remote", lp->name);
+	}
+	return klog_client_produce_send(lp->lg->c, lp->topic, lp->partition, lp->lg->acks,
+	    batches, len, err);
+}
+
+int
+klog_log_ack(struct klog_log *lg, int64_t *first, int64_t *last, char *err)
+{
+	return klog_client_produce_ack(lg->c, first, last, err);
+}
+
+int
+klog_log_acks(const struct klog_log *lg)
+{
+	return lg->acks;
+}
+
 int
 klog_lpart_info(struct klog_lpart *lp, struct klog_part_info *info, char *err)
 {

@@ -47,8 +47,14 @@ struct pslot {
 	struct klog_builder bb;
 };
 
+/* remote producers keep up to this many batches in flight */
+#define INFLIGHT_MAX 16
+
 struct klog_producer {
 	struct klog_log *lg;
+	int pipelined;                  /* remote with acks: send, collect acks later */
+	int ring[INFLIGHT_MAX];         /* partitions of the batches in flight */
+	int rhead, rlen;
 	char topic[KLOG_TOPIC_MAX + 1];
 	struct klog_producer_opts o;
 	struct klog_config cfg;
@@ -119,6 +125,12 @@ klog_producer_open(struct klog_log *lg, const char *topic, const struct klog_pro
 	}
 	for (i = 0; i < pr->nparts; i++)
 		klog_builder_init(&pr->slot[i].bb, pr->codec);
+	/* a pipelining client takes no other request while acks are due: open
+	 * every partition now */
+	pr->pipelined = klog_log_remote(lg) && klog_log_acks(lg) != 0;
+	for (i = 0; pr->pipelined && i < pr->nparts; i++)
+		if (!(pr->slot[i].part = klog_lpart_open(lg, topic, i, KLOG_WRITE, err)))
+			goto fail;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	pr->sticky = (int)(((uint64_t)ts.tv_nsec ^ (uint64_t)getpid() * 2654435761u) %
 	    (uint64_t)pr->nparts);
@@ -178,6 +190,22 @@ total_cap(struct klog_producer *pr)
 	return n;
 }
 
+/* the oldest batch in flight is acknowledged */
+static int
+collect_one(struct klog_producer *pr, char *err)
+{
+	int64_t first, last;
+	int p = pr->ring[pr->rhead];
+
+	if (klog_log_ack(pr->lg, &first, &last, err) < 0)
+		return part_err(pr, p, err);
+	pr->rhead = (pr->rhead + 1) % INFLIGHT_MAX;
+	pr->rlen--;
+	if (pr->o.acked)
+		pr->o.acked(pr->o.arg, pr->topic, p, first, last);
+	return 0;
+}
+
 /* write partition p's pending batch */
 static int
 flush_one(struct klog_producer *pr, int p, char *err)
@@ -193,10 +221,18 @@ flush_one(struct klog_producer *pr, int p, char *err)
 		return part_err(pr, p, err);
 	if (klog_builder_finish(&s->bb, &out, &len, err) < 0)
 		return part_err(pr, p, err);
-	if (klog_lpart_append(s->part, out, len, &first, &last, err) < 0)
-		return part_err(pr, p, err);
-	if (pr->o.acked)
-		pr->o.acked(pr->o.arg, pr->topic, p, first, last);
+	if (pr->pipelined) {
+		if (pr->rlen == INFLIGHT_MAX && collect_one(pr, err) < 0)
+			return -1;
+		if (klog_lpart_send(s->part, out, len, err) < 0)
+			return part_err(pr, p, err);
+		pr->ring[(pr->rhead + pr->rlen++) % INFLIGHT_MAX] = p;
+	} else {
+		if (klog_lpart_append(s->part, out, len, &first, &last, err) < 0)
+			return part_err(pr, p, err);
+		if (pr->o.acked)
+			pr->o.acked(pr->o.arg, pr->topic, p, first, last);
+	}
 	size = klog_builder_size(&s->bb);
 	pr->pending = pr->pending > size ? pr->pending - size : 0;
 	klog_builder_reset(&s->bb);
@@ -216,6 +252,9 @@ klog_producer_flush(struct klog_producer *pr, char *err)
 
 	for (i = 0; i < pr->nparts; i++)
 		if (pr->slot[i].bb.count && flush_one(pr, i, err) < 0)
+			return -1;
+	while (pr->rlen > 0)
+		if (collect_one(pr, err) < 0)
 			return -1;
 	pr->pending = 0;
 	pr->oldest_ms = -1;
