@@ -31,7 +31,7 @@ start_broker() { # dir -> sets BPID and READY_MS
 	rm -f "$fifo"
 	READY_MS=$(( (t1 - t0) / 1000000 ))
 }
-stop_broker() { kill -TERM "$BPID" 2>/dev/null; wait "$BPID" 2>/dev/null || true; }
+stop_broker() { [ -n "${BPID:-}" ] || return 0; kill -TERM "$BPID" 2>/dev/null || true; wait "$BPID" 2>/dev/null || true; BPID=; }
 trap 'stop_broker' EXIT
 
 echo "# remote: kbrokerd on $ADDR, fsync policy always (group commit), acks all"
