@@ -280,7 +280,7 @@ main(void)
 		if (fork() == 0) {
 			struct klog_dir *d2 = klog_dir_open(root, 0, err);
 			struct klog_part *q = klog_part_open(d2, "c", 0, KLOG_WRITE, err);
-			char pre[8];
+			char pre[16];
 			int j;
 			snprintf(pre, sizeof pre, "w%d", i);
 			for (j = 0; j < 300 && q; j++)
