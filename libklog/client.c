@@ -241,7 +241,8 @@ read_body(struct klog_client *c, size_t n, struct klog_buf *out, char *err)
 
 	if (klog_buf_reserve(out, n) < 0)
 		return kerr_sys(err, "broker '%s'", c->addr);
-	memcpy(out->data + out->len, c->r.data + c->roff, take);
+	if (take)
+		memcpy(out->data + out->len, c->r.data + c->roff, take);
 	c->roff += take;
 	out->len += take;
 	n -= take;

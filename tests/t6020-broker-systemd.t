@@ -4,9 +4,7 @@
 test_description='kbrokerd speaks systemd: READY=1, LISTEN_FDS, priorities, signals, units'
 . "$(dirname "$0")/lib.sh"
 
-PORT=$(test_port)
-ADDR=127.0.0.1:$PORT
-export KLOG_BROKERS=$ADDR
+. "$TEST_DIRECTORY/lib-broker.sh"
 
 # notify_listen SOCKET: a stand-in notify socket; waits until it is bound
 notify_listen() {

@@ -4,21 +4,9 @@
 test_description='SIGKILL of a loaded broker: every acknowledged record present exactly once'
 . "$(dirname "$0")/lib.sh"
 
-PORT=$(test_port)
-ADDR=127.0.0.1:$PORT
-export KLOG_BROKERS=$ADDR
+. "$TEST_DIRECTORY/lib-broker.sh"
 PRODUCERS=${KLOG_CRASH_PRODUCERS:-24}
 CONSUMERS=${KLOG_CRASH_CONSUMERS:-8}
-
-start_broker() {
-	sb_name=$1
-	shift
-	test_fifo "$sb_name.ready" &&
-	{ kbrokerd -d "$KLOG_DIR" -l "$ADDR" -r 3 "$@" 3>"$sb_name.ready" 2>"$sb_name.err" & } &&
-	eval "${sb_name}_pid=$!" &&
-	test_atexit "kill $! 2>/dev/null" &&
-	test_wait_line "$sb_name.ready" "^" 20
-}
 
 test_expect_success 'setup' '
 	mkdir -p "$KLOG_DIR" &&

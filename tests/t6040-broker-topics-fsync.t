@@ -4,30 +4,7 @@
 test_description='kbrokerd: alter and delete under long polls; fsync always, interval, never'
 . "$(dirname "$0")/lib.sh"
 
-PORT=$(test_port)
-ADDR=127.0.0.1:$PORT
-export KLOG_BROKERS=$ADDR
-
-start_broker() {
-	sb_name=$1
-	shift
-	test_fifo "$sb_name.ready" &&
-	{ kbrokerd -d "$KLOG_DIR" -l "$ADDR" -r 3 "$@" 3>"$sb_name.ready" 2>"$sb_name.err" & } &&
-	eval "${sb_name}_pid=$!" &&
-	test_atexit "kill $! 2>/dev/null" &&
-	test_wait_line "$sb_name.ready" "^" 20
-}
-
-stop_broker() {
-	eval "sb_pid=\$${1}_pid" &&
-	kill -TERM $sb_pid &&
-	wait $sb_pid
-}
-
-talk() {
-	bash -c 'exec 3<>"/dev/tcp/127.0.0.1/$1" || exit 1
-		cat >&3 && timeout 10 cat <&3' talk "$PORT"
-}
+. "$TEST_DIRECTORY/lib-broker.sh"
 
 # metric NAME: a value from STATS
 metric() {
