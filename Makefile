@@ -59,9 +59,10 @@ libklog/libklog.a: $(LIBOBJ)
 	rm -f $@
 	$(AR) rcs $@ $^
 
+# pkg-config file; written again at install time for that PREFIX
+PCFMT = 'prefix=%s\nlibdir=%s\nincludedir=%s\n\nName: klog\nDescription: Kafka log directories from C\nVersion: 0.1.0\nLibs: -L$${libdir} -lklog\nLibs.private: %s\nCflags: -I$${includedir}\n'
 libklog/klog.pc: Makefile
-	printf 'prefix=%s\nlibdir=%s\nincludedir=%s\n\nName: klog\nDescription: Kafka log directories from C\nVersion: 0.1.0\nLibs: -L$${libdir} -lklog\nLibs.private: %s\nCflags: -I$${includedir}\n' \
-		'$(PREFIX)' '$(LIBDIR)' '$(INCDIR)' '$(LDLIBS)' > $@
+	printf $(PCFMT) '$(PREFIX)' '$(LIBDIR)' '$(INCDIR)' '$(LDLIBS)' > $@
 
 $(BINS): %: cmd/%.o libklog/libklog.a
 	$(CC) $(LDFLAGS) -o $@ $< libklog/libklog.a $(LDLIBS)
@@ -123,7 +124,7 @@ install: all
 		$(DESTDIR)$(BASHCOMPDIR) $(DESTDIR)$(ZSHCOMPDIR) $(DESTDIR)$(FISHCOMPDIR) $(DESTDIR)$(DATADIR)
 	install -m0755 $(BINS) $(DESTDIR)$(BINDIR)
 	install -m0644 libklog/libklog.a $(DESTDIR)$(LIBDIR)
-	install -m0644 libklog/klog.pc $(DESTDIR)$(LIBDIR)/pkgconfig
+	printf $(PCFMT) '$(PREFIX)' '$(LIBDIR)' '$(INCDIR)' '$(LDLIBS)' > $(DESTDIR)$(LIBDIR)/pkgconfig/klog.pc
 	install -m0644 libklog/klog.h $(DESTDIR)$(INCDIR)
 	install -m0644 $(MAN1) $(DESTDIR)$(MANDIR)/man1
 	install -m0644 man/*.5 $(DESTDIR)$(MANDIR)/man5
