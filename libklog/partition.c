@@ -1046,7 +1046,8 @@ watch(struct klog_part *p)
 
 /* where the next whole batches are: fills s; 0 at end */
 static ssize_t
-locate(struct klog_part *p, int64_t offset, size_t max, struct klog_slice *sl, char *err)
+locate(struct klog_part *p, int64_t offset, size_t max, struct klog_slice *sl,
+    struct klog_buf *out, char *err)
 {
 	struct klog_batch b;
 	struct seg *s;
@@ -1081,7 +1082,42 @@ retry:
 		if (fstat(s->fd, &st) < 0)
 			return kerr_sys(err, "segment of '%s'", p->name);
 		start = pos = p->rpos;
-		for (;;) {
+		if (out && pos < st.st_size) {
+			/* one read of up to max bytes, cut to whole batches in memory */
+			size_t want = st.st_size - pos < (int64_t)max ? (size_t)(st.st_size - pos) : max;
+			size_t off = 0, at = out->len;
+			ssize_t n;
+			if (klog_buf_reserve(out, want) < 0)
+				return kerr_sys(err, "read '%s'", p->name);
+			if ((n = pread(s->fd, out->data + at, want, pos)) < 0)
+				return kerr_sys(err, "cannot read partition '%s'", p->name);
+			while (off < (size_t)n) {
+				int r = klog_batch_parse(out->data + at + off, (size_t)n - off, &b, e);
+				if (r < 0) {
+					char nm[64];
+					segname(nm, sizeof nm, s->base, ".log");
+					errno = EILSEQ;
+					return kerr(err, "segment '%s/%s': %s at byte %" PRId64, p->name,
+					    nm, e, pos + (int64_t)off);
+				}
+				if (r == 0) {
+					/* a first batch larger than max: read it whole */
+					if (off == 0 && (size_t)n >= KLOG_BATCH_OVERHEAD &&
+					    pos + (int64_t)klog_batch_size(&b) <= st.st_size) {
+						want = klog_batch_size(&b);
+						if (klog_buf_reserve(out, want) < 0)
+							return kerr_sys(err, "read '%s'", p->name);
+						if ((n = pread(s->fd, out->data + at, want, pos)) < 0)
+							return kerr_sys(err, "cannot read partition '%s'", p->name);
+						continue;
+					}
+					break;
+				}
+				off += klog_batch_size(&b);
+				p->roff = klog_batch_last(&b) + 1;
+			}
+			pos += (int64_t)off;
+		} else for (;;) {
 			int r = hdr_at(s->fd, pos, st.st_size, &b, e);
 			if (r < 0) {
 				char nm[64];
@@ -1131,7 +1167,7 @@ retry:
 int
 klog_part_slice(struct klog_part *p, int64_t offset, size_t max, struct klog_slice *s, char *err)
 {
-	ssize_t n = locate(p, offset, max, s, err);
+	ssize_t n = locate(p, offset, max, s, NULL, err);
 
 	if (n <= 0) {
 		s->fd = -1;
@@ -1150,7 +1186,8 @@ klog_part_read(struct klog_part *p, int64_t offset, size_t max, struct klog_buf 
 	int watched = p->ino >= 0;
 
 again:
-	n = locate(p, offset, max, &sl, err);
+	at = out->len;
+	n = locate(p, offset, max, &sl, out, err);
 	if (n < 0)
 		return -1;
 	if (n == 0) {
@@ -1161,11 +1198,7 @@ again:
 		}
 		return 0;
 	}
-	if (klog_buf_reserve(out, sl.len) < 0)
-		return kerr_sys(err, "read '%s'", p->name);
-	at = out->len;
-	if (pread(sl.fd, out->data + at, sl.len, sl.pos) != (ssize_t)sl.len)
-		return kerr_sys(err, "cannot read partition '%s'", p->name);
+	/* the batches are in out->data[at, at + n); out->len moves once checked */
 	for (off = 0; off < sl.len; off += klog_batch_size(&b)) {
 		char e[KLOG_ERRLEN];
 		klog_batch_parse(out->data + at + off, sl.len - off, &b, NULL);
