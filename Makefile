@@ -87,7 +87,7 @@ tests/fuzz-proto: tests/fuzz-proto.c $(LIBSRC) libklog/klog.h libklog/internal.h
 		libklog/crc32c.c libklog/varint.c libklog/codec.c $(LDLIBS)
 
 # Debian packages the build and the tests need; installed when missing and root
-DEBS = gcc make libc6-dev pkg-config zlib1g-dev libxxhash-dev libzstd-dev liblz4-dev libsnappy-dev perl procps time python3
+DEBS = gcc make libc6-dev pkg-config strace zlib1g-dev libxxhash-dev libzstd-dev liblz4-dev libsnappy-dev perl procps time python3
 deps:
 	@missing=$$(for p in $(DEBS); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
 	if [ -n "$$missing" ]; then \
