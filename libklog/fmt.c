@@ -277,52 +277,6 @@ put_i64(unsigned char *p, int64_t v)
 	return p + n;
 }
 
-/*
- * The record iterator has validated the headers already; this walk still
- * stops at anything malformed rather than read past the end.  Private
- * (not batch.c's klog_header_next) so the formatter inlines it and stands
- * alone.
- */
-static inline size_t
-zz_get(const unsigned char *p, const unsigned char *end, int64_t *v)
-{
-	uint64_t u = 0;
-	size_t i;
-
-	for (i = 0; i < 10 && p + i < end; i++) {
-		u |= (uint64_t)(p[i] & 0x7f) << (7 * i);
-		if (!(p[i] & 0x80)) {
-			*v = (int64_t)(u >> 1) ^ -(int64_t)(u & 1);
-			return i + 1;
-		}
-	}
-	return 0;
-}
-
-static inline int
-hdr_next(const unsigned char **pos, const unsigned char *end, struct klog_header *h)
-{
-	const unsigned char *p = *pos;
-	int64_t kl, vl;
-	size_t n;
-
-	if (p >= end || !(n = zz_get(p, end, &kl)) || kl < 0 || kl > end - p - (ptrdiff_t)n)
-		return 0;
-	p += n;
-	h->key = p;
-	h->key_len = (int32_t)kl;
-	p += kl;
-	if (!(n = zz_get(p, end, &vl)) || vl < -1 || vl > end - p - (ptrdiff_t)n)
-		return 0;
-	p += n;
-	h->value = vl < 0 ? NULL : p;
-	h->value_len = (int32_t)vl;
-	if (vl > 0)
-		p += vl;
-	*pos = p;
-	return 1;
-}
-
 static inline unsigned char *
 put_bytes(unsigned char *p, const unsigned char *s, int32_t n)
 {
@@ -391,7 +345,7 @@ klog_fmt_record(const struct klog_fmt *f, struct klog_buf *out,
 		case T_HEADERS:
 			hp = r->headers;
 			first = 1;
-			while (hp && hdr_next(&hp, r->headers_end, &h)) {
+			while (hp && klog_header_next(&hp, r->headers_end, &h)) {
 				if (!first)
 					*p++ = ',';
 				first = 0;
@@ -530,7 +484,7 @@ klog_json_record(struct klog_buf *out, const char *topic, int partition,
 	p = put_i64(p, r->timestamp);
 	p = PUT(p, ",\"broker\":-1,\"headers\":");
 	first = 1;
-	while (hp && hdr_next(&hp, r->headers_end, &h)) {
+	while (hp && klog_header_next(&hp, r->headers_end, &h)) {
 		*p++ = first ? '[' : ',';
 		first = 0;
 		p = json_str(p, h.key, (size_t)h.key_len);

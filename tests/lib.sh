@@ -277,19 +277,22 @@ test_check_args_() {
 	fi
 }
 
+# a test whose prerequisite is missing: TAP skip
+test_skip_() {
+	test_count=$((test_count + 1))
+	test_skipped=$((test_skipped + 1))
+	echo "ok $test_count # skip $1 (missing $2)"
+}
+
 # test_expect_success [PREREQ] 'title' 'commands'
 test_expect_success() {
 	test_check_args_ test_expect_success "$@"
-	test_prereq_=
 	if test $# = 3; then
-		test_prereq_=$1
+		if ! test_have_prereq "$1"; then
+			test_skip_ "$2" "$1"
+			return 0
+		fi
 		shift
-	fi
-	if test -n "$test_prereq_" && ! test_have_prereq "$test_prereq_"; then
-		test_count=$((test_count + 1))
-		test_skipped=$((test_skipped + 1))
-		echo "ok $test_count # skip $1 (missing $test_prereq_)"
-		return 0
 	fi
 	test_run_ "$1" "$2"
 	test_count=$((test_count + 1))
@@ -314,16 +317,12 @@ test_expect_success() {
 # test_expect_failure [PREREQ] 'title' 'commands': a known breakage (TAP TODO)
 test_expect_failure() {
 	test_check_args_ test_expect_failure "$@"
-	test_prereq_=
 	if test $# = 3; then
-		test_prereq_=$1
+		if ! test_have_prereq "$1"; then
+			test_skip_ "$2" "$1"
+			return 0
+		fi
 		shift
-	fi
-	if test -n "$test_prereq_" && ! test_have_prereq "$test_prereq_"; then
-		test_count=$((test_count + 1))
-		test_skipped=$((test_skipped + 1))
-		echo "ok $test_count # skip $1 (missing $test_prereq_)"
-		return 0
 	fi
 	test_run_ "$1" "$2"
 	test_count=$((test_count + 1))
