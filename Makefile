@@ -102,6 +102,8 @@ deps:
 # embedded, then through a kbrokerd (KLOG_TEST_REMOTE, see tests/lib.sh)
 REMOTE_TESTS = $(sort $(wildcard tests/t1*.t tests/t2*.t tests/t3*.t tests/t8000-*.t tests/t9*.t))
 
+PROVEFLAGS ?= --failures --comments
+
 check: all $(CTESTS) $(HELPERS)
 	PATH="$(CURDIR):$(CURDIR)/tests:$$PATH" prove $(PROVEFLAGS) tests/ </dev/null
 	PATH="$(CURDIR):$(CURDIR)/tests:$$PATH" KLOG_TEST_REMOTE=1 prove $(PROVEFLAGS) $(REMOTE_TESTS) </dev/null

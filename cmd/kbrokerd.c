@@ -78,7 +78,7 @@ usage(FILE *f, int code)
 		fprintf(f, "\nServe the log directory DIR (or $KLOG_DIR) over klog's text protocol\n"
 		    "(man klog-protocol.7).  Listens on 127.0.0.1:%d unless -l says otherwise, or on\n"
 		    "the socket systemd passes (LISTEN_FDS).  Readiness: READY=1 to $NOTIFY_SOCKET,\n"
-		    "and a newline on FD with -r.  SIGTERM or SIGINT: drain, fsync, exit 0.\n\n"
+		    "and the bound ADDR:PORT and a newline on FD with -r (so -l HOST:0 works).  SIGTERM or SIGINT: drain, fsync, exit 0.\n\n"
 		    "  -d, --dir DIR           log directory (default $KLOG_DIR)\n"
 		    "  -l, --listen ADDR:PORT  address to listen on (default 127.0.0.1:%d)\n"
 		    "  -s, --secret-file FILE  clients must AUTH with the file's first line\n"
@@ -88,7 +88,7 @@ usage(FILE *f, int code)
 		    "      --idle-timeout SEC  close idle connections (default 600; 0 never)\n"
 		    "      --max-request BYTES largest produce payload (default 16777216)\n"
 		    "      --max-memory BYTES  all connection buffers (default 1073741824)\n"
-		    "  -r, --ready-fd FD       write a newline to FD when ready, then close it\n"
+		    "  -r, --ready-fd FD       write ADDR:PORT and a newline to FD when ready, then close it\n"
 		    "  -q, --quiet             log warnings and errors only\n"
 		    "  -h, --help, -V, --version\n", KLOG_PORT, KLOG_PORT);
 	exit(code);
@@ -219,7 +219,9 @@ main(int argc, char **argv)
 	if (klog_net_notify(msg, err) < 0)
 		logmsg(LOG_WARNING, err);
 	if (ready_fd >= 0) {
-		if (write(ready_fd, "\n", 1) != 1)
+		/* the bound address, so a caller that asked for port 0 learns the port */
+		int n = snprintf(msg, sizeof msg, "%s\n", klog_broker_address(broker));
+		if (write(ready_fd, msg, (size_t)n) != n)
 			logmsg(LOG_WARNING, "cannot write to the readiness descriptor");
 		close(ready_fd);
 	}

@@ -11,8 +11,8 @@ PATH="$top:$top/tests:$PATH"
 REC=$1 N=$2
 WORK=${WORK:-$top/bench-data}
 SHARED=${SHARED:-$top/../shared}
-PORT=${BENCH_PORT:-17092}
-ADDR=127.0.0.1:$PORT
+LISTEN=${BENCH_LISTEN:-127.0.0.1:0}
+ADDR=
 D=$WORK/rlog
 PAYLOAD=$((N * 100))
 
@@ -20,13 +20,13 @@ now() { date +%s%N; }
 rate() { awk -v n="$N" -v b="$PAYLOAD" -v t="$2" -v c="$3" -v name="$1" 'BEGIN {
 	s = t / 1e9; printf "%-24s %10.0f rec/s %8.1f MB/s  %5.2fx cat\n", name, n / s, b / s / 1e6, c / t }'; }
 rss() { awk '/^VmRSS:/ { r = $2 } /^VmHWM:/ { h = $2 } END { print r, h }' "/proc/$1/status"; }
-start_broker() { # dir -> sets BPID and READY_MS
+start_broker() { # dir -> sets BPID, ADDR (the port the kernel picked) and READY_MS
 	local fifo=$WORK/ready t0 t1
 	rm -f "$fifo"; mkfifo "$fifo"
 	t0=$(now)
-	kbrokerd -d "$1" -l "$ADDR" ${start_broker_opts:-} -q -r 3 3>"$fifo" >/dev/null 2>>"$WORK/broker.log" &
+	kbrokerd -d "$1" -l "$LISTEN" ${start_broker_opts:-} -q -r 3 3>"$fifo" >/dev/null 2>>"$WORK/broker.log" &
 	BPID=$!
-	read -r _ <"$fifo"
+	read -r ADDR <"$fifo"
 	t1=$(now)
 	rm -f "$fifo"
 	READY_MS=$(( (t1 - t0) / 1000000 ))
@@ -34,10 +34,10 @@ start_broker() { # dir -> sets BPID and READY_MS
 stop_broker() { [ -n "${BPID:-}" ] || return 0; kill -TERM "$BPID" 2>/dev/null || true; wait "$BPID" 2>/dev/null || true; BPID=; }
 trap 'stop_broker' EXIT
 
-echo "# remote: kbrokerd on $ADDR, fsync policy always (group commit), acks all"
 t0=$(now); cat "$REC" > "$WORK/cat.out"; t1=$(now); cat_ns=$((t1 - t0))
 rm -rf "$D"; mkdir -p "$D"
 start_broker "$D"
+echo "# remote: kbrokerd on $ADDR, fsync policy always (group commit), acks all"
 read -r idle_rss _ < <(rss "$BPID")
 ktopic -b "$ADDR" create bench
 t0=$(now); kproduce -b "$ADDR" bench < "$REC"; t1=$(now)

@@ -1,22 +1,34 @@
 # klog - what the kbrokerd scenario tests share; source after lib.sh. MIT licence.
 #
-# PORT, ADDR (127.0.0.1:PORT) and KLOG_BROKERS for kbclient; start_broker,
-# stop_broker, talk (a raw protocol conversation) and alive.
+# start_broker, stop_broker, talk (a raw protocol conversation) and alive.
+# Brokers listen on a port the kernel picks (-l 127.0.0.1:0): start_broker
+# reads the bound address from the readiness fd and sets PORT, ADDR and
+# KLOG_BROKERS (for kbclient and the tools) to it, so two copies of the
+# suite never meet.
 
-PORT=$(test_port)
-ADDR=127.0.0.1:$PORT
-export KLOG_BROKERS=$ADDR
+KLOG_BROKERS=
+export KLOG_BROKERS
 
 # start_broker NAME [ARGS...]: start kbrokerd on $KLOG_DIR, wait for its
-# readiness fd; sets ${NAME}_pid; stderr in NAME.err
+# readiness line; sets ${NAME}_pid, ${NAME}_addr, PORT, ADDR, KLOG_BROKERS;
+# stderr in NAME.err
 start_broker() {
 	sb_name=$1
 	shift
 	test_fifo "$sb_name.ready" &&
-	{ kbrokerd -d "$KLOG_DIR" -l "$ADDR" -r 3 "$@" 3>"$sb_name.ready" 2>"$sb_name.err" & } &&
+	{ kbrokerd -d "$KLOG_DIR" -l 127.0.0.1:0 -r 3 "$@" 3>"$sb_name.ready" 2>"$sb_name.err" & } &&
 	eval "${sb_name}_pid=$!" &&
 	test_atexit "kill $! 2>/dev/null" &&
-	test_wait_line "$sb_name.ready" "^" 20
+	sb_addr=$(timeout 30 head -n 1 "$sb_name.ready") &&
+	case "$sb_addr" in
+	*:[0-9]*) ;;
+	*) echo "start_broker: $sb_name gave no address: $(cat "$sb_name.err")" >&2; return 1 ;;
+	esac &&
+	eval "${sb_name}_addr=\$sb_addr" &&
+	ADDR=$sb_addr &&
+	PORT=${sb_addr##*:} &&
+	KLOG_BROKERS=$ADDR &&
+	export KLOG_BROKERS
 }
 
 # stop_broker NAME: SIGTERM, and wait for the exit status

@@ -463,20 +463,6 @@ test_path_is_missing() {
 
 # --- daemons and readiness -----------------------------------------------
 
-# test_port [K]: a TCP port for this script (K = 0 or 1), from the test
-# number; all below 32768, out of the kernel's ephemeral range, so no
-# client connection can be holding it
-test_port() {
-	test_p_n_=$TEST_NUMBER
-	while :; do
-		case "$test_p_n_" in
-		0?*) test_p_n_=${test_p_n_#0} ;;
-		*) break ;;
-		esac
-	done
-	echo $((${KLOG_TEST_PORT_BASE:-12000} + test_p_n_ * 2 + ${1:-0}))
-}
-
 # test_fifo NAME: make a named pipe (e.g. for a readiness line)
 test_fifo() {
 	rm -f "$1" && mkfifo "$1"
@@ -538,19 +524,19 @@ test_embedded_only() {
 }
 
 test_start_broker_() {
-	test_sb_port_=$(test_port 1)
 	mkdir -p "$KLOG_DIR" &&
 	test_fifo "$TRASH.ready" &&
-	{ kbrokerd -d "$KLOG_DIR" -l "127.0.0.1:$test_sb_port_" -q -r 3 \
+	{ kbrokerd -d "$KLOG_DIR" -l 127.0.0.1:0 -q -r 3 \
 		3>"$TRASH.ready" 2>>"$TRASH.broker" </dev/null & } &&
 	test_broker_pid=$! &&
-	read test_sb_line_ <"$TRASH.ready" &&
+	read test_sb_addr_ <"$TRASH.ready" &&
 	rm -f "$TRASH.ready" &&
+	test -n "$test_sb_addr_" &&
 	kill -0 "$test_broker_pid" || {
 		echo "Bail out! kbrokerd did not start: $(cat "$TRASH.broker" 2>/dev/null)"
 		exit 1
 	}
-	KLOG_BROKERS="127.0.0.1:$test_sb_port_"
+	KLOG_BROKERS=$test_sb_addr_
 	export KLOG_BROKERS
 	# stop it and let it finish its checkpoints before the trash goes
 	test_atexit 'kill -TERM "$test_broker_pid" 2>/dev/null; n=0

@@ -7,8 +7,9 @@
  *		(default 10 s)
  *	notify-listen -a ADDR:PORT CMD [ARG...]
  *		listen on ADDR:PORT, put the socket at fd 3, set LISTEN_FDS=1 and
- *		LISTEN_PID to our pid, say "listening on ADDR:PORT" on stderr and
- *		exec CMD (so CMD is "activated")
+ *		LISTEN_PID to our pid, say "listening on ADDR:PORT" (the bound
+ *		address: port 0 gets one from the kernel) on stderr and exec CMD
+ *		(so CMD is "activated")
  */
 #include <fcntl.h>
 #include <poll.h>
@@ -41,7 +42,12 @@ activate(const char *addr, char **argv)
 	snprintf(pid, sizeof pid, "%ld", (long)getpid());
 	setenv("LISTEN_FDS", "1", 1);
 	setenv("LISTEN_PID", pid, 1);
-	fprintf(stderr, "notify-listen: listening on %s\n", addr);
+	{
+		char bound[128];
+		if (klog_net_local(3, bound, sizeof bound) < 0)
+			snprintf(bound, sizeof bound, "%s", addr);
+		fprintf(stderr, "notify-listen: listening on %s\n", bound);
+	}
 	execvp(argv[0], argv);
 	perror("notify-listen: exec");
 	return 127;

@@ -117,14 +117,6 @@ test_expect_success 'test_when_finished ran' '
 	test "$(cat cleanup.log)" = ran
 '
 
-test_expect_success 'test_port is derived from the test number' '
-	test "$(test_port)" = 12000 &&
-	test "$(test_port 1)" = 12001 &&
-	TEST_NUMBER=0123 &&
-	test "$(test_port 1)" = $((12000 + 123 * 2 + 1)) &&
-	TEST_NUMBER=0000
-'
-
 test_expect_success 'test_fifo and test_wait_line on a fifo' '
 	test_fifo ready &&
 	test -p ready &&

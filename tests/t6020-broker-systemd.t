@@ -14,6 +14,11 @@ notify_listen() {
 	test_wait_line notify.out "^listening$"
 }
 
+# status_addr FILE: the address in a STATUS=serving DIR on ADDR notification
+status_addr() {
+	sed -n "s/^STATUS=serving .* on //p" "$1"
+}
+
 test_expect_success 'setup' '
 	mkdir -p "$KLOG_DIR" &&
 	ktopic -d "$KLOG_DIR" create t
@@ -21,12 +26,14 @@ test_expect_success 'setup' '
 
 test_expect_success 'READY=1 reaches a path NOTIFY_SOCKET once the broker serves' '
 	notify_listen "$TRASH/notify.sock" &&
-	{ NOTIFY_SOCKET="$TRASH/notify.sock" kbrokerd -d "$KLOG_DIR" -l $ADDR 2>b1.err & } &&
+	{ NOTIFY_SOCKET="$TRASH/notify.sock" kbrokerd -d "$KLOG_DIR" -l 127.0.0.1:0 2>b1.err & } &&
 	pid=$! &&
 	test_atexit "kill $pid 2>/dev/null" &&
 	wait $notify_pid &&
 	grep -q "^READY=1$" notify.out &&
 	grep -q "^MAINPID=$pid$" notify.out &&
+	KLOG_BROKERS=$(status_addr notify.out) &&
+	case "$KLOG_BROKERS" in 127.0.0.1:[1-9]*) ;; *) false ;; esac &&
 	# readiness means it already answers
 	kbclient ping &&
 	kill -TERM $pid &&
@@ -36,11 +43,12 @@ test_expect_success 'READY=1 reaches a path NOTIFY_SOCKET once the broker serves
 test_expect_success 'READY=1 reaches an abstract NOTIFY_SOCKET (@name)' '
 	sock="@klog-test-$$-notify" &&
 	notify_listen "$sock" &&
-	{ NOTIFY_SOCKET="$sock" kbrokerd -d "$KLOG_DIR" -l $ADDR 2>b2.err & } &&
+	{ NOTIFY_SOCKET="$sock" kbrokerd -d "$KLOG_DIR" -l 127.0.0.1:0 2>b2.err & } &&
 	pid=$! &&
 	test_atexit "kill $pid 2>/dev/null" &&
 	wait $notify_pid &&
 	grep -q "^READY=1$" notify.out &&
+	KLOG_BROKERS=$(status_addr notify.out) &&
 	kbclient ping &&
 	kill -INT $pid &&
 	wait $pid
@@ -56,12 +64,13 @@ test_expect_success 'a broker that cannot start never says READY=1' '
 
 test_expect_success 'socket activation: the broker serves the socket it is given' '
 	test_fifo ready &&
-	{ notify-listen -a $ADDR kbrokerd -d "$KLOG_DIR" -l 127.0.0.1:1 -r 4 4>ready 2>b3.err & } &&
+	{ notify-listen -a 127.0.0.1:0 kbrokerd -d "$KLOG_DIR" -l 127.0.0.1:1 -r 4 4>ready 2>b3.err & } &&
 	pid=$! &&
 	test_atexit "kill $pid 2>/dev/null" &&
-	test_wait_line ready "^" 20 &&
+	KLOG_BROKERS=$(timeout 20 head -n 1 ready) &&
+	grep -q "listening on $KLOG_BROKERS$" b3.err &&
 	kbclient ping &&
-	echo "$pid $ADDR" >expect &&
+	echo "$pid $KLOG_BROKERS" >expect &&
 	test_cmp expect "$KLOG_DIR/kbrokerd.pid" &&
 	kill -TERM $pid &&
 	wait $pid
@@ -69,10 +78,11 @@ test_expect_success 'socket activation: the broker serves the socket it is given
 
 test_expect_success 'socket activation: connections made before readiness are served' '
 	test_fifo go &&
-	{ notify-listen -a $ADDR sh -c "read x <go; exec kbrokerd -d \"$KLOG_DIR\"" 2>b4.err & } &&
+	{ notify-listen -a 127.0.0.1:0 sh -c "read x <go; exec kbrokerd -d \"$KLOG_DIR\"" 2>b4.err & } &&
 	pid=$! &&
 	test_atexit "kill $pid 2>/dev/null" &&
 	test_wait_line b4.err "listening on" &&
+	KLOG_BROKERS=$(sed -n "s/^notify-listen: listening on //p" b4.err) &&
 	# the socket listens, the broker is not started yet: this ping waits
 	{ kbclient ping >pong & } &&
 	ping_pid=$! &&
@@ -88,7 +98,7 @@ test_expect_success 'when stderr is the journal (JOURNAL_STREAM), lines carry <N
 	test_fifo ready &&
 	: >j.err &&
 	js=$(stat -c %d:%i j.err) &&
-	{ JOURNAL_STREAM=$js kbrokerd -d "$KLOG_DIR" -l $ADDR -r 3 3>ready 2>>j.err & } &&
+	{ JOURNAL_STREAM=$js kbrokerd -d "$KLOG_DIR" -l 127.0.0.1:0 -r 3 3>ready 2>>j.err & } &&
 	pid=$! &&
 	test_atexit "kill $pid 2>/dev/null" &&
 	test_wait_line ready "^" 20 &&
