@@ -53,6 +53,7 @@ HELPERS = tests/ktest tests/kbclient tests/notify-listen
 all: $(BINS) libklog/libklog.a libklog/klog.pc
 
 $(LIBOBJ): libklog/klog.h libklog/internal.h
+$(filter libklog/broker%,$(LIBOBJ)): libklog/broker.h
 libklog/crc32c.o: override CFLAGS += -msse4.2
 
 libklog/libklog.a: $(LIBOBJ)

@@ -1,0 +1,422 @@
+/* klog - kbrokerd: command handlers. MIT licence. */
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/resource.h>
+#include <sys/sendfile.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+#include <syslog.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "broker.h"
+
+/* --- commands --------------------------------------------------------- */
+
+int
+kb_parse_num(const char *s, int64_t min, int64_t max, int64_t *v)
+{
+	return klog_parse_i64(s, v) < 0 || *v < min || *v > max ? -1 : 0;
+}
+
+static const char *
+code_for_errno(int e)
+{
+	switch (e) {
+	case ENOENT: return "UNKNOWN_TOPIC";
+	case EEXIST: return "TOPIC_EXISTS";
+	case EINVAL: case ERANGE: case ENAMETOOLONG: return "INVALID";
+	case EMSGSIZE: return "TOO_LARGE";
+	case EILSEQ: return "CORRUPT_BATCH";
+	default: return "INTERNAL";
+	}
+}
+
+static void
+cmd_produce(struct conn *c, struct klog_req *r, unsigned char *data, int64_t t0)
+{
+	struct klog_broker *b = c->b;
+	const char *code = NULL;
+	char err[KLOG_ERRLEN];
+	struct bpart *bp;
+	struct klog_batch bt;
+	size_t off, len = (size_t)r->payload;
+	int64_t acks, first, last;
+	uint64_t recs = 0;
+
+	if (!strcmp(r->argv[3], "all"))
+		acks = -1;
+	else if (kb_parse_num(r->argv[3], -1, 1, &acks) < 0) {
+		code = "BAD_REQUEST";
+		kerr(err, "bad acks '%s' (0, 1 or all)", r->argv[3]);
+		acks = 1;
+		goto fail;
+	}
+	if (!(bp = kb_part_get(b, r->argv[1], r->argv[2], &code, err)))
+		goto fail;
+	if (len == 0) {
+		code = "CORRUPT_BATCH";
+		kerr(err, "no batches in the payload");
+		goto fail;
+	}
+	for (off = 0; off < len; off += klog_batch_size(&bt)) {
+		int k = klog_batch_parse(data + off, len - off, &bt, err);
+		if (k == 0) {
+			kerr(err, "payload is not whole batches: %zu bytes left at byte %zu", len - off, off);
+			code = "CORRUPT_BATCH";
+			goto fail;
+		}
+		if (k < 0 || klog_batch_verify(data + off, &bt, err) < 0) {
+			code = "CORRUPT_BATCH";
+			goto fail;
+		}
+		recs += (uint64_t)bt.last_offset_delta + 1;
+	}
+	if (klog_part_append(bp->p, data, len, &first, &last, err) < 0) {
+		code = code_for_errno(errno);
+		if (!strcmp(code, "INTERNAL") || !strcmp(code, "UNKNOWN_TOPIC")) {
+			code = "INTERNAL";
+			kb_log(b, LOG_ERR, "produce: %s", err);
+		}
+		goto fail;
+	}
+	bp->log_end = last + 1;
+	b->records_in += recs;
+	b->batches_in++;
+	if (!bp->dirty) {
+		bp->dirty = 1;
+		kb_vec_add(&b->dirtyv, &b->ndirty, &b->cdirty, bp);
+	}
+	if (bp->waiters && !bp->grew) {
+		bp->grew = 1;
+		kb_vec_add(&b->growv, &b->ngrow, &b->cgrow, bp);
+	}
+	kb_observe(b, KLOG_V_PRODUCE, t0, 0);
+	if (acks != 0)
+		kb_reply(c, b->o.fsync_policy == KLOG_FSYNC_ALWAYS ? b->committed + 1 : 0,
+		    "OK %" PRId64 " %" PRId64 "\n", first, last);
+	return;
+fail:
+	b->produce_errors++;
+	kb_observe(b, KLOG_V_PRODUCE, t0, 1);
+	if (acks == 0) {
+		kb_log(b, LOG_WARNING, "connection %s: produce (acks 0) failed, closing: %s %s",
+		    c->peer, code, err);
+		c->closing = 1;
+		return;
+	}
+	kb_reply_err(c, code, err);
+}
+
+static void
+reply_lines(struct conn *c, char **v, size_t n)
+{
+	struct klog_buf out = { 0 };
+	size_t i;
+
+	klog_buf_printf(&out, "OK %zu\n", n);
+	for (i = 0; i < n; i++)
+		klog_buf_printf(&out, "%s\n", v[i]);
+	kb_reply_take(c, &out);
+}
+
+static int
+cmd_topics(struct conn *c, char *err, const char **code)
+{
+	char **names = NULL;
+	size_t n = 0;
+
+	if (klog_topic_list(c->b->d, &names, &n, err) < 0) {
+		*code = "INTERNAL";
+		return -1;
+	}
+	reply_lines(c, names, n);
+	klog_strv_free(names, n);
+	return 0;
+}
+
+static int
+cmd_describe(struct conn *c, struct klog_req *r, char *err, const char **code)
+{
+	struct btopic *t = kb_topic_get(c->b, r->argv[1], code, err);
+	struct klog_buf out = { 0 }, body = { 0 };
+	int i;
+
+	if (!t)
+		return -1;
+	for (i = 0; i < t->np; i++) {
+		struct klog_part_info pi;
+		if (klog_part_info(t->parts[i]->p, &pi, err) < 0) {
+			*code = "INTERNAL";
+			klog_buf_free(&body);
+			return -1;
+		}
+		klog_buf_printf(&body, "%s\t%d\t%" PRId64 "\t%" PRId64 "\t%d\t%" PRId64 "\n",
+		    t->name, i, pi.log_start, pi.log_end, pi.segments, pi.bytes);
+	}
+	klog_buf_printf(&out, "OK %d\n", t->np);
+	klog_buf_append(&out, body.data, body.len);
+	klog_buf_free(&body);
+	kb_reply_take(c, &out);
+	return 0;
+}
+
+static int
+cmd_config(struct conn *c, struct klog_req *r, char *err, const char **code)
+{
+	struct klog_config cfg;
+	struct klog_buf body = { 0 }, out = { 0 };
+	size_t i, n = 0;
+
+	if (!kb_topic_get(c->b, r->argv[1], code, err))
+		return -1;
+	if (klog_topic_load(c->b->d, r->argv[1], &cfg, err) < 0 ||
+	    klog_config_format(&cfg, &body) < 0) {
+		*code = "INTERNAL";
+		klog_buf_free(&body);
+		return -1;
+	}
+	for (i = 0; i < body.len; i++)
+		n += body.data[i] == '\n';
+	if (body.len && body.data[body.len - 1] != '\n') {
+		klog_buf_append(&body, "\n", 1);
+		n++;
+	}
+	klog_buf_printf(&out, "OK %zu\n", n);
+	klog_buf_append(&out, body.data, body.len);
+	klog_buf_free(&body);
+	kb_reply_take(c, &out);
+	return 0;
+}
+
+static int
+cmd_create(struct conn *c, struct klog_req *r, char *err, const char **code)
+{
+	struct klog_broker *b = c->b;
+	struct btopic *t;
+	int64_t np;
+
+	if (klog_topic_name_check(r->argv[1], err) < 0) {
+		*code = "INVALID";
+		return -1;
+	}
+	if (kb_parse_num(r->argv[2], 1, 1000000, &np) < 0) {
+		*code = "BAD_REQUEST";
+		return kerr(err, "bad partition count '%s'", r->argv[2]);
+	}
+	errno = 0;
+	if (klog_topic_create(b->d, r->argv[1], (int)np, r->argv + 3, r->argc - 3, err) < 0) {
+		*code = errno == EEXIST ? "TOPIC_EXISTS" : errno == 0 || errno == EINVAL ||
+		    errno == ERANGE ? "INVALID" : "INTERNAL";
+		return -1;
+	}
+	if ((t = kb_topic_find(b, r->argv[1])))     /* stale: deleted behind our back */
+		kb_topic_free(b, t, 1);
+	if (!kb_topic_load(b, r->argv[1], err)) {
+		*code = "INTERNAL";
+		return -1;
+	}
+	kb_log(b, LOG_INFO, "created topic '%s' with %d partition%s", r->argv[1], (int)np,
+	    np == 1 ? "" : "s");
+	kb_reply(c, 0, "OK\n");
+	return 0;
+}
+
+static int
+cmd_alter(struct conn *c, struct klog_req *r, char *err, const char **code)
+{
+	struct klog_broker *b = c->b;
+	struct klog_config cfg;
+	struct btopic *t;
+	int64_t np = 0;
+	int i;
+
+	if (!(t = kb_topic_get(b, r->argv[1], code, err)))
+		return -1;
+	if (strcmp(r->argv[2], "-") && kb_parse_num(r->argv[2], 1, 1000000, &np) < 0) {
+		*code = "BAD_REQUEST";
+		return kerr(err, "bad partition count '%s'", r->argv[2]);
+	}
+	errno = 0;
+	if (klog_topic_alter(b->d, r->argv[1], (int)np, r->argv + 3, r->argc - 3, err) < 0) {
+		*code = errno == ENOENT ? "UNKNOWN_TOPIC" : errno == 0 || errno == EINVAL ||
+		    errno == ERANGE ? "INVALID" : "INTERNAL";
+		return -1;
+	}
+	if (klog_topic_load(b->d, r->argv[1], &cfg, err) < 0) {
+		*code = "INTERNAL";
+		return -1;
+	}
+	/* reopen so the partitions see the new configuration */
+	for (i = 0; i < t->np; i++) {
+		struct bpart *bp = t->parts[i];
+		if (bp->dirty && klog_part_sync(bp->p, err) < 0)
+			kb_log(b, LOG_ERR, "%s", err);
+		klog_part_close(bp->p);
+		bp->p = NULL;
+		if (kb_part_open(b, bp, err) < 0) {
+			*code = "INTERNAL";
+			kb_log(b, LOG_ERR, "alter: %s", err);
+			return -1;
+		}
+	}
+	if (kb_topic_grow(b, t, cfg.partitions, err) < 0) {
+		*code = "INTERNAL";
+		return -1;
+	}
+	kb_reply(c, 0, "OK\n");
+	return 0;
+}
+
+static int
+cmd_delete(struct conn *c, struct klog_req *r, char *err, const char **code)
+{
+	struct klog_broker *b = c->b;
+	struct btopic *t;
+
+	if (!(t = kb_topic_get(b, r->argv[1], code, err)))
+		return -1;
+	kb_topic_free(b, t, 1);
+	errno = 0;
+	if (klog_topic_delete(b->d, r->argv[1], err) < 0) {
+		*code = errno == ENOENT ? "UNKNOWN_TOPIC" : "INTERNAL";
+		return -1;
+	}
+	kb_log(b, LOG_INFO, "deleted topic '%s'", r->argv[1]);
+	kb_reply(c, 0, "OK\n");
+	return 0;
+}
+
+static int
+cmd_offsets(struct conn *c, struct klog_req *r, char *err, const char **code)
+{
+	struct bpart *bp = kb_part_get(c->b, r->argv[1], r->argv[2], code, err);
+	struct klog_part_info pi;
+
+	if (!bp)
+		return -1;
+	if (klog_part_info(bp->p, &pi, err) < 0) {
+		*code = "INTERNAL";
+		return -1;
+	}
+	kb_reply(c, 0, "OK %" PRId64 " %" PRId64 "\n", pi.log_start, pi.log_end);
+	return 0;
+}
+
+static int
+cmd_timeoffset(struct conn *c, struct klog_req *r, char *err, const char **code)
+{
+	struct bpart *bp = kb_part_get(c->b, r->argv[1], r->argv[2], code, err);
+	int64_t ts, off;
+
+	if (!bp)
+		return -1;
+	if (klog_parse_i64(r->argv[3], &ts) < 0) {
+		*code = "BAD_REQUEST";
+		return kerr(err, "bad timestamp '%s'", r->argv[3]);
+	}
+	if (klog_part_offset_for_time(bp->p, ts, &off, err) < 0) {
+		*code = "INTERNAL";
+		return -1;
+	}
+	kb_reply(c, 0, "OK %" PRId64 "\n", off);
+	return 0;
+}
+
+static int
+secret_ok(const char *want, const char *got)
+{
+	size_t i, n = strlen(want), m = strlen(got);
+	unsigned char d = n != m;
+
+	for (i = 0; i < n; i++)
+		d |= (unsigned char)(want[i] ^ got[i < m ? i : 0]);
+	return d == 0;
+}
+
+/* kb_execute one whole request */
+void
+kb_execute(struct conn *c, struct klog_req *r, unsigned char *payload)
+{
+	struct klog_broker *b = c->b;
+	const char *code = "INTERNAL";
+	char err[KLOG_ERRLEN] = "";
+	int64_t t0 = kb_now_us();
+	int rc = 0;
+
+	if (!c->authed && r->verb != KLOG_V_AUTH && r->verb != KLOG_V_QUIT) {
+		kb_reply_err(c, "AUTH", "authentication required: AUTH SECRET");
+		kb_observe(b, r->verb, t0, 1);
+		c->closing = 1;
+		return;
+	}
+	switch (r->verb) {
+	case KLOG_V_PING:
+		if (r->argc > 1)
+			kb_reply(c, 0, "OK PONG %.200s\n", r->argv[1]);
+		else
+			kb_reply(c, 0, "OK PONG\n");
+		break;
+	case KLOG_V_AUTH:
+		if (b->o.secret && !secret_ok(b->o.secret, r->argv[1])) {
+			kb_log(b, LOG_WARNING, "connection %s: authentication failed", c->peer);
+			kb_reply_err(c, "AUTH", "wrong secret");
+			c->closing = 1;
+			kb_observe(b, r->verb, t0, 1);
+			return;
+		}
+		c->authed = 1;
+		kb_reply(c, 0, "OK\n");
+		break;
+	case KLOG_V_QUIT:
+		kb_reply(c, 0, "OK BYE\n");
+		c->closing = 1;
+		break;
+	case KLOG_V_TOPICS:
+		rc = cmd_topics(c, err, &code);
+		break;
+	case KLOG_V_DESCRIBE:
+		rc = cmd_describe(c, r, err, &code);
+		break;
+	case KLOG_V_CONFIG:
+		rc = cmd_config(c, r, err, &code);
+		break;
+	case KLOG_V_CREATE:
+		rc = cmd_create(c, r, err, &code);
+		break;
+	case KLOG_V_ALTER:
+		rc = cmd_alter(c, r, err, &code);
+		break;
+	case KLOG_V_DELETE:
+		rc = cmd_delete(c, r, err, &code);
+		break;
+	case KLOG_V_PRODUCE:
+		cmd_produce(c, r, payload, t0);
+		return;
+	case KLOG_V_FETCH:
+		kb_cmd_fetch(c, r, t0);
+		return;
+	case KLOG_V_OFFSETS:
+		rc = cmd_offsets(c, r, err, &code);
+		break;
+	case KLOG_V_TIMEOFFSET:
+		rc = cmd_timeoffset(c, r, err, &code);
+		break;
+	case KLOG_V_STATS:
+		kb_cmd_stats(c);
+		break;
+	default:
+		rc = -1;
+		code = "UNKNOWN_COMMAND";
+		kerr(err, "unknown command");
+	}
+	if (rc < 0)
+		kb_reply_err(c, code, err);
+	kb_observe(b, r->verb, t0, rc < 0);
+}

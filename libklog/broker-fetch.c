@@ -1,0 +1,207 @@
+/* klog - kbrokerd: FETCH and long poll. MIT licence. */
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/resource.h>
+#include <sys/sendfile.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+#include <syslog.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "broker.h"
+
+/* --- fetch ------------------------------------------------------------ */
+
+/* walk the batch headers of a slice: next offset and record count */
+static int
+slice_walk(int fd, int64_t pos, size_t len, int64_t *next, uint64_t *records)
+{
+	unsigned char h[KLOG_BATCH_OVERHEAD];
+	int64_t end = pos + (int64_t)len;
+
+	*records = 0;
+	while (pos < end) {
+		if (pread(fd, h, sizeof h, pos) != (ssize_t)sizeof h)
+			return -1;
+		*next = (int64_t)get64(h) + (int32_t)get32(h + 23) + 1;
+		*records += get32(h + 57);
+		pos += (int64_t)get32(h + 8) + KLOG_LOG_OVERHEAD;
+	}
+	return 0;
+}
+
+void
+kb_waiter_unlink(struct oitem *it)
+{
+	if (it->wprev)
+		it->wprev->wnext = it->wnext;
+	else if (it->bp && it->bp->waiters == it)
+		it->bp->waiters = it->wnext;
+	if (it->wnext)
+		it->wnext->wprev = it->wprev;
+	it->wnext = it->wprev = NULL;
+}
+
+/* turn a pending fetch into its response; then flush if it was the head */
+static void
+fetch_resolve(struct oitem *it, struct klog_buf *hdr, int fd, int64_t pos, size_t len)
+{
+	struct conn *c = it->c;
+	struct klog_broker *b = c->b;
+
+	kb_waiter_unlink(it);
+	if (it->timer >= 0) {
+		klog_loop_timer_del(b->loop, it->timer);
+		it->timer = -1;
+	}
+	it->kind = O_MEM;
+	it->bp = NULL;
+	c->nfetch--;
+	it->buf = *hdr;
+	memset(hdr, 0, sizeof *hdr);
+	c->out_mem += it->buf.cap;
+	b->mem += it->buf.cap;
+	if (fd >= 0 && len > 0) {
+		struct oitem *f = kb_item_new(c, O_FILE);
+		if (!f || (f->fd = fcntl(fd, F_DUPFD_CLOEXEC, 0)) < 0) {
+			kb_log(b, LOG_ERR, "connection %s: cannot queue fetch data: %s", c->peer,
+			    strerror(errno));
+			free(f);
+			c->closing = 1;
+			it->buf.len = 0;
+		} else {
+			f->pos = pos;
+			f->len = len;
+			f->next = it->next;
+			it->next = f;
+			if (c->tail == it)
+				c->tail = f;
+			c->out_items++;
+		}
+	}
+	if (c->head == it)
+		kb_conn_flush(c);
+}
+
+void
+kb_waiters_fail(struct bpart *bp, const char *code, const char *msg)
+{
+	while (bp->waiters) {
+		struct oitem *it = bp->waiters;
+		struct klog_buf h = { 0 };
+		klog_proto_err(&h, code, msg);
+		kb_observe(it->c->b, KLOG_V_FETCH, it->t0, 1);
+		fetch_resolve(it, &h, -1, 0, 0);
+	}
+}
+
+static int64_t
+fetch_timeout(struct klog_loop *l, void *data)
+{
+	struct oitem *it = data;
+
+	it->timer = -1;
+	kb_fetch_try(it, 1);
+	return -1;
+}
+
+/* answer a fetch if it can be (or must be: force) */
+void
+kb_fetch_try(struct oitem *it, int force)
+{
+	struct conn *c = it->c;
+	struct klog_broker *b = c->b;
+	struct bpart *bp = it->bp;
+	struct klog_slice sl = { -1, 0, 0 };
+	struct klog_buf h = { 0 };
+	char err[KLOG_ERRLEN];
+	int64_t next = it->offset;
+	uint64_t recs = 0;
+
+	if (it->offset > bp->log_end) {
+		kerr(err, "offset %" PRId64 " is past the log end %" PRId64 " of '%s'", it->offset,
+		    bp->log_end, klog_part_name(bp->p));
+		klog_proto_err(&h, "OFFSET_OUT_OF_RANGE", err);
+		goto fail;
+	}
+	if (it->offset < bp->log_end && klog_part_slice(bp->p, it->offset, it->max_bytes, &sl, err) < 0) {
+		klog_proto_err(&h, errno == ERANGE ? "OFFSET_OUT_OF_RANGE" : "INTERNAL", err);
+		if (errno != ERANGE)
+			kb_log(b, LOG_ERR, "fetch: %s", err);
+		goto fail;
+	}
+	if (sl.len < it->min_bytes && !force && !b->draining && klog_now_ms() < it->deadline) {
+		if (!it->wprev && bp->waiters != it) {
+			it->wnext = bp->waiters;
+			if (bp->waiters)
+				bp->waiters->wprev = it;
+			bp->waiters = it;
+		}
+		if (it->timer < 0)
+			it->timer = klog_loop_timer(b->loop, it->deadline - klog_now_ms(), fetch_timeout, it);
+		return;
+	}
+	if (sl.len > 0 && slice_walk(sl.fd, sl.pos, sl.len, &next, &recs) < 0) {
+		kerr_sys(err, "cannot read partition '%s'", klog_part_name(bp->p));
+		klog_proto_err(&h, "INTERNAL", err);
+		goto fail;
+	}
+	b->records_out += recs;
+	if (klog_buf_printf(&h, "DATA %zu %" PRId64 " %" PRId64 "\n", sl.len, next, bp->log_end) < 0) {
+		c->closing = 1;
+		goto fail;
+	}
+	kb_observe(b, KLOG_V_FETCH, it->t0, 0);
+	fetch_resolve(it, &h, sl.fd, sl.pos, sl.len);
+	return;
+fail:
+	kb_observe(b, KLOG_V_FETCH, it->t0, 1);
+	fetch_resolve(it, &h, -1, 0, 0);
+}
+
+void
+kb_cmd_fetch(struct conn *c, struct klog_req *r, int64_t t0)
+{
+	struct klog_broker *b = c->b;
+	const char *code = NULL;
+	char err[KLOG_ERRLEN];
+	struct bpart *bp;
+	struct oitem *it;
+	int64_t off, maxb, wait = 0, minb = 1;
+
+	if (!(bp = kb_part_get(b, r->argv[1], r->argv[2], &code, err)))
+		goto fail;
+	if (kb_parse_num(r->argv[3], 0, INT64_MAX, &off) < 0 ||
+	    kb_parse_num(r->argv[4], 1, INT32_MAX, &maxb) < 0 ||
+	    (r->argc > 5 && kb_parse_num(r->argv[5], 0, 3600000, &wait) < 0) ||
+	    (r->argc > 6 && kb_parse_num(r->argv[6], 0, INT32_MAX, &minb) < 0)) {
+		code = "BAD_REQUEST";
+		kerr(err, "FETCH TOPIC PARTITION OFFSET MAX_BYTES [MAX_WAIT_MS [MIN_BYTES]]: bad number");
+		goto fail;
+	}
+	if (!(it = kb_item_new(c, O_FETCH))) {
+		code = "INTERNAL";
+		kerr_sys(err, "fetch");
+		goto fail;
+	}
+	it->bp = bp;
+	it->offset = off;
+	it->max_bytes = (size_t)maxb;
+	it->min_bytes = (size_t)minb;
+	it->deadline = klog_now_ms() + wait;
+	it->t0 = t0;
+	c->nfetch++;
+	kb_item_push(c, it);
+	kb_fetch_try(it, wait == 0);
+	return;
+fail:
+	kb_observe(b, KLOG_V_FETCH, t0, 1);
+	kb_reply_err(c, code, err);
+}

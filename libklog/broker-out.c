@@ -1,0 +1,280 @@
+/* klog - kbrokerd: per-connection output queues and flushing. MIT licence. */
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/resource.h>
+#include <sys/sendfile.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+#include <syslog.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "broker.h"
+
+/* --- output queue ----------------------------------------------------- */
+
+struct oitem *
+kb_item_new(struct conn *c, int kind)
+{
+	struct oitem *it = calloc(1, sizeof *it);
+
+	if (!it)
+		return NULL;
+	it->kind = kind;
+	it->fd = -1;
+	it->c = c;
+	it->timer = -1;
+	return it;
+}
+
+void
+kb_item_push(struct conn *c, struct oitem *it)
+{
+	if (c->tail)
+		c->tail->next = it;
+	else
+		c->head = it;
+	c->tail = it;
+	c->out_items++;
+}
+
+void
+kb_item_free(struct conn *c, struct oitem *it)
+{
+	struct klog_broker *b = c->b;
+
+	if (it->kind == O_FILE && it->fd >= 0)
+		close(it->fd);
+	if (it->kind == O_FETCH) {
+		if (it->timer >= 0)
+			klog_loop_timer_del(b->loop, it->timer);
+		kb_waiter_unlink(it);
+		c->nfetch--;
+	}
+	c->out_mem -= it->buf.cap;
+	b->mem -= it->buf.cap;
+	klog_buf_free(&it->buf);
+	c->out_items--;
+	free(it);
+}
+
+/* a memory kb_reply buffer to append to: the tail if it can take it */
+static struct klog_buf *
+reply_buf(struct conn *c, uint64_t seq)
+{
+	struct oitem *it = c->tail;
+
+	if (!it || it->kind != O_MEM || it->seq != seq || it->buf.len > MEMITEM_MAX) {
+		if (!(it = kb_item_new(c, O_MEM)))
+			return NULL;
+		it->seq = seq;
+		kb_item_push(c, it);
+	}
+	return &it->buf;
+}
+
+/* account for growth of a kb_reply buffer's capacity */
+static void
+reply_done(struct conn *c, struct klog_buf *buf, size_t cap0)
+{
+	c->out_mem += buf->cap - cap0;
+	c->b->mem += buf->cap - cap0;
+}
+
+void
+kb_reply(struct conn *c, uint64_t seq, const char *fmt, ...)
+{
+	struct klog_buf *buf = reply_buf(c, seq);
+	char tmp[512];
+	size_t cap0;
+	va_list ap;
+	int n;
+
+	if (!buf) {
+		c->closing = 1;
+		return;
+	}
+	cap0 = buf->cap;
+	va_start(ap, fmt);
+	n = vsnprintf(tmp, sizeof tmp, fmt, ap);
+	va_end(ap);
+	if (n < 0 || klog_buf_append(buf, tmp, (size_t)n < sizeof tmp ? (size_t)n : sizeof tmp - 1) < 0)
+		c->closing = 1;
+	reply_done(c, buf, cap0);
+}
+
+void
+kb_reply_err(struct conn *c, const char *code, const char *msg)
+{
+	struct klog_buf *buf = reply_buf(c, 0);
+	size_t cap0;
+
+	if (!buf) {
+		c->closing = 1;
+		return;
+	}
+	cap0 = buf->cap;
+	if (klog_proto_err(buf, code, msg) < 0)
+		c->closing = 1;
+	reply_done(c, buf, cap0);
+}
+
+/* a whole prepared buffer as one item (taken over) */
+void
+kb_reply_take(struct conn *c, struct klog_buf *data)
+{
+	struct oitem *it = kb_item_new(c, O_MEM);
+
+	if (!it) {
+		klog_buf_free(data);
+		c->closing = 1;
+		return;
+	}
+	it->buf = *data;
+	memset(data, 0, sizeof *data);
+	c->out_mem += it->buf.cap;
+	c->b->mem += it->buf.cap;
+	kb_item_push(c, it);
+}
+
+int
+kb_out_full(struct conn *c)
+{
+	return c->out_mem + (size_t)c->out_items * 128 >= c->b->o.max_output;
+}
+
+void
+kb_conn_set_write(struct conn *c, int on)
+{
+	struct klog_loop *l = c->b->loop;
+	int has = klog_loop_mask(l, c->fd) & KLOG_WRITABLE;
+
+	if (on && !has)
+		klog_loop_add(l, c->fd, KLOG_WRITABLE, kb_conn_event, c);
+	else if (!on && has)
+		klog_loop_del(l, c->fd, KLOG_WRITABLE);
+}
+
+static int
+add_commit_wait(struct conn *c);
+
+/* write what can be written; closes the connection when done closing */
+void
+kb_conn_flush(struct conn *c)
+{
+	struct klog_broker *b = c->b;
+	struct iovec iov[64];
+	int blocked = 0;
+
+	while (c->head && !blocked) {
+		struct oitem *it = c->head;
+		if (it->kind == O_MEM) {
+			struct msghdr mh;
+			struct oitem *x;
+			int n = 0;
+			ssize_t w;
+			if (it->seq > b->committed) {
+				add_commit_wait(c);
+				break;
+			}
+			for (x = it; x && x->kind == O_MEM && x->seq <= b->committed && n < 64; x = x->next) {
+				iov[n].iov_base = x->buf.data + x->off;
+				iov[n].iov_len = x->buf.len - x->off;
+				n++;
+			}
+			memset(&mh, 0, sizeof mh);
+			mh.msg_iov = iov;
+			mh.msg_iovlen = (size_t)n;
+			w = sendmsg(c->fd, &mh, MSG_NOSIGNAL | MSG_DONTWAIT);
+			if (w < 0) {
+				if (errno == EAGAIN || errno == EINTR) {
+					blocked = 1;
+					break;
+				}
+				kb_conn_close(c);
+				return;
+			}
+			b->bytes_out += (uint64_t)w;
+			while (c->head && c->head->kind == O_MEM && w >= 0) {
+				size_t left = c->head->buf.len - c->head->off;
+				if ((size_t)w >= left && c->head->seq <= b->committed) {
+					struct oitem *d = c->head;
+					w -= (ssize_t)left;
+					c->head = d->next;
+					if (!c->head)
+						c->tail = NULL;
+					kb_item_free(c, d);
+					if (w == 0)
+						break;
+				} else {
+					c->head->off += (size_t)w;
+					blocked = 1;
+					break;
+				}
+			}
+		} else if (it->kind == O_FILE) {
+			while (it->len > 0) {
+				ssize_t w = sendfile(c->fd, it->fd, &it->pos, it->len);
+				if (w < 0) {
+					if (errno == EAGAIN || errno == EINTR) {
+						blocked = 1;
+						break;
+					}
+					kb_conn_close(c);
+					return;
+				}
+				if (w == 0) {   /* file shorter than promised: cannot recover the stream */
+					kb_log(b, LOG_ERR, "connection %s: segment shrank under a fetch", c->peer);
+					kb_conn_close(c);
+					return;
+				}
+				b->bytes_out += (uint64_t)w;
+				it->len -= (size_t)w;
+			}
+			if (it->len == 0) {
+				c->head = it->next;
+				if (!c->head)
+					c->tail = NULL;
+				kb_item_free(c, it);
+			}
+		} else
+			break;  /* a pending fetch */
+	}
+	if (!c->head && c->closing) {
+		kb_conn_linger(c);
+		return;
+	}
+	kb_conn_set_write(c, blocked);
+	if (c->paused && !c->resume && c->out_mem + (size_t)c->out_items * 128 < b->o.max_output / 2) {
+		/* run its buffered requests at the top of the next turn */
+		c->resume = 1;
+		b->nresume++;
+	}
+}
+
+/* connections whose head waits for the next group commit */
+static int
+add_commit_wait(struct conn *c)
+{
+	struct klog_broker *b = c->b;
+
+	if (c->commit_wait)
+		return 0;
+	if (b->ncommit == b->ccommit) {
+		size_t nc = b->ccommit ? b->ccommit * 2 : 64;
+		struct conn **v = realloc(b->commitv, nc * sizeof *v);
+		if (!v)
+			return -1;
+		b->commitv = v;
+		b->ccommit = nc;
+	}
+	b->commitv[b->ncommit++] = c;
+	c->commit_wait = 1;
+	return 0;
+}

@@ -1,0 +1,151 @@
+/* klog - kbrokerd: request timing and the Prometheus STATS text. MIT licence. */
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/resource.h>
+#include <sys/sendfile.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+#include <syslog.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "broker.h"
+
+static const double buckets[NBUCKETS] = {
+	0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01,
+	0.025, 0.05, 0.1, 0.25, 0.5, 1, 5, 30
+};
+
+int64_t
+kb_now_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+void
+kb_observe(struct klog_broker *b, int verb, int64_t t0, int failed)
+{
+	struct vstats *v;
+	double s = (double)(kb_now_us() - t0) / 1e6;
+	int i;
+
+	if (verb < 0 || verb >= KLOG_V_NVERBS)
+		return;
+	v = &b->vs[verb];
+	v->count++;
+	v->errors += failed != 0;
+	v->sum += s;
+	for (i = 0; i < NBUCKETS; i++)
+		if (s <= buckets[i])
+			v->bucket[i]++;
+}
+
+static void
+stats_text(struct klog_broker *b, struct klog_buf *o)
+{
+	size_t h;
+	int v, i, waiting = 0;
+	struct conn *c;
+
+	for (c = b->conns; c; c = c->next)
+		waiting += c->nfetch;
+	klog_buf_printf(o, "# HELP klog_up The broker is serving.\n# TYPE klog_up gauge\nklog_up 1\n");
+	klog_buf_printf(o, "# HELP klog_connections Open client connections.\n"
+	    "# TYPE klog_connections gauge\nklog_connections %d\n", b->nconns);
+	klog_buf_printf(o, "# HELP klog_connections_total Connections accepted.\n"
+	    "# TYPE klog_connections_total counter\nklog_connections_total %" PRIu64 "\n",
+	    b->conns_total);
+	klog_buf_printf(o, "# HELP klog_connections_rejected_total Connections refused (limit).\n"
+	    "# TYPE klog_connections_rejected_total counter\nklog_connections_rejected_total %"
+	    PRIu64 "\n", b->conns_rejected);
+	klog_buf_printf(o, "# HELP klog_buffer_bytes Memory held by connection buffers.\n"
+	    "# TYPE klog_buffer_bytes gauge\nklog_buffer_bytes %zu\n", b->mem);
+	klog_buf_printf(o, "# HELP klog_fetches_waiting Long-poll fetches waiting for data.\n"
+	    "# TYPE klog_fetches_waiting gauge\nklog_fetches_waiting %d\n", waiting);
+#define COUNTER(name, help, val) klog_buf_printf(o, "# HELP " name " " help "\n# TYPE " name \
+	" counter\n" name " %" PRIu64 "\n", (uint64_t)(val))
+	COUNTER("klog_network_received_bytes_total", "Bytes read from clients.", b->bytes_in);
+	COUNTER("klog_network_sent_bytes_total", "Bytes written to clients.", b->bytes_out);
+	COUNTER("klog_records_in_total", "Records appended.", b->records_in);
+	COUNTER("klog_batches_in_total", "Batches appended.", b->batches_in);
+	COUNTER("klog_records_out_total", "Records sent by fetches.", b->records_out);
+	COUNTER("klog_produce_errors_total", "Produce requests refused.", b->produce_errors);
+	COUNTER("klog_fsyncs_total", "Partition fsyncs.", b->fsyncs);
+	COUNTER("klog_fsync_errors_total", "Failed partition fsyncs.", b->fsync_errors);
+	COUNTER("klog_group_commits_total", "Group commits.", b->committed);
+#undef COUNTER
+	klog_buf_printf(o, "# HELP klog_requests_total Requests by command.\n"
+	    "# TYPE klog_requests_total counter\n");
+	for (v = 1; v < KLOG_V_NVERBS; v++)
+		klog_buf_printf(o, "klog_requests_total{command=\"%s\"} %" PRIu64 "\n",
+		    klog_verb_name(v), b->vs[v].count);
+	klog_buf_printf(o, "# HELP klog_request_errors_total Requests answered with ERR.\n"
+	    "# TYPE klog_request_errors_total counter\n");
+	for (v = 0; v < KLOG_V_NVERBS; v++)
+		klog_buf_printf(o, "klog_request_errors_total{command=\"%s\"} %" PRIu64 "\n",
+		    klog_verb_name(v), b->vs[v].errors);
+	klog_buf_printf(o, "# HELP klog_request_duration_seconds Time from a whole request to its "
+	    "queued response (fetch waits included).\n"
+	    "# TYPE klog_request_duration_seconds histogram\n");
+	for (v = 1; v < KLOG_V_NVERBS; v++) {
+		const char *n = klog_verb_name(v);
+		if (!b->vs[v].count)
+			continue;
+		for (i = 0; i < NBUCKETS; i++)
+			klog_buf_printf(o, "klog_request_duration_seconds_bucket{command=\"%s\",le=\"%g\"} %"
+			    PRIu64 "\n", n, buckets[i], b->vs[v].bucket[i]);
+		klog_buf_printf(o, "klog_request_duration_seconds_bucket{command=\"%s\",le=\"+Inf\"} %"
+		    PRIu64 "\n", n, b->vs[v].count);
+		klog_buf_printf(o, "klog_request_duration_seconds_sum{command=\"%s\"} %.6f\n", n,
+		    b->vs[v].sum);
+		klog_buf_printf(o, "klog_request_duration_seconds_count{command=\"%s\"} %" PRIu64 "\n",
+		    n, b->vs[v].count);
+	}
+	klog_buf_printf(o, "# HELP klog_partition_log_start_offset First offset.\n"
+	    "# TYPE klog_partition_log_start_offset gauge\n"
+	    "# HELP klog_partition_log_end_offset Next offset.\n"
+	    "# TYPE klog_partition_log_end_offset gauge\n"
+	    "# HELP klog_partition_bytes Bytes of segments.\n"
+	    "# TYPE klog_partition_bytes gauge\n"
+	    "# HELP klog_partition_segments Segments.\n"
+	    "# TYPE klog_partition_segments gauge\n");
+	for (h = 0; h < THASH; h++) {
+		struct btopic *t;
+		for (t = b->topics[h]; t; t = t->next)
+			for (i = 0; i < t->np; i++) {
+				struct klog_part_info pi;
+				char e[KLOG_ERRLEN];
+				if (klog_part_info(t->parts[i]->p, &pi, e) < 0)
+					continue;
+				klog_buf_printf(o, "klog_partition_log_start_offset{topic=\"%s\",partition=\"%d\"} %"
+				    PRId64 "\n", t->name, i, pi.log_start);
+				klog_buf_printf(o, "klog_partition_log_end_offset{topic=\"%s\",partition=\"%d\"} %"
+				    PRId64 "\n", t->name, i, pi.log_end);
+				klog_buf_printf(o, "klog_partition_bytes{topic=\"%s\",partition=\"%d\"} %" PRId64
+				    "\n", t->name, i, pi.bytes);
+				klog_buf_printf(o, "klog_partition_segments{topic=\"%s\",partition=\"%d\"} %d\n",
+				    t->name, i, pi.segments);
+			}
+	}
+}
+
+void
+kb_cmd_stats(struct conn *c)
+{
+	struct klog_buf body = { 0 }, out = { 0 };
+
+	stats_text(c->b, &body);
+	klog_buf_printf(&out, "DATA %zu\n", body.len);
+	klog_buf_append(&out, body.data, body.len);
+	klog_buf_free(&body);
+	kb_reply_take(c, &out);
+}

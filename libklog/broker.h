@@ -1,0 +1,204 @@
+/* klog - kbrokerd's private header: what the broker-*.c files share. MIT licence. */
+/*
+ * One thread, one event loop (loop.c).  The protocol is specified in
+ * proto.c; the broker*.c files are what the broker does with it, one
+ * concern each (life cycle, connections, output queue, fetch and long
+ * poll, commands, topic registry, stats, group commit).
+ *
+ * Ownership.  The broker holds an exclusive flock(2) on DIR/kbrokerd.pid
+ * ("PID HOST:PORT\n", see dir.c) while it runs; a second broker fails at
+ * once, embedded writers refuse.  Every partition of every topic is
+ * opened for writing (and so recovered) before the broker listens.
+ *
+ * Connections.  Each has an input buffer and an output queue.  Requests
+ * are executed in order as soon as they are whole; responses are queued
+ * in order.  Queue items are memory (response lines), file ranges (fetch
+ * data, sent with sendfile(2) from a dup of the segment's descriptor, so
+ * stored batches go out untouched and retention cannot pull the file
+ * away) and pending fetches (long poll) that block the items behind them
+ * until they resolve.  A memory item may carry a commit sequence: a
+ * produce acknowledgement under --fsync always is not sent before the
+ * group commit that covers it.
+ *
+ * Group commit.  Produces only write(2).  The before-sleep hook, once per
+ * loop turn, wakes fetches waiting on partitions that grew, fdatasyncs
+ * every partition written in the turn (policy always), bumps the commit
+ * sequence and flushes the connections whose acknowledgements waited for
+ * it.  A failed fsync closes those connections without an ack.  Policy
+ * interval=MS syncs dirty partitions from a timer; never leaves it to the
+ * kernel (and to shutdown).
+ *
+ * Limits.  A connection whose queued output passes max_output is not read
+ * (nor are its buffered requests executed) until it drains below half.
+ * Input buffers grow to hold a whole payload (at most max_request) only
+ * while the sum of all buffers stays under max_memory; otherwise BUSY and
+ * close.  max_conns connections; idle ones (no request for
+ * idle_timeout_ms and no pending fetch) are closed.
+ *
+ * Shutdown (klog_broker_shutdown, e.g. from SIGTERM): stop listening,
+ * execute the requests already buffered, answer pending fetches with what
+ * there is, flush output (at most 5 s), fsync, close every partition
+ * (which records recovery points), remove the pid file.
+ */
+#ifndef KLOG_BROKER_H
+#define KLOG_BROKER_H
+
+#include "internal.h"
+
+#define INBUF_MIN (16 * 1024)
+#define INBUF_STD (256 * 1024)
+#define MEMITEM_MAX (64 * 1024)
+#define DRAIN_MS 5000
+#define NBUCKETS 16                     /* request duration histogram buckets */
+#define THASH 1024
+
+struct bpart;
+struct conn;
+
+enum { O_MEM, O_FILE, O_FETCH };
+
+struct oitem {
+	struct oitem *next;
+	int kind;
+	uint64_t seq;                   /* O_MEM: commit needed before sending */
+	struct klog_buf buf;            /* O_MEM */
+	size_t off;
+	int fd;                         /* O_FILE */
+	int64_t pos;
+	size_t len;
+	/* O_FETCH */
+	struct conn *c;
+	struct bpart *bp;
+	int64_t offset, deadline;
+	size_t max_bytes, min_bytes;
+	int64_t timer;
+	int64_t t0;                     /* request start, us */
+	uint64_t seen;                  /* turn of the last wake-up check */
+	struct oitem *wnext, *wprev;    /* the partition's waiters */
+};
+
+struct bpart {
+	struct btopic *t;
+	int id;
+	struct klog_part *p;
+	int64_t log_end;
+	struct oitem *waiters;
+	int dirty, grew;
+};
+
+struct btopic {
+	char *name;
+	int np;
+	struct bpart **parts;
+	struct btopic *next;
+};
+
+struct conn {
+	struct klog_broker *b;
+	int fd;
+	char peer[64];
+	struct klog_buf in;
+	size_t in_off;
+	struct klog_buf line;           /* copy of the current request line */
+	struct klog_req req;
+	int have_req;                   /* req parsed, payload still arriving */
+	struct oitem *head, *tail;
+	size_t out_mem;
+	int out_items;
+	int authed, closing, paused, commit_wait, nfetch, eof, resume;
+	int lingering;                  /* output done, discarding input until EOF */
+	size_t discarded;
+	int64_t last_active;
+	struct conn *prev, *next;
+};
+
+struct vstats {
+	uint64_t count, errors;
+	uint64_t bucket[NBUCKETS];
+	double sum;
+};
+
+struct klog_broker {
+	struct klog_broker_opts o;
+	struct klog_dir *d;
+	struct klog_loop *loop;
+	int lfd, pidfd;
+	int sigpipe[2];
+	char addr[128];
+	char dirpath[4096];
+	struct btopic *topics[THASH];
+	struct conn *conns;
+	int nconns, ndead, nresume;
+	uint64_t turn;
+	size_t mem;
+	uint64_t committed;             /* group commits done */
+	struct bpart **dirtyv, **growv;
+	struct conn **commitv;          /* heads waiting for the next group commit */
+	size_t ncommit, ccommit;
+	size_t ndirty, ngrow, cdirty, cgrow;
+	int64_t idle_timer, sync_timer;
+	volatile int stop;
+	int draining;
+	int64_t drain_deadline;
+	int nfiles;
+	/* stats */
+	uint64_t conns_total, conns_rejected, bytes_in, bytes_out, records_in, records_out;
+	uint64_t batches_in, fsyncs, fsync_errors, produce_errors;
+	struct vstats vs[KLOG_V_NVERBS];
+	char err[KLOG_ERRLEN];
+};
+
+/* broker.c */
+void kb_log(struct klog_broker *b, int prio, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+/* broker-sync.c */
+void kb_before_sleep(struct klog_loop *l, void *data);
+void kb_sync_dirty(struct klog_broker *b, int all);
+int64_t kb_sync_timer(struct klog_loop *l, void *data);
+
+/* broker-topics.c */
+struct bpart *kb_part_get(struct klog_broker *b, const char *name, const char *ps, const char **code, char *err);
+int kb_part_open(struct klog_broker *b, struct bpart *bp, char *err);
+struct btopic *kb_topic_find(struct klog_broker *b, const char *name);
+void kb_topic_free(struct klog_broker *b, struct btopic *t, int unlink_it);
+struct btopic *kb_topic_get(struct klog_broker *b, const char *name, const char **code, char *err);
+int kb_topic_grow(struct klog_broker *b, struct btopic *t, int np, char *err);
+struct btopic *kb_topic_load(struct klog_broker *b, const char *name, char *err);
+int kb_vec_add(struct bpart ***v, size_t *n, size_t *cap, struct bpart *bp);
+
+/* broker-out.c */
+void kb_conn_flush(struct conn *c);
+void kb_conn_set_write(struct conn *c, int on);
+void kb_item_free(struct conn *c, struct oitem *it);
+struct oitem *kb_item_new(struct conn *c, int kind);
+void kb_item_push(struct conn *c, struct oitem *it);
+int kb_out_full(struct conn *c);
+void kb_reply(struct conn *c, uint64_t seq, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+void kb_reply_err(struct conn *c, const char *code, const char *msg);
+void kb_reply_take(struct conn *c, struct klog_buf *data);
+
+/* broker-fetch.c */
+void kb_cmd_fetch(struct conn *c, struct klog_req *r, int64_t t0);
+void kb_fetch_try(struct oitem *it, int force);
+void kb_waiter_unlink(struct oitem *it);
+void kb_waiters_fail(struct bpart *bp, const char *code, const char *msg);
+
+/* broker-cmd.c */
+void kb_execute(struct conn *c, struct klog_req *r, unsigned char *payload);
+int kb_parse_num(const char *s, int64_t min, int64_t max, int64_t *v);
+
+/* broker-stats.c */
+void kb_cmd_stats(struct conn *c);
+int64_t kb_now_us(void);
+void kb_observe(struct klog_broker *b, int verb, int64_t t0, int failed);
+
+/* broker-conn.c */
+void kb_conn_close(struct conn *c);
+void kb_conn_event(struct klog_loop *l, int fd, void *data, int mask);
+void kb_conn_linger(struct conn *c);
+void kb_conn_process(struct conn *c);
+void kb_conn_want_read(struct conn *c);
+void kb_on_accept(struct klog_loop *l, int fd, void *data, int mask);
+void kb_reap(struct klog_broker *b);
+
+#endif
