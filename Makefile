@@ -54,6 +54,7 @@ all: $(BINS) libklog/libklog.a libklog/klog.pc
 
 $(LIBOBJ): libklog/klog.h libklog/internal.h
 $(filter libklog/broker%,$(LIBOBJ)): libklog/broker.h
+$(filter libklog/partition%,$(LIBOBJ)): libklog/partition.h
 libklog/crc32c.o: override CFLAGS += -msse4.2
 
 libklog/libklog.a: $(LIBOBJ)

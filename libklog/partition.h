@@ -1,0 +1,99 @@
+/* klog - a partition's private state, shared by partition*.c. MIT licence. */
+/*
+ * A partition is the directory <dir>/<topic>-<n>/ holding segments named by
+ * their base offset in 20 decimal digits: <base>.log (RecordBatch v2 back to
+ * back, see batch.c), <base>.index and <base>.timeindex (see index.c).  The
+ * last segment is the active one; only it is appended to.  Sealed segments
+ * never change.
+ *
+ * Writers.  Any number of processes may append.  Each append holds an
+ * exclusive flock(2) on the partition directory itself, and before writing
+ * brings its view up to date: the active segment may have grown (another
+ * writer) or have been rolled (a file named by the current end offset
+ * exists) or unlinked (kdump --repair).  Bytes another writer added are
+ * scanned (headers and CRC) so offsets stay contiguous; an incomplete or
+ * CRC-failing last batch there is the torn tail of a writer that died, and
+ * is cut off.  A batch is written with one write(2) of whole batches; if
+ * the write fails (ENOSPC, EFBIG, EIO) the file is truncated back, so a
+ * failed append leaves nothing behind.
+ *
+ * Readers take no lock.  The kernel updates a file's size only after the
+ * bytes are in the page cache, so a reader sees a prefix of an append:
+ * at worst an incomplete last batch, which it treats as the end of the log.
+ *
+ * Recovery.  Opening for writing validates the active segment from its last
+ * index entry onward (the recovery point: every entry is written after the
+ * data it points at), truncating a torn tail and the index entries past
+ * it, and rebuilds indexes that are missing or damaged.  Damage followed by
+ * valid batches is not a torn tail: the writer refuses and names the byte,
+ * and `kdump --repair` decides.  Warnings go through klog_set_warn().
+ *
+ * Rolls happen before an append when the active segment would pass
+ * segment.bytes, when its first batch is older than segment.ms, when the
+ * offset index reached segment.index.bytes, or when offsets would no
+ * longer fit the 32-bit relative form.  Retention deletes whole sealed
+ * segments, oldest first, while the newest timestamp in them is older than
+ * retention.ms or the partition stays above retention.bytes without them;
+ * the log start offset is then the base of the first segment left, and
+ * is recorded in log-start-offset-checkpoint.  Clean closes of a writer
+ * fsync and record the end in recovery-point-offset-checkpoint.
+ */
+#ifndef KLOG_PARTITION_H
+#define KLOG_PARTITION_H
+
+#include <inttypes.h>
+
+#include "internal.h"
+
+struct seg {
+	int64_t base;
+	int64_t size;           /* bytes of whole batches known */
+	int64_t max_ts;         /* largest timestamp, INT64_MIN if unknown */
+	int64_t max_ts_off;     /* offset of the batch holding it */
+	int fd;                 /* .log, opened lazily */
+};
+
+struct klog_part {
+	struct klog_dir *d;
+	char topic[KLOG_TOPIC_MAX + 1];
+	int partition;
+	char name[KLOG_TOPIC_MAX + 16];
+	int dfd;
+	int flags;
+	struct klog_config cfg;
+	struct seg *segs;
+	size_t nseg;
+	int64_t end;            /* next offset */
+	int64_t start_empty;    /* end of a partition without segments */
+	/* writer: active segment */
+	int ifd, tfd;           /* .index, .timeindex (O_APPEND) */
+	int64_t ientries;       /* entries in .index */
+	int64_t tlast_ts;       /* last time-index timestamp written */
+	int64_t since_index;    /* bytes appended since the last index entry */
+	int64_t first_ts;       /* first batch's max timestamp: segment.ms */
+	int dirty;
+	int index_missing;      /* the active segment had no .index: rebuild */
+	/* reader cursor */
+	size_t rseg;
+	int64_t rpos, roff;
+	int ino;                /* inotify fd, -1 until needed */
+	struct klog_buf tmp;
+};
+
+#define SEG_FMT "%020" PRId64
+
+/* partition-recover.c */
+struct seg *kp_active(struct klog_part *p);
+int kp_batch_verified(struct klog_part *p, int fd, int64_t pos, const struct klog_batch *b, char *err);
+int kp_hdr_at(int fd, int64_t pos, int64_t size, struct klog_batch *b, char *err);
+int64_t kp_index_pos(struct klog_part *p, struct seg *s, int64_t offset);
+int kp_lock_ex(int fd);
+int kp_open_indexes(struct klog_part *p, struct seg *s, char *err);
+int kp_refresh(struct klog_part *p, int repair, char *err);
+void kp_seg_max_ts(struct klog_part *p, struct seg *s);
+int kp_seg_open(struct klog_part *p, struct seg *s, char *err);
+void kp_segname(char *buf, size_t n, int64_t base, const char *suffix);
+void kp_segs_free(struct klog_part *p);
+void kp_trim_tmp(struct klog_part *p);
+
+#endif
