@@ -25,6 +25,41 @@ int64_t kindex_lookup(int fd, int kind, int64_t n, int64_t base, int64_t key,
     struct klog_index_entry *e);
 int kindex_append(int fd, int kind, int64_t base, int64_t offset, int64_t value);
 
+/*
+ * partition-sync.c: what makes a partition durable, in three steps so that
+ * a broker can run the middle one in another thread (group commit):
+ * kpart_sync_prepare (the partition's owner) hands over descriptors to
+ * sync, ksync_run (any thread) syncs and closes them, kpart_sync_done (the
+ * owner again) moves the durable end forward or fails the partition.
+ */
+struct ksync_fd {
+	int fd;
+	int dir;                /* a directory: fsync, else fdatasync */
+	char name[40];          /* "00000000000000000042.log", "directory" */
+};
+struct ksync {
+	struct ksync_fd *v;
+	size_t n, cap;
+	int64_t end;            /* the log end that is durable once every sync succeeded */
+	int64_t seg_base, seg_size;     /* the active segment and its size then */
+	int err;                /* errno of the first failed sync, 0 if none */
+	size_t failed;          /* which one */
+};
+#define KSYNC_INDEXES 0x1       /* the active segment's indexes too */
+#define KSYNC_PENDING 0x2       /* only rolled segments and the directory, not new data */
+/* 0 nothing to sync, n descriptors taken; -1 the partition has failed (err) or EMFILE */
+int kpart_sync_prepare(struct klog_part *p, struct ksync *s, int flags, char *err);
+void ksync_run(struct ksync *s);
+/* -1 (errno EIO, err) when a sync failed: the partition is failed from now on */
+int kpart_sync_done(struct klog_part *p, struct ksync *s, char *err);
+void ksync_free(struct ksync *s);       /* closes what was not run */
+int64_t kpart_synced_end(const struct klog_part *p);
+/* log-start and recovery-point values the owner should record, for a broker
+ * that writes the checkpoint files itself (one write for many partitions):
+ * 1 and *off when the value changed since last taken */
+int kpart_take_log_start(struct klog_part *p, int64_t *off);
+int kpart_take_recovery_point(struct klog_part *p, int64_t *off);
+
 static inline uint16_t get16(const unsigned char *p) { return (uint16_t)(p[0] << 8 | p[1]); }
 static inline uint32_t get32(const unsigned char *p)
 {

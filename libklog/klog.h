@@ -273,7 +273,15 @@ int klog_part_info(struct klog_part *p, struct klog_part_info *info, char *err);
  */
 int klog_part_append(struct klog_part *p, unsigned char *batches, size_t len,
     int64_t *first, int64_t *last, char *err);
-int klog_part_sync(struct klog_part *p, char *err);     /* fsync log and index */
+/* make everything written durable (log, indexes, new segments' names);
+ * a failed sync fails the partition: see klog_part_failed */
+int klog_part_sync(struct klog_part *p, char *err);
+/* NULL, or why the partition refuses appends (a sync failed) */
+const char *klog_part_failed(const struct klog_part *p);
+/* a failed partition: cut what was written after the last successful sync
+ * into <segment>.log.damaged, sync, and accept appends again; one line per
+ * action appended to report (may be NULL) */
+int klog_part_recover(struct klog_part *p, struct klog_buf *report, char *err);
 /*
  * Read whole batches starting with the one holding `offset`, at most
  * `max` bytes (always at least one batch when one exists), appended to
@@ -377,6 +385,8 @@ const char *klog_lpart_name(const struct klog_lpart *lp);
 /* remote with acks 0: *first = *last = -1 */
 int klog_lpart_append(struct klog_lpart *lp, unsigned char *batches, size_t len,
     int64_t *first, int64_t *last, char *err);
+/* embedded: klog_part_sync; remote: nothing (the broker's policy holds) */
+int klog_lpart_sync(struct klog_lpart *lp, char *err);
 /* remote pipelining: send now, collect acknowledgements in order later */
 int klog_lpart_send(struct klog_lpart *lp, const unsigned char *batches, size_t len, char *err);
 int klog_log_ack(struct klog_log *lg, int64_t *first, int64_t *last, char *err);

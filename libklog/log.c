@@ -258,6 +258,12 @@ klog_lpart_close(struct klog_lpart *lp)
 	free(lp);
 }
 
+int
+klog_lpart_sync(struct klog_lpart *lp, char *err)
+{
+	return lp->p ? klog_part_sync(lp->p, err) : 0;
+}
+
 const char *
 klog_lpart_name(const struct klog_lpart *lp)
 {

@@ -425,6 +425,9 @@ again:
 			return 0;
 		}
 		reloaded = 1;
+		/* segments a writer finds may have names not yet durable */
+		if (p->flags & KLOG_WRITE)
+			p->dir_dirty = 1;
 		s = kp_active(p);
 		if (kp_seg_open(p, s, err) < 0)
 			return -1;

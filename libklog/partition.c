@@ -14,6 +14,28 @@
 
 #include "partition.h"
 
+/*
+ * What a writer finds past the last recovery point may never have been
+ * synced -- a writer that died before its sync, or a segment whose name
+ * was never made durable in the directory -- and must be before anything
+ * is acknowledged on top of it.  A log that ends at its recovery point
+ * (the previous writer closed cleanly) needs nothing.
+ */
+static int
+sync_found(struct klog_part *p, char *err)
+{
+	struct seg *a = kp_active(p);
+
+	if (!a || p->end == p->rp_written) {
+		p->synced_end = p->end;
+		p->synced_base = a ? a->base : -1;
+		p->synced_size = a ? a->size : 0;
+		return 0;
+	}
+	p->dirty = p->dir_dirty = 1;
+	return klog_part_sync(p, err);
+}
+
 struct klog_part *
 klog_part_open(struct klog_dir *d, const char *topic, int partition, int flags, char *err)
 {
@@ -32,6 +54,7 @@ klog_part_open(struct klog_dir *d, const char *topic, int partition, int flags, 
 	p->flags = flags;
 	p->ifd = p->tfd = p->ino = -1;
 	p->first_ts = INT64_MIN;
+	p->synced_base = p->rp_written = -1;
 	snprintf(p->name, sizeof p->name, "%s-%d", topic, partition);
 	snprintf(path, sizeof path, "%s-%d", topic, partition);
 	if (klog_topic_load(d, topic, &p->cfg, err) < 0)
@@ -43,11 +66,14 @@ klog_part_open(struct klog_dir *d, const char *topic, int partition, int flags, 
 	}
 	p->dfd = openat(d->fd, path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (p->dfd < 0 && errno == ENOENT && (flags & KLOG_WRITE)) {
-		/* a partition added by alter in a directory we only now write */
+		/* a partition added by alter in a directory we only now write;
+		 * its name is durable before anything is written in it */
 		if (mkdirat(d->fd, path, 0755) < 0 && errno != EEXIST) {
 			kerr_sys(err, "cannot create partition '%s'", p->name);
 			goto fail;
 		}
+		if (klog_fsync_dir(klog_dir_path(d), err) < 0)
+			goto fail;
 		p->dfd = openat(d->fd, path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	}
 	if (p->dfd < 0) {
@@ -78,11 +104,20 @@ klog_part_open(struct klog_dir *d, const char *topic, int partition, int flags, 
 					p->start_empty = e[i].offset;
 			free(e);
 		}
+		p->start_noted = p->start_empty;
+		snprintf(cp, sizeof cp, "%s/recovery-point-offset-checkpoint", klog_dir_path(d));
+		if (klog_ckpt_read(cp, &e, &n, NULL) == 0) {
+			for (i = 0; i < n; i++)
+				if (!strcmp(e[i].topic, topic) && e[i].partition == partition)
+					p->rp_written = e[i].offset;
+			free(e);
+		}
 		if (kp_lock_ex(p->dfd) < 0) {
 			kerr_sys(err, "cannot lock partition '%s'", p->name);
 			goto fail;
 		}
-		if (kp_refresh(p, 1, err) < 0 || klog_part_retention(p, klog_now_ms(), err) < 0) {
+		if (kp_refresh(p, 1, err) < 0 || klog_part_retention(p, klog_now_ms(), err) < 0 ||
+		    sync_found(p, err) < 0) {
 			flock(p->dfd, LOCK_UN);
 			goto fail;
 		}
@@ -102,36 +137,28 @@ update_ckpt(struct klog_part *p, const char *file, int64_t off, char *err)
 	return klog_ckpt_update(p->d, file, p->topic, p->partition, off, err);
 }
 
-int
-klog_part_sync(struct klog_part *p, char *err)
-{
-	struct seg *s = kp_active(p);
-
-	if (!(p->flags & KLOG_WRITE) || !s)
-		return 0;
-	if (fdatasync(s->fd) < 0)
-		return kerr_sys(err, "cannot sync partition '%s'", p->name);
-	if ((p->ifd >= 0 && fdatasync(p->ifd) < 0) || (p->tfd >= 0 && fdatasync(p->tfd) < 0))
-		return kerr_sys(err, "cannot sync index of '%s'", p->name);
-	return 0;
-}
-
 void
 klog_part_close(struct klog_part *p)
 {
 	char e[KLOG_ERRLEN];
+	int64_t rp;
 
 	if (!p)
 		return;
-	if ((p->flags & KLOG_WRITE) && p->dirty && p->dfd >= 0 && kp_active(p)) {
-		/* best effort: a failed sync here was already seen by the appender */
-		if (kp_lock_ex(p->dfd) == 0) {
-			if (kp_refresh(p, 1, e) == 0 && klog_part_sync(p, e) == 0)
-				update_ckpt(p, "recovery-point-offset-checkpoint", p->end, e);
-			klog_part_retention(p, klog_now_ms(), e);
-			flock(p->dfd, LOCK_UN);
-		}
+	if ((p->flags & KLOG_WRITE) && !p->failed && p->dfd >= 0 && kp_lock_ex(p->dfd) == 0) {
+		/* a failure here is reported as a warning; callers that must
+		 * know (kproduce's exit status) call klog_part_sync first */
+		if ((p->dirty || p->dir_dirty || p->pend.n) &&
+		    (kp_refresh(p, 1, e) < 0 || klog_part_sync(p, e) < 0))
+			kwarn("%s", e);
+		if (kpart_take_recovery_point(p, &rp) &&
+		    update_ckpt(p, "recovery-point-offset-checkpoint", rp, e) < 0)
+			kwarn("%s", e);
+		if (!p->failed && klog_part_retention(p, klog_now_ms(), e) < 0)
+			kwarn("%s", e);
+		flock(p->dfd, LOCK_UN);
 	}
+	ksync_free(&p->pend);
 	kp_segs_free(p);
 	if (p->dfd > 0)
 		close(p->dfd);
@@ -168,54 +195,90 @@ klog_part_info(struct klog_part *p, struct klog_part_info *info, char *err)
 	return 0;
 }
 
+/*
+ * A new active segment: its three files are opened before anything of the
+ * old one is let go, so a roll that fails (EMFILE, ENOSPC) leaves the
+ * partition writable on the old segment and no half-made files behind.
+ * Its name becomes durable with the next sync (dir_dirty), before any
+ * acknowledgement of what is written in it.
+ */
 static int
 create_segment(struct klog_part *p, int64_t base, char *err)
 {
-	char nm[64];
-	int fd;
+	static const char *const suf[3] = { ".log", ".index", ".timeindex" };
+	int fd[3] = { -1, -1, -1 }, made[3] = { 0, 0, 0 }, i;
 	struct seg *n;
+	char nm[64];
 
-	kp_segname(nm, sizeof nm, base, ".log");
-	if ((fd = openat(p->dfd, nm, O_RDWR | O_APPEND | O_CREAT | O_CLOEXEC, 0644)) < 0)
-		return kerr_sys(err, "cannot create segment '%s/%s'", p->name, nm);
+	for (i = 0; i < 3; i++) {
+		kp_segname(nm, sizeof nm, base, suf[i]);
+		made[i] = faccessat(p->dfd, nm, F_OK, 0) < 0;
+		fd[i] = openat(p->dfd, nm, O_RDWR | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
+		if (fd[i] < 0 || (i > 0 && ftruncate(fd[i], 0) < 0)) {
+			kerr_sys(err, "cannot create segment '%s/%s'", p->name, nm);
+			goto undo;
+		}
+	}
 	if (!(n = realloc(p->segs, (p->nseg + 1) * sizeof *n))) {
-		close(fd);
-		return kerr_sys(err, "partition '%s'", p->name);
+		kerr_sys(err, "partition '%s'", p->name);
+		goto undo;
 	}
 	p->segs = n;
-	p->segs[p->nseg++] = (struct seg){ base, 0, INT64_MIN, base, fd };
-	if (kp_open_indexes(p, &p->segs[p->nseg - 1], err) < 0)
-		return -1;
-	if (ftruncate(p->ifd, 0) < 0 || ftruncate(p->tfd, 0) < 0)
-		return kerr_sys(err, "cannot create index of '%s'", p->name);
+	p->segs[p->nseg++] = (struct seg){ base, 0, INT64_MIN, base, fd[0] };
+	p->ifd = fd[1];
+	p->tfd = fd[2];
 	p->ientries = 0;
 	p->tlast_ts = INT64_MIN;
 	p->since_index = 0;
 	p->first_ts = INT64_MIN;
-	{
-		int dfd = dup(p->dfd);
-		if (dfd >= 0) {
-			fsync(dfd);
-			close(dfd);
-		}
-	}
+	p->dir_dirty = 1;
+	p->index_missing = 0;
 	return 0;
+undo:
+	for (i = 0; i < 3; i++) {
+		if (fd[i] >= 0)
+			close(fd[i]);
+		kp_segname(nm, sizeof nm, base, suf[i]);
+		if (made[i])
+			unlinkat(p->dfd, nm, 0);
+	}
+	return -1;
 }
 
+/*
+ * Seal the active segment and start the next.  The sealed segment's files
+ * must reach the disk before its successor's data counts: a broker hands
+ * them to its next sync (with the directory), anyone else syncs them now.
+ */
 static int
 roll(struct klog_part *p, char *err)
 {
 	struct seg *s = kp_active(p);
+	int ifd = p->ifd, tfd = p->tfd, lfd;
+	char nm[3][64];
 
 	if (s->max_ts != INT64_MIN && s->max_ts > p->tlast_ts &&
 	    kindex_append(p->tfd, 1, s->base, s->max_ts_off, s->max_ts) < 0)
 		return kerr_sys(err, "cannot write time index of '%s'", p->name);
-	if (fdatasync(s->fd) < 0 || fdatasync(p->ifd) < 0 || fdatasync(p->tfd) < 0)
-		return kerr_sys(err, "cannot sync partition '%s'", p->name);
-	close(p->ifd);
-	close(p->tfd);
+	kp_segname(nm[0], sizeof nm[0], s->base, ".log");
+	kp_segname(nm[1], sizeof nm[1], s->base, ".index");
+	kp_segname(nm[2], sizeof nm[2], s->base, ".timeindex");
+	if ((lfd = fcntl(s->fd, F_DUPFD_CLOEXEC, 0)) < 0)
+		return kerr_sys(err, "cannot roll partition '%s'", p->name);
 	p->ifd = p->tfd = -1;
-	return create_segment(p, p->end, err);
+	if (create_segment(p, p->end, err) < 0) {       /* moves p->segs */
+		close(lfd);
+		p->ifd = ifd;
+		p->tfd = tfd;
+		return -1;
+	}
+	if (ksync_add(&p->pend, lfd, 0, nm[0]) < 0 || ksync_add(&p->pend, ifd, 0, nm[1]) < 0 ||
+	    ksync_add(&p->pend, tfd, 0, nm[2]) < 0)
+		return kp_fail(p, "partition '%s' failed: out of memory sealing segment '%s'",
+		    p->name, nm[0]);
+	if (!(p->flags & KLOG_BROKER))
+		return kp_sync_pending(p, err);
+	return 0;
 }
 
 /* Kafka's rule: segment.ms counts from the first batch's timestamp to the
@@ -254,6 +317,10 @@ klog_part_append(struct klog_part *p, unsigned char *batches, size_t len,
 	if (!(p->flags & KLOG_WRITE)) {
 		errno = EBADF;
 		return kerr(err, "partition '%s' is not open for writing", p->name);
+	}
+	if (p->failed) {
+		errno = EIO;
+		return kerr(err, "%s", p->failmsg);
 	}
 	for (off = 0; off < len; off += klog_batch_size(&b)) {
 		int r = klog_batch_parse(batches + off, len - off, &b, err);
@@ -314,13 +381,22 @@ klog_part_append(struct klog_part *p, unsigned char *batches, size_t len,
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n <= 0) {
+			/* a full disk: take the partial batch back and go on later;
+			 * an I/O error or a cut that fails leaves bytes we cannot
+			 * vouch for: fail the partition */
 			char nm[64];
 			int e = n < 0 ? errno : ENOSPC;
 			kp_segname(nm, sizeof nm, s->base, ".log");
 			if (ftruncate(s->fd, pos) < 0)
-				p->dirty = 1;
+				kp_fail(p, "partition '%s' failed: cannot take back a partial write to "
+				    "segment '%s': %s", p->name, nm, strerror(errno));
+			else if (e == EIO)
+				kp_fail(p, "partition '%s' failed: cannot write segment '%s': %s", p->name,
+				    nm, strerror(e));
 			errno = e;
 			kerr_sys(err, "cannot write segment '%s/%s'", p->name, nm);
+			if (p->failed)
+				errno = EIO;
 			goto out;
 		}
 		off += (size_t)n;
@@ -355,18 +431,19 @@ out:
 	return rc;
 }
 
-static int
-delete_segment(struct klog_part *p, struct seg *s, char *err)
+int
+kp_delete_segment(struct klog_part *p, int64_t base, char *err)
 {
 	static const char *suf[] = { ".index", ".timeindex", ".txnindex", ".log" };
 	char nm[64];
 	size_t i;
 
 	for (i = 0; i < sizeof suf / sizeof *suf; i++) {
-		kp_segname(nm, sizeof nm, s->base, suf[i]);
+		kp_segname(nm, sizeof nm, base, suf[i]);
 		if (unlinkat(p->dfd, nm, 0) < 0 && errno != ENOENT)
 			return kerr_sys(err, "cannot delete segment '%s/%s'", p->name, nm);
 	}
+	p->dir_dirty = 1;
 	return 0;
 }
 
@@ -391,7 +468,7 @@ klog_part_retention(struct klog_part *p, int64_t now_ms, char *err)
 			big = total - s->size >= p->cfg.retention_bytes;
 		if (!old && !big)
 			break;
-		if (delete_segment(p, s, err) < 0)
+		if (kp_delete_segment(p, s->base, err) < 0)
 			return -1;
 		total -= s->size;
 		drop++;
@@ -406,5 +483,9 @@ klog_part_retention(struct klog_part *p, int64_t now_ms, char *err)
 	p->rseg = SIZE_MAX;
 	kwarn("partition '%s': retention deleted %zu segment%s; log starts at offset %" PRId64,
 	    p->name, drop, drop == 1 ? "" : "s", p->segs[0].base);
+	/* a broker records log starts itself, many in one write, off its loop */
+	if (p->flags & KLOG_BROKER)
+		return 0;
+	p->start_noted = p->segs[0].base;
 	return update_ckpt(p, "log-start-offset-checkpoint", p->segs[0].base, err);
 }

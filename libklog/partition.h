@@ -71,7 +71,15 @@ struct klog_part {
 	int64_t tlast_ts;       /* last time-index timestamp written */
 	int64_t since_index;    /* bytes appended since the last index entry */
 	int64_t first_ts;       /* first batch's max timestamp: segment.ms */
-	int dirty;
+	int dirty;              /* the active segment has writes not yet synced */
+	int dir_dirty;          /* a segment was created or deleted since the last sync */
+	struct ksync pend;      /* files of rolled segments, synced and closed by the next sync */
+	int64_t synced_end;     /* every offset below is durable */
+	int64_t synced_base, synced_size;       /* the segment and byte where that is */
+	int64_t rp_written;     /* recovery point last recorded, -1 none */
+	int64_t start_noted;    /* log start last handed to the checkpoint */
+	int failed;             /* a sync failed: no more appends until klog_part_recover */
+	char failmsg[KLOG_ERRLEN];
 	int index_missing;      /* the active segment had no .index: rebuild */
 	/* reader cursor */
 	size_t rseg;
@@ -81,6 +89,14 @@ struct klog_part {
 };
 
 #define SEG_FMT "%020" PRId64
+
+/* partition.c */
+int kp_delete_segment(struct klog_part *p, int64_t base, char *err);
+
+/* partition-sync.c */
+int kp_fail(struct klog_part *p, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+int kp_sync_pending(struct klog_part *p, char *err);
+int ksync_add(struct ksync *s, int fd, int dir, const char *name);
 
 /* partition-recover.c */
 struct seg *kp_active(struct klog_part *p);

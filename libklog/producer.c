@@ -2,10 +2,18 @@
 /*
  * One klog_builder per partition collects records; a partition's batch is
  * finished and appended (klog_part_append: lock, offsets, write, index,
- * unlock; after it returns the records are acknowledged) when the next
- * record would take it past the batch size, when the pending bytes of all
- * partitions together pass PENDING_MAX, when the input pauses, and at the
- * end.  Memory stays bounded whatever the input: one input buffer of
+ * unlock) when the next record would take it past the batch size, when the
+ * pending bytes of all partitions together pass PENDING_MAX, when the
+ * input pauses, and at the end.
+ *
+ * Acknowledgements (the acked callback, kproduce -v) mean durable.  Remote:
+ * when the broker says so (its fsync policy).  Embedded: batches written
+ * wait in a list until the partitions they went to are synced
+ * (klog_part_sync), which happens when SYNC_BYTES were written since the
+ * last sync, when the oldest waiting batch is SYNC_MS old, whenever the
+ * input pauses (klog_producer_flush) and at the end; a failed sync fails the
+ * producer with the error, and none of the batches written since the last
+ * good sync is acknowledged.  Memory stays bounded whatever the input: one input buffer of
  * CHUNK plus the longest record allowed, and at most PENDING_MAX (or one
  * batch) of pending records; builders of partitions that go quiet give
  * their buffers back once the total capacity passes CAP_MAX.
@@ -41,10 +49,20 @@
  * attributes, timestamp delta, offset delta, key and value lengths, header
  * count, as varints at their largest */
 #define REC_OVERHEAD 40
+/* embedded: sync and acknowledge at least this often */
+#define SYNC_BYTES ((size_t)64 << 20)
+#define SYNC_MS 1000
+
+/* an embedded batch written, not yet synced */
+struct wack {
+	int p;
+	int64_t first, last;
+};
 
 struct pslot {
 	struct klog_lpart *part;        /* opened on first append */
 	struct klog_builder bb;
+	int unsynced;                   /* embedded: written since the last sync */
 };
 
 /* remote producers keep up to this many batches in flight */
@@ -69,6 +87,9 @@ struct klog_producer {
 	int64_t skipped;
 	unsigned char *in;              /* input buffer */
 	size_t incap;
+	struct wack *wack;              /* embedded: written, waiting for a sync */
+	size_t nwack, cwack, wbytes;
+	int64_t wsince_ms;              /* when the oldest of them was written */
 };
 
 struct klog_producer *
@@ -154,6 +175,7 @@ klog_producer_close(struct klog_producer *pr)
 		}
 	free(pr->slot);
 	free(pr->in);
+	free(pr->wack);
 	free(pr);
 }
 
@@ -206,6 +228,54 @@ collect_one(struct klog_producer *pr, char *err)
 	return 0;
 }
 
+/* embedded: sync every partition written to, then acknowledge in order */
+static int
+sync_acks(struct klog_producer *pr, char *err)
+{
+	size_t i;
+	int p;
+
+	for (p = 0; p < pr->nparts; p++)
+		if (pr->slot[p].unsynced) {
+			if (klog_lpart_sync(pr->slot[p].part, err) < 0)
+				return part_err(pr, p, err);
+			pr->slot[p].unsynced = 0;
+		}
+	for (i = 0; i < pr->nwack; i++)
+		if (pr->o.acked)
+			pr->o.acked(pr->o.arg, pr->topic, pr->wack[i].p, pr->wack[i].first,
+			    pr->wack[i].last);
+	pr->nwack = pr->wbytes = 0;
+	return 0;
+}
+
+/* a batch written (remote without pipelining, or embedded) */
+static int
+wait_sync(struct klog_producer *pr, int p, int64_t first, int64_t last, size_t len, char *err)
+{
+	if (klog_log_remote(pr->lg)) {
+		if (pr->o.acked)
+			pr->o.acked(pr->o.arg, pr->topic, p, first, last);
+		return 0;
+	}
+	if (pr->nwack == pr->cwack) {
+		size_t nc = pr->cwack ? pr->cwack * 2 : 64;
+		struct wack *v = realloc(pr->wack, nc * sizeof *v);
+		if (!v)
+			return kerr_sys(err, "topic '%s'", pr->topic);
+		pr->wack = v;
+		pr->cwack = nc;
+	}
+	if (pr->nwack == 0)
+		pr->wsince_ms = klog_now_ms();
+	pr->wack[pr->nwack++] = (struct wack){ p, first, last };
+	pr->slot[p].unsynced = 1;
+	pr->wbytes += len;
+	if (pr->wbytes >= SYNC_BYTES || klog_now_ms() - pr->wsince_ms >= SYNC_MS)
+		return sync_acks(pr, err);
+	return 0;
+}
+
 /* write partition p's pending batch */
 static int
 flush_one(struct klog_producer *pr, int p, char *err)
@@ -230,8 +300,8 @@ flush_one(struct klog_producer *pr, int p, char *err)
 	} else {
 		if (klog_lpart_append(s->part, out, len, &first, &last, err) < 0)
 			return part_err(pr, p, err);
-		if (pr->o.acked)
-			pr->o.acked(pr->o.arg, pr->topic, p, first, last);
+		if (wait_sync(pr, p, first, last, len, err) < 0)
+			return -1;
 	}
 	size = klog_builder_size(&s->bb);
 	pr->pending = pr->pending > size ? pr->pending - size : 0;
@@ -256,6 +326,8 @@ klog_producer_flush(struct klog_producer *pr, char *err)
 	while (pr->rlen > 0)
 		if (collect_one(pr, err) < 0)
 			return -1;
+	if (pr->nwack && sync_acks(pr, err) < 0)
+		return -1;
 	pr->pending = 0;
 	pr->oldest_ms = -1;
 	return 0;
