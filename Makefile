@@ -27,7 +27,7 @@ endif
 
 # optional codecs: on when the Debian -dev package is installed
 have = $(shell echo '\#include <$(1)>' | $(CC) -E -x c - >/dev/null 2>&1 && echo 1)
-LDLIBS = -lz
+LDLIBS = -lz -lpthread
 ifeq ($(call have,zstd.h),1)
 override CFLAGS += -DHAVE_ZSTD
 LDLIBS += -lzstd

@@ -254,8 +254,9 @@ describe(struct klog_log *d, const char *name)
 		return 1;
 	}
 	for (i = 0; i < n; i++)
-		printf("%s\t%d\t%" PRId64 "\t%" PRId64 "\t%d\t%" PRId64 "\n", name, i,
-		    info[i].log_start, info[i].log_end, info[i].segments, info[i].bytes);
+		printf("%s\t%d\t%" PRId64 "\t%" PRId64 "\t%d\t%" PRId64 "\t%s\n", name, i,
+		    info[i].log_start, info[i].log_end, info[i].segments, info[i].bytes,
+		    info[i].state);
 	free(info);
 	return 0;
 }

@@ -34,6 +34,8 @@ code_for_errno(int e)
 	case EINVAL: case ERANGE: case ENAMETOOLONG: return "INVALID";
 	case EMSGSIZE: return "TOO_LARGE";
 	case EILSEQ: return "CORRUPT_BATCH";
+	case EBADMSG: case ENOTSUP: return "INVALID_RECORD";
+	case EIO: case ENOSPC: case EDQUOT: case EROFS: case EFBIG: return "STORAGE_ERROR";
 	default: return "INTERNAL";
 	}
 }
@@ -58,7 +60,8 @@ cmd_produce(struct conn *c, struct klog_req *r, unsigned char *data, int64_t t0)
 		acks = 1;
 		goto fail;
 	}
-	if (!(bp = kb_part_get(b, r->argv[1], r->argv[2], &code, err)))
+	if (!(bp = kb_part_get(b, r->argv[1], r->argv[2], &code, err)) ||
+	    kb_part_online(bp, &code, err) < 0)
 		goto fail;
 	if (len == 0) {
 		code = "CORRUPT_BATCH";
@@ -79,28 +82,24 @@ cmd_produce(struct conn *c, struct klog_req *r, unsigned char *data, int64_t t0)
 		recs += (uint64_t)bt.last_offset_delta + 1;
 	}
 	if (klog_part_append(bp->p, data, len, &first, &last, err) < 0) {
-		code = code_for_errno(errno);
+		int e = errno;
+		code = code_for_errno(e);
 		if (!strcmp(code, "INTERNAL") || !strcmp(code, "UNKNOWN_TOPIC")) {
 			code = "INTERNAL";
 			kb_log(b, LOG_ERR, "produce: %s", err);
-		}
+		} else if (!strcmp(code, "STORAGE_ERROR"))
+			kb_log(b, e == EIO ? LOG_CRIT : LOG_ERR, "produce: %s", err);
+		/* a roll that failed may still have sealed files to sync */
+		kb_written(b, bp);
 		goto fail;
 	}
 	bp->log_end = last + 1;
 	b->records_in += recs;
 	b->batches_in++;
-	if (!bp->dirty) {
-		bp->dirty = 1;
-		kb_vec_add(&b->dirtyv, &b->ndirty, &b->cdirty, bp);
-	}
-	if (bp->waiters && !bp->grew) {
-		bp->grew = 1;
-		kb_vec_add(&b->growv, &b->ngrow, &b->cgrow, bp);
-	}
+	kb_written(b, bp);
 	kb_observe(b, KLOG_V_PRODUCE, t0, 0);
 	if (acks != 0)
-		kb_reply(c, b->o.fsync_policy == KLOG_FSYNC_ALWAYS ? b->committed + 1 : 0,
-		    "OK %" PRId64 " %" PRId64 "\n", first, last);
+		kb_reply_ack(c, bp, first, last);
 	return;
 fail:
 	b->produce_errors++;
@@ -152,13 +151,13 @@ cmd_describe(struct conn *c, struct klog_req *r, char *err, const char **code)
 		return -1;
 	for (i = 0; i < t->np; i++) {
 		struct klog_part_info pi;
-		if (klog_part_info(t->parts[i]->p, &pi, err) < 0) {
+		if (kb_part_info(c->b, t->parts[i], &pi, err) < 0) {
 			*code = "INTERNAL";
 			klog_buf_free(&body);
 			return -1;
 		}
-		klog_buf_printf(&body, "%s\t%d\t%" PRId64 "\t%" PRId64 "\t%d\t%" PRId64 "\n",
-		    t->name, i, pi.log_start, pi.log_end, pi.segments, pi.bytes);
+		klog_buf_printf(&body, "%s\t%d\t%" PRId64 "\t%" PRId64 "\t%d\t%" PRId64 "\t%s\n",
+		    t->name, i, pi.log_start, pi.log_end, pi.segments, pi.bytes, pi.state);
 	}
 	klog_buf_printf(&out, "OK %d\n", t->np);
 	klog_buf_append(&out, body.data, body.len);
@@ -224,7 +223,7 @@ cmd_create(struct conn *c, struct klog_req *r, char *err, const char **code)
 	}
 	kb_log(b, LOG_INFO, "created topic '%s' with %d partition%s", r->argv[1], (int)np,
 	    np == 1 ? "" : "s");
-	kb_reply(c, 0, "OK\n");
+	kb_reply(c, "OK\n");
 	return 0;
 }
 
@@ -253,24 +252,18 @@ cmd_alter(struct conn *c, struct klog_req *r, char *err, const char **code)
 		*code = "INTERNAL";
 		return -1;
 	}
-	/* reopen so the partitions see the new configuration */
-	for (i = 0; i < t->np; i++) {
-		struct bpart *bp = t->parts[i];
-		if (bp->dirty && klog_part_sync(bp->p, err) < 0)
-			kb_log(b, LOG_ERR, "%s", err);
-		klog_part_close(bp->p);
-		bp->p = NULL;
-		if (kb_part_open(b, bp, err) < 0) {
-			*code = "INTERNAL";
-			kb_log(b, LOG_ERR, "alter: %s", err);
-			return -1;
+	/* the open partitions take the new configuration as it is, and a
+	 * shorter retention at once */
+	for (i = 0; i < t->np; i++)
+		if (t->parts[i]->p) {
+			kpart_set_config(t->parts[i]->p, &cfg);
+			kb_retention(b, t->parts[i]);
 		}
-	}
 	if (kb_topic_grow(b, t, cfg.partitions, err) < 0) {
 		*code = "INTERNAL";
 		return -1;
 	}
-	kb_reply(c, 0, "OK\n");
+	kb_reply(c, "OK\n");
 	return 0;
 }
 
@@ -289,7 +282,7 @@ cmd_delete(struct conn *c, struct klog_req *r, char *err, const char **code)
 		return -1;
 	}
 	kb_log(b, LOG_INFO, "deleted topic '%s'", r->argv[1]);
-	kb_reply(c, 0, "OK\n");
+	kb_reply(c, "OK\n");
 	return 0;
 }
 
@@ -299,13 +292,14 @@ cmd_offsets(struct conn *c, struct klog_req *r, char *err, const char **code)
 	struct bpart *bp = kb_part_get(c->b, r->argv[1], r->argv[2], code, err);
 	struct klog_part_info pi;
 
-	if (!bp)
+	if (!bp || kb_part_online(bp, code, err) < 0)
 		return -1;
 	if (klog_part_info(bp->p, &pi, err) < 0) {
 		*code = "INTERNAL";
 		return -1;
 	}
-	kb_reply(c, 0, "OK %" PRId64 " %" PRId64 "\n", pi.log_start, pi.log_end);
+	/* the end a consumer can read to (durable, under --fsync always) */
+	kb_reply(c, "OK %" PRId64 " %" PRId64 "\n", pi.log_start, kb_visible_end(c->b, bp));
 	return 0;
 }
 
@@ -315,17 +309,19 @@ cmd_timeoffset(struct conn *c, struct klog_req *r, char *err, const char **code)
 	struct bpart *bp = kb_part_get(c->b, r->argv[1], r->argv[2], code, err);
 	int64_t ts, off;
 
-	if (!bp)
+	if (!bp || kb_part_online(bp, code, err) < 0)
 		return -1;
 	if (klog_parse_i64(r->argv[3], &ts) < 0) {
 		*code = "BAD_REQUEST";
 		return kerr(err, "bad timestamp '%s'", r->argv[3]);
 	}
 	if (klog_part_offset_for_time(bp->p, ts, &off, err) < 0) {
-		*code = "INTERNAL";
+		*code = errno == EILSEQ ? "CORRUPT_BATCH" : "INTERNAL";
 		return -1;
 	}
-	kb_reply(c, 0, "OK %" PRId64 "\n", off);
+	if (off > kb_visible_end(c->b, bp))
+		off = kb_visible_end(c->b, bp);
+	kb_reply(c, "OK %" PRId64 "\n", off);
 	return 0;
 }
 
@@ -359,9 +355,9 @@ kb_execute(struct conn *c, struct klog_req *r, unsigned char *payload)
 	switch (r->verb) {
 	case KLOG_V_PING:
 		if (r->argc > 1)
-			kb_reply(c, 0, "OK PONG %.200s\n", r->argv[1]);
+			kb_reply(c, "OK PONG %.200s\n", r->argv[1]);
 		else
-			kb_reply(c, 0, "OK PONG\n");
+			kb_reply(c, "OK PONG\n");
 		break;
 	case KLOG_V_AUTH:
 		if (b->o.secret && !secret_ok(b->o.secret, r->argv[1])) {
@@ -372,10 +368,10 @@ kb_execute(struct conn *c, struct klog_req *r, unsigned char *payload)
 			return;
 		}
 		c->authed = 1;
-		kb_reply(c, 0, "OK\n");
+		kb_reply(c, "OK\n");
 		break;
 	case KLOG_V_QUIT:
-		kb_reply(c, 0, "OK BYE\n");
+		kb_reply(c, "OK BYE\n");
 		c->closing = 1;
 		break;
 	case KLOG_V_TOPICS:

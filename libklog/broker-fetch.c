@@ -121,18 +121,27 @@ kb_fetch_try(struct oitem *it, int force)
 	struct bpart *bp = it->bp;
 	struct klog_slice sl = { -1, 0, 0 };
 	struct klog_buf h = { 0 };
+	const char *code;
 	char err[KLOG_ERRLEN];
-	int64_t next = it->offset;
+	int64_t next = it->offset, vis;
 	uint64_t recs = 0;
 
+	if (kb_part_online(bp, &code, err) < 0) {
+		klog_proto_err(&h, code, err);
+		goto fail;
+	}
+	/* records past the visible end exist but are not durable yet: wait */
+	vis = kb_visible_end(b, bp);
 	if (it->offset > bp->log_end) {
 		kerr(err, "offset %" PRId64 " is past the log end %" PRId64 " of '%s'", it->offset,
-		    bp->log_end, klog_part_name(bp->p));
+		    vis, klog_part_name(bp->p));
 		klog_proto_err(&h, "OFFSET_OUT_OF_RANGE", err);
 		goto fail;
 	}
-	if (it->offset < bp->log_end && klog_part_slice(bp->p, it->offset, it->max_bytes, &sl, err) < 0) {
-		klog_proto_err(&h, errno == ERANGE ? "OFFSET_OUT_OF_RANGE" : "INTERNAL", err);
+	if (it->offset < vis && kpart_slice(bp->p, it->offset, it->max_bytes, vis, &sl, err) < 0) {
+		code = errno == ERANGE ? "OFFSET_OUT_OF_RANGE" : errno == EILSEQ ? "CORRUPT_BATCH" :
+		    "INTERNAL";
+		klog_proto_err(&h, code, err);
 		if (errno != ERANGE)
 			kb_log(b, LOG_ERR, "fetch: %s", err);
 		goto fail;
@@ -154,7 +163,7 @@ kb_fetch_try(struct oitem *it, int force)
 		goto fail;
 	}
 	b->records_out += recs;
-	if (klog_buf_printf(&h, "DATA %zu %" PRId64 " %" PRId64 "\n", sl.len, next, bp->log_end) < 0) {
+	if (klog_buf_printf(&h, "DATA %zu %" PRId64 " %" PRId64 "\n", sl.len, next, vis) < 0) {
 		c->closing = 1;
 		goto fail;
 	}

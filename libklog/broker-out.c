@@ -57,6 +57,8 @@ kb_item_free(struct conn *c, struct oitem *it)
 		kb_waiter_unlink(it);
 		c->nfetch--;
 	}
+	if (it->abp)
+		kb_part_put(b, it->abp);
 	c->out_mem -= it->buf.cap;
 	b->mem -= it->buf.cap;
 	klog_buf_free(&it->buf);
@@ -64,16 +66,16 @@ kb_item_free(struct conn *c, struct oitem *it)
 	free(it);
 }
 
-/* a memory kb_reply buffer to append to: the tail if it can take it */
+/* a memory reply buffer to append to: the tail if it can take it (never
+ * an acknowledgement, which goes out, or turns into an error, on its own) */
 static struct klog_buf *
-reply_buf(struct conn *c, uint64_t seq)
+reply_buf(struct conn *c)
 {
 	struct oitem *it = c->tail;
 
-	if (!it || it->kind != O_MEM || it->seq != seq || it->buf.len > MEMITEM_MAX) {
+	if (!it || it->kind != O_MEM || it->abp || it->buf.len > MEMITEM_MAX) {
 		if (!(it = kb_item_new(c, O_MEM)))
 			return NULL;
-		it->seq = seq;
 		kb_item_push(c, it);
 	}
 	return &it->buf;
@@ -88,9 +90,9 @@ reply_done(struct conn *c, struct klog_buf *buf, size_t cap0)
 }
 
 void
-kb_reply(struct conn *c, uint64_t seq, const char *fmt, ...)
+kb_reply(struct conn *c, const char *fmt, ...)
 {
-	struct klog_buf *buf = reply_buf(c, seq);
+	struct klog_buf *buf = reply_buf(c);
 	char tmp[512];
 	size_t cap0;
 	va_list ap;
@@ -112,7 +114,7 @@ kb_reply(struct conn *c, uint64_t seq, const char *fmt, ...)
 void
 kb_reply_err(struct conn *c, const char *code, const char *msg)
 {
-	struct klog_buf *buf = reply_buf(c, 0);
+	struct klog_buf *buf = reply_buf(c);
 	size_t cap0;
 
 	if (!buf) {
@@ -123,6 +125,67 @@ kb_reply_err(struct conn *c, const char *code, const char *msg)
 	if (klog_proto_err(buf, code, msg) < 0)
 		c->closing = 1;
 	reply_done(c, buf, cap0);
+}
+
+/*
+ * "OK FIRST LAST" for a produce.  Under --fsync always it waits in the
+ * queue (and holds back what follows it) until the partition is durable
+ * past LAST; if the partition fails or goes away first it becomes an error.
+ */
+void
+kb_reply_ack(struct conn *c, struct bpart *bp, int64_t first, int64_t last)
+{
+	struct klog_broker *b = c->b;
+	struct oitem *it = kb_item_new(c, O_MEM);
+
+	if (!it || klog_buf_printf(&it->buf, "OK %" PRId64 " %" PRId64 "\n", first, last) < 0) {
+		if (it)
+			klog_buf_free(&it->buf);
+		free(it);
+		c->closing = 1;
+		return;
+	}
+	if (b->o.fsync_policy == KLOG_FSYNC_ALWAYS && bp->durable <= last) {
+		it->abp = bp;
+		it->need = last + 1;
+		bp->refs++;
+	}
+	c->out_mem += it->buf.cap;
+	b->mem += it->buf.cap;
+	kb_item_push(c, it);
+}
+
+/* may this memory item go out?  An acknowledgement whose partition can no
+ * longer become durable is turned into the error that says why */
+static int
+item_ready(struct klog_broker *b, struct oitem *it)
+{
+	struct bpart *bp = it->abp;
+	const char *why, *code = "STORAGE_ERROR";
+	char msg[KLOG_ERRLEN];
+	size_t cap0;
+
+	if (!bp)
+		return 1;
+	if (bp->durable >= it->need)
+		goto ready;
+	if (bp->deleted) {
+		code = "UNKNOWN_TOPIC";
+		why = "the topic was deleted before the batch was synced";
+	} else if (!bp->p)
+		why = bp->offline ? bp->offline : "the partition is offline";
+	else if (!(why = klog_part_failed(bp->p)))
+		return 0;
+	snprintf(msg, sizeof msg, "%s", why);
+	cap0 = it->buf.cap;
+	it->buf.len = 0;
+	klog_proto_err(&it->buf, code, msg);
+	it->c->out_mem += it->buf.cap - cap0;
+	b->mem += it->buf.cap - cap0;
+ready:
+	it->abp = NULL;
+	kb_part_put(b, bp);
+	return 1;
 }
 
 /* a whole prepared buffer as one item (taken over) */
@@ -179,11 +242,11 @@ kb_conn_flush(struct conn *c)
 			struct oitem *x;
 			int n = 0;
 			ssize_t w;
-			if (it->seq > b->committed) {
+			if (!item_ready(b, it)) {
 				add_commit_wait(c);
 				break;
 			}
-			for (x = it; x && x->kind == O_MEM && x->seq <= b->committed && n < 64; x = x->next) {
+			for (x = it; x && x->kind == O_MEM && n < 64 && item_ready(b, x); x = x->next) {
 				iov[n].iov_base = x->buf.data + x->off;
 				iov[n].iov_len = x->buf.len - x->off;
 				n++;
@@ -203,7 +266,7 @@ kb_conn_flush(struct conn *c)
 			b->bytes_out += (uint64_t)w;
 			while (c->head && c->head->kind == O_MEM && w >= 0) {
 				size_t left = c->head->buf.len - c->head->off;
-				if ((size_t)w >= left && c->head->seq <= b->committed) {
+				if ((size_t)w >= left && !c->head->abp) {
 					struct oitem *d = c->head;
 					w -= (ssize_t)left;
 					c->head = d->next;
@@ -277,4 +340,27 @@ add_commit_wait(struct conn *c)
 	b->commitv[b->ncommit++] = c;
 	c->commit_wait = 1;
 	return 0;
+}
+
+/* a group commit is done: flush the connections whose heads waited for it */
+void
+kb_commit_waiters(struct klog_broker *b)
+{
+	size_t i, n = b->ncommit;
+	struct conn *c;
+
+	for (i = 0; i < n && i < b->ncommit; i++) {
+		c = b->commitv[i];
+		if (c) {
+			c->commit_wait = 0;
+			b->commitv[i] = NULL;
+			kb_conn_flush(c);
+		}
+	}
+	/* flushes above may have queued new waiters: keep those */
+	if (b->ncommit > n) {
+		memmove(b->commitv, b->commitv + n, (b->ncommit - n) * sizeof *b->commitv);
+		b->ncommit -= n;
+	} else
+		b->ncommit = 0;
 }

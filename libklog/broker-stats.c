@@ -53,7 +53,7 @@ static void
 stats_text(struct klog_broker *b, struct klog_buf *o)
 {
 	size_t h;
-	int v, i, waiting = 0;
+	int v, i, waiting = 0, offline = 0, failed = 0;
 	struct conn *c;
 
 	for (c = b->conns; c; c = c->next)
@@ -81,7 +81,7 @@ stats_text(struct klog_broker *b, struct klog_buf *o)
 	COUNTER("klog_produce_errors_total", "Produce requests refused.", b->produce_errors);
 	COUNTER("klog_fsyncs_total", "Partition fsyncs.", b->fsyncs);
 	COUNTER("klog_fsync_errors_total", "Failed partition fsyncs.", b->fsync_errors);
-	COUNTER("klog_group_commits_total", "Group commits.", b->committed);
+	COUNTER("klog_group_commits_total", "Group commits.", b->commits);
 #undef COUNTER
 	klog_buf_printf(o, "# HELP klog_requests_total Requests by command.\n"
 	    "# TYPE klog_requests_total counter\n");
@@ -110,12 +110,32 @@ stats_text(struct klog_broker *b, struct klog_buf *o)
 		klog_buf_printf(o, "klog_request_duration_seconds_count{command=\"%s\"} %" PRIu64 "\n",
 		    n, b->vs[v].count);
 	}
+	klog_buf_printf(o, "# HELP klog_partition_online 1 serving, 0 failed (a sync failed) or "
+	    "offline (fenced at open).\n# TYPE klog_partition_online gauge\n");
+	for (h = 0; h < THASH; h++) {
+		struct btopic *t;
+		for (t = b->topics[h]; t; t = t->next)
+			for (i = 0; i < t->np; i++) {
+				struct bpart *bp = t->parts[i];
+				int on = bp->p && !klog_part_failed(bp->p);
+				offline += !bp->p;
+				failed += bp->p && !on;
+				klog_buf_printf(o, "klog_partition_online{topic=\"%s\",partition=\"%d\"} %d\n",
+				    t->name, i, on);
+			}
+	}
+	klog_buf_printf(o, "# HELP klog_partitions_offline Partitions fenced at open (damaged).\n"
+	    "# TYPE klog_partitions_offline gauge\nklog_partitions_offline %d\n", offline);
+	klog_buf_printf(o, "# HELP klog_partitions_failed Partitions whose sync failed.\n"
+	    "# TYPE klog_partitions_failed gauge\nklog_partitions_failed %d\n", failed);
 	klog_buf_printf(o, "# HELP klog_partition_log_start_offset First offset.\n"
 	    "# TYPE klog_partition_log_start_offset gauge\n"
 	    "# HELP klog_partition_log_end_offset Next offset.\n"
 	    "# TYPE klog_partition_log_end_offset gauge\n"
 	    "# HELP klog_partition_bytes Bytes of segments.\n"
 	    "# TYPE klog_partition_bytes gauge\n"
+	    "# HELP klog_partition_durable_offset Every offset below is synced.\n"
+	    "# TYPE klog_partition_durable_offset gauge\n"
 	    "# HELP klog_partition_segments Segments.\n"
 	    "# TYPE klog_partition_segments gauge\n");
 	for (h = 0; h < THASH; h++) {
@@ -124,8 +144,10 @@ stats_text(struct klog_broker *b, struct klog_buf *o)
 			for (i = 0; i < t->np; i++) {
 				struct klog_part_info pi;
 				char e[KLOG_ERRLEN];
-				if (klog_part_info(t->parts[i]->p, &pi, e) < 0)
+				if (!t->parts[i]->p || klog_part_info(t->parts[i]->p, &pi, e) < 0)
 					continue;
+				klog_buf_printf(o, "klog_partition_durable_offset{topic=\"%s\",partition=\"%d\"} %"
+				    PRId64 "\n", t->name, i, t->parts[i]->durable);
 				klog_buf_printf(o, "klog_partition_log_start_offset{topic=\"%s\",partition=\"%d\"} %"
 				    PRId64 "\n", t->name, i, pi.log_start);
 				klog_buf_printf(o, "klog_partition_log_end_offset{topic=\"%s\",partition=\"%d\"} %"

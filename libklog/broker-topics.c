@@ -40,21 +40,91 @@ kb_topic_find(struct klog_broker *b, const char *name)
 	return NULL;
 }
 
+/*
+ * Open (and so recover) a partition.  One that cannot be opened -- damage
+ * below its recovery point, a failed sync of what it found -- is fenced:
+ * it stays in the registry offline, with the reason, so that its errors
+ * name it, STATS and DESCRIBE show it, and REPAIR can bring it back,
+ * while every other partition serves.
+ */
 int
 kb_part_open(struct klog_broker *b, struct bpart *bp, char *err)
 {
 	struct klog_part_info pi;
+	char e[KLOG_ERRLEN];
 
-	bp->p = klog_part_open(b->d, bp->t->name, bp->id, KLOG_WRITE | KLOG_BROKER, err);
-	if (!bp->p)
-		return -1;
-	if (klog_part_info(bp->p, &pi, err) < 0)
-		return -1;
+	free(bp->offline);
+	bp->offline = NULL;
+	if (!(bp->p = klog_part_open(b->d, bp->t->name, bp->id, KLOG_WRITE | KLOG_BROKER, e)) ||
+	    klog_part_info(bp->p, &pi, e) < 0) {
+		if (bp->p)
+			kpart_discard(bp->p);
+		bp->p = NULL;
+		if (!(bp->offline = malloc(KLOG_ERRLEN)))
+			return kerr_sys(err, "partition '%s-%d'", bp->t->name, bp->id);
+		snprintf(bp->offline, KLOG_ERRLEN, "partition '%s-%d' is offline: %.400s", bp->t->name,
+		    bp->id, e);
+		kb_log(b, LOG_ERR, "%s", bp->offline);
+		return kerr(err, "%s", bp->offline);
+	}
 	bp->log_end = pi.log_end;
+	bp->durable = kpart_synced_end(bp->p);
+	/* what it found past its recovery point is synced at open */
 	return 0;
 }
 
-/* open partitions [t->np, np) */
+/* 0 when bp can serve; else -1, code and err say why */
+int
+kb_part_online(struct bpart *bp, const char **code, char *err)
+{
+	if (bp->p)
+		return 0;
+	*code = "OFFLINE";
+	return kerr(err, "%s", bp->offline ? bp->offline : "partition is offline");
+}
+
+/* retention by time and size; the files go at once, the directory and the
+ * log-start checkpoint with the next sync */
+void
+kb_retention(struct klog_broker *b, struct bpart *bp)
+{
+	char e[KLOG_ERRLEN];
+
+	if (!bp->p || klog_part_failed(bp->p))
+		return;
+	if (klog_part_retention(bp->p, klog_now_ms(), e) < 0)
+		kb_log(b, LOG_ERR, "%s", e);
+	kb_written(b, bp);
+}
+
+/* what DESCRIBE and STATS show; an offline partition as its files say */
+int
+kb_part_info(struct klog_broker *b, struct bpart *bp, struct klog_part_info *pi, char *err)
+{
+	struct klog_part *p;
+
+	if (bp->p)
+		return klog_part_info(bp->p, pi, err);
+	memset(pi, 0, sizeof *pi);
+	pi->log_start = pi->log_end = -1;
+	if ((p = klog_part_open(b->d, bp->t->name, bp->id, KLOG_RDONLY, NULL))) {
+		klog_part_info(p, pi, NULL);
+		klog_part_close(p);
+	}
+	snprintf(pi->state, sizeof pi->state, "offline");
+	return 0;
+}
+
+void
+kb_part_put(struct klog_broker *b, struct bpart *bp)
+{
+	if (--bp->refs > 0 || !bp->deleted)
+		return;
+	free(bp->offline);
+	free(bp);
+}
+
+/* open partitions [t->np, np); those that cannot be opened stay offline */
 int
 kb_topic_grow(struct klog_broker *b, struct btopic *t, int np, char *err)
 {
@@ -67,14 +137,14 @@ kb_topic_grow(struct klog_broker *b, struct btopic *t, int np, char *err)
 	t->parts = v;
 	while (t->np < np) {
 		struct bpart *bp = calloc(1, sizeof *bp);
+		char e[KLOG_ERRLEN];
 		if (!bp)
 			return kerr_sys(err, "topic '%s'", t->name);
 		bp->t = t;
 		bp->id = t->np;
-		if (kb_part_open(b, bp, err) < 0) {
-			klog_part_close(bp->p);
+		if (kb_part_open(b, bp, e) < 0 && !bp->offline) {
 			free(bp);
-			return -1;
+			return kerr(err, "%s", e);
 		}
 		t->parts[t->np++] = bp;
 	}
@@ -129,6 +199,8 @@ kb_vec_add(struct bpart ***v, size_t *n, size_t *cap, struct bpart *bp)
 	return 0;
 }
 
+/* unlink_it: the topic is being deleted (its partitions are dropped
+ * without a sync); else the broker is stopping (closed cleanly) */
 void
 kb_topic_free(struct klog_broker *b, struct btopic *t, int unlink_it)
 {
@@ -140,8 +212,15 @@ kb_topic_free(struct klog_broker *b, struct btopic *t, int unlink_it)
 		kb_waiters_fail(bp, "UNKNOWN_TOPIC", "topic deleted");
 		vec_del(b->dirtyv, &b->ndirty, bp);
 		vec_del(b->growv, &b->ngrow, bp);
-		klog_part_close(bp->p);
-		free(bp);
+		bp->dirty = bp->grew = 0;
+		if (unlink_it)
+			kpart_discard(bp->p);
+		else
+			klog_part_close(bp->p);
+		bp->p = NULL;
+		bp->deleted = 1;
+		bp->refs++;
+		kb_part_put(b, bp);     /* freed now, or by the last acknowledgement or job */
 	}
 	if (unlink_it)
 		for (pp = &b->topics[thash(t->name)]; *pp; pp = &(*pp)->next)

@@ -79,6 +79,23 @@ idle_timer(struct klog_loop *l, void *data)
 	return 1000;
 }
 
+/* retention of partitions nobody writes to (writes apply it on each roll),
+ * every five minutes as Kafka's log.retention.check.interval.ms */
+static int64_t
+retention_timer(struct klog_loop *l, void *data)
+{
+	struct klog_broker *b = data;
+	struct btopic *t;
+	size_t h;
+	int i;
+
+	for (h = 0; h < THASH; h++)
+		for (t = b->topics[h]; t; t = t->next)
+			for (i = 0; i < t->np; i++)
+				kb_retention(b, t->parts[i]);
+	return RETENTION_CHECK_MS;
+}
+
 static void
 on_signal(struct klog_loop *l, int fd, void *data, int mask)
 {
@@ -202,6 +219,7 @@ klog_broker_open(const struct klog_broker_opts *o, char *err)
 	}
 	klog_loop_before_sleep(b->loop, kb_before_sleep, b);
 	b->idle_timer = klog_loop_timer(b->loop, 1000, idle_timer, b);
+	klog_loop_timer(b->loop, RETENTION_CHECK_MS, retention_timer, b);
 	if (o->fsync_policy == KLOG_FSYNC_INTERVAL)
 		b->sync_timer = klog_loop_timer(b->loop, o->fsync_interval_ms > 0 ?
 		    o->fsync_interval_ms : 1000, kb_sync_timer, b);
@@ -237,6 +255,9 @@ klog_broker_run(struct klog_broker *b, char *err)
 	struct conn *c, *n;
 	size_t h;
 
+	/* started here, not in open: a caller may fork between the two */
+	if (kb_sync_start(b, err) < 0)
+		return -1;
 	kb_log(b, LOG_INFO, "serving '%s' on %s", b->dirpath, b->addr);
 	if (!b->stop && klog_loop_run(b->loop) < 0)
 		return kerr_sys(err, "event loop");
@@ -279,7 +300,9 @@ klog_broker_run(struct klog_broker *b, char *err)
 	for (c = b->conns; c; c = c->next)
 		kb_conn_close(c);
 	kb_reap(b);
-	kb_sync_dirty(b, 0);
+	/* the last job out, then everything, then recovery points, in one go */
+	kb_sync_stop(b);
+	kb_sync_all(b);
 	for (h = 0; h < THASH; h++)
 		while (b->topics[h]) {
 			struct btopic *t = b->topics[h];
@@ -300,6 +323,7 @@ klog_broker_close(struct klog_broker *b)
 	for (struct conn *c = b->conns; c; c = c->next)
 		kb_conn_close(c);
 	kb_reap(b);
+	kb_sync_stop(b);
 	for (h = 0; h < THASH; h++)
 		while (b->topics[h]) {
 			struct btopic *t = b->topics[h];
@@ -323,5 +347,8 @@ klog_broker_close(struct klog_broker *b)
 	free(b->dirtyv);
 	free(b->growv);
 	free(b->commitv);
+	for (h = 0; h < b->nstart; h++)
+		kb_part_put(b, b->startv[h]);
+	free(b->startv);
 	free(b);
 }

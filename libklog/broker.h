@@ -49,6 +49,7 @@
 #define INBUF_STD (256 * 1024)
 #define MEMITEM_MAX (64 * 1024)
 #define DRAIN_MS 5000
+#define RETENTION_CHECK_MS 300000
 #define NBUCKETS 16                     /* request duration histogram buckets */
 #define THASH 1024
 
@@ -60,7 +61,10 @@ enum { O_MEM, O_FILE, O_FETCH };
 struct oitem {
 	struct oitem *next;
 	int kind;
-	uint64_t seq;                   /* O_MEM: commit needed before sending */
+	/* O_MEM: a produce acknowledgement that waits until its partition is
+	 * durable up to `need` (the batch's last offset + 1) */
+	struct bpart *abp;
+	int64_t need;
 	struct klog_buf buf;            /* O_MEM */
 	size_t off;
 	int fd;                         /* O_FILE */
@@ -80,10 +84,16 @@ struct oitem {
 struct bpart {
 	struct btopic *t;
 	int id;
-	struct klog_part *p;
-	int64_t log_end;
+	struct klog_part *p;            /* NULL: offline (see offline) or deleted */
+	char *offline;                  /* why it could not be opened (fenced) */
+	int64_t log_end;                /* next offset written */
+	int64_t durable;                /* every offset below is synced */
 	struct oitem *waiters;
-	int dirty, grew;
+	int dirty;                      /* in b->dirtyv: written or rolled since its last sync */
+	int grew;                       /* in b->growv: waiters to wake */
+	int refs;                       /* acknowledgements and sync jobs holding it */
+	int deleted;                    /* its topic is gone: freed at refs 0 */
+	int syncing;                    /* in the sync job out now */
 };
 
 struct btopic {
@@ -131,12 +141,17 @@ struct klog_broker {
 	int nconns, ndead, nresume;
 	uint64_t turn;
 	size_t mem;
-	uint64_t committed;             /* group commits done */
+	uint64_t commits;               /* group commits done */
 	struct bpart **dirtyv, **growv;
 	struct conn **commitv;          /* heads waiting for the next group commit */
 	size_t ncommit, ccommit;
 	size_t ndirty, ngrow, cdirty, cgrow;
 	int64_t idle_timer, sync_timer;
+	struct ksyncer *syncer;         /* broker-sync.c */
+	int want_sync;                  /* sync written data at the next chance */
+	int64_t ckpt_due;               /* next recovery-point checkpoint (ms) */
+	struct bpart **startv;          /* log starts moved by retention, to record */
+	size_t nstart, cstart;
 	volatile int stop;
 	int draining;
 	int64_t drain_deadline;
@@ -152,11 +167,20 @@ struct klog_broker {
 void kb_log(struct klog_broker *b, int prio, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
 /* broker-sync.c */
+int kb_sync_start(struct klog_broker *b, char *err);
+void kb_sync_stop(struct klog_broker *b);
 void kb_before_sleep(struct klog_loop *l, void *data);
-void kb_sync_dirty(struct klog_broker *b, int all);
 int64_t kb_sync_timer(struct klog_loop *l, void *data);
+void kb_sync_all(struct klog_broker *b);
+void kb_written(struct klog_broker *b, struct bpart *bp);
+int64_t kb_visible_end(struct klog_broker *b, struct bpart *bp);
+void kb_wake(struct klog_broker *b, struct bpart *bp);
 
 /* broker-topics.c */
+void kb_part_put(struct klog_broker *b, struct bpart *bp);
+void kb_retention(struct klog_broker *b, struct bpart *bp);
+int kb_part_info(struct klog_broker *b, struct bpart *bp, struct klog_part_info *pi, char *err);
+int kb_part_online(struct bpart *bp, const char **code, char *err);
 struct bpart *kb_part_get(struct klog_broker *b, const char *name, const char *ps, const char **code, char *err);
 int kb_part_open(struct klog_broker *b, struct bpart *bp, char *err);
 struct btopic *kb_topic_find(struct klog_broker *b, const char *name);
@@ -173,7 +197,9 @@ void kb_item_free(struct conn *c, struct oitem *it);
 struct oitem *kb_item_new(struct conn *c, int kind);
 void kb_item_push(struct conn *c, struct oitem *it);
 int kb_out_full(struct conn *c);
-void kb_reply(struct conn *c, uint64_t seq, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+void kb_reply(struct conn *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void kb_reply_ack(struct conn *c, struct bpart *bp, int64_t first, int64_t last);
+void kb_commit_waiters(struct klog_broker *b);
 void kb_reply_err(struct conn *c, const char *code, const char *msg);
 void kb_reply_take(struct conn *c, struct klog_buf *data);
 

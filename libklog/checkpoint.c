@@ -242,3 +242,57 @@ out:
 	close(fd);
 	return r;
 }
+
+/* klog_ckpt_update for many entries in one read-modify-write (a broker
+ * records every partition's recovery point at once) */
+int
+klog_ckpt_update_many(struct klog_dir *d, const char *file, const struct klog_ckpt_entry *in,
+    size_t nin, char *err)
+{
+	struct klog_ckpt_entry *e = NULL, *tmp;
+	char path[PATH_MAX], lock[PATH_MAX];
+	size_t n = 0, i, j, cap;
+	int fd, r = -1;
+
+	if (snprintf(path, sizeof path, "%s/%s", d->path, file) >= (int)sizeof path ||
+	    snprintf(lock, sizeof lock, "%s/%s", d->path, LOCK_FILE) >= (int)sizeof lock) {
+		errno = ENAMETOOLONG;
+		return kerr_sys(err, "checkpoint '%s'", file);
+	}
+	if ((fd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC, 0644)) < 0)
+		return kerr_sys(err, "cannot open lock '%s'", lock);
+	while (flock(fd, LOCK_EX) < 0) {
+		if (errno != EINTR) {
+			kerr_sys(err, "cannot lock '%s'", lock);
+			close(fd);
+			return -1;
+		}
+	}
+	if (klog_ckpt_read(path, &e, &n, err) < 0) {
+		if (errno != ENOENT)
+			goto out;
+		e = NULL;
+		n = 0;
+	}
+	cap = n + nin;
+	if (!(tmp = realloc(e, (cap ? cap : 1) * sizeof *e))) {
+		kerr_sys(err, "checkpoint '%s'", path);
+		goto out;
+	}
+	e = tmp;
+	for (j = 0; j < nin; j++) {
+		for (i = 0; i < n; i++)
+			if (e[i].partition == in[j].partition && !strcmp(e[i].topic, in[j].topic))
+				break;
+		if (i == n)
+			e[n++] = in[j];
+		else
+			e[i].offset = in[j].offset;
+	}
+	r = klog_ckpt_write(path, e, n, err);
+out:
+	free(e);
+	flock(fd, LOCK_UN);
+	close(fd);
+	return r;
+}

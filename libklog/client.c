@@ -492,11 +492,17 @@ add_part(void *arg, char *line)
 	struct klog_part_info pi, *v;
 	long long p, s, e, seg, by;
 	char *tab = strchr(line, '\t');
+	int k;
 
-	if (!tab || sscanf(tab + 1, "%lld\t%lld\t%lld\t%lld\t%lld", &p, &s, &e, &seg, &by) != 5) {
+	memset(&pi, 0, sizeof pi);
+	/* a seventh column, the state, since 0.2; older brokers: online */
+	if (!tab || (k = sscanf(tab + 1, "%lld\t%lld\t%lld\t%lld\t%lld\t%11s", &p, &s, &e, &seg,
+	    &by, pi.state)) < 5) {
 		errno = EPROTO;
 		return -1;
 	}
+	if (k == 5)
+		strcpy(pi.state, "online");
 	pi.log_start = s;
 	pi.log_end = e;
 	pi.segments = (int)seg;

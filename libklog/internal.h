@@ -59,6 +59,13 @@ int64_t kpart_synced_end(const struct klog_part *p);
  * 1 and *off when the value changed since last taken */
 int kpart_take_log_start(struct klog_part *p, int64_t *off);
 int kpart_take_recovery_point(struct klog_part *p, int64_t *off);
+/* the durable end moved since the recovery point was last recorded */
+int kpart_rp_stale(const struct klog_part *p);
+void kpart_recorded_recovery_point(struct klog_part *p, int64_t off);
+void kpart_discard(struct klog_part *p);       /* close with no sync (partition.c) */
+void kpart_set_config(struct klog_part *p, const struct klog_config *c);
+int kpart_slice(struct klog_part *p, int64_t offset, size_t max, int64_t limit,
+    struct klog_slice *s, char *err);   /* partition-read.c */
 
 static inline uint16_t get16(const unsigned char *p) { return (uint16_t)(p[0] << 8 | p[1]); }
 static inline uint32_t get32(const unsigned char *p)

@@ -240,6 +240,8 @@ int klog_ckpt_write(const char *path, const struct klog_ckpt_entry *e, size_t n,
  * under a lock so concurrent processes do not lose each other's entries */
 int klog_ckpt_update(struct klog_dir *d, const char *file, const char *topic,
     int partition, int64_t offset, char *err);
+int klog_ckpt_update_many(struct klog_dir *d, const char *file, const struct klog_ckpt_entry *e,
+    size_t n, char *err);
 
 /* index.c: .index (8-byte entries) and .timeindex (12-byte entries) */
 struct klog_index_entry {
@@ -263,6 +265,8 @@ struct klog_part_info {
 	int64_t log_start, log_end;     /* first offset, next offset */
 	int segments;
 	int64_t bytes;
+	char state[12];                 /* "online"; through a broker also "failed"
+	                                 * (a sync failed) or "offline" (fenced) */
 };
 /* re-read the segment list and end of log */
 int klog_part_info(struct klog_part *p, struct klog_part_info *info, char *err);

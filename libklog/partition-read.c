@@ -79,7 +79,7 @@ watch(struct klog_part *p)
 
 /* where the next whole batches are: fills s; 0 at end */
 static ssize_t
-locate(struct klog_part *p, int64_t offset, size_t max, struct klog_slice *sl,
+locate(struct klog_part *p, int64_t offset, size_t max, int64_t limit, struct klog_slice *sl,
     struct klog_buf *out, char *err)
 {
 	struct klog_batch b;
@@ -158,7 +158,7 @@ retry:
 				errno = EILSEQ;
 				return kerr(err, "segment '%s/%s': %s at byte %" PRId64, p->name, nm, e, pos);
 			}
-			if (r == 0)
+			if (r == 0 || klog_batch_last(&b) >= limit)
 				break;
 			if (pos > start && (size_t)(pos - start) + klog_batch_size(&b) > max)
 				break;
@@ -200,7 +200,15 @@ retry:
 int
 klog_part_slice(struct klog_part *p, int64_t offset, size_t max, struct klog_slice *s, char *err)
 {
-	ssize_t n = locate(p, offset, max, s, NULL, err);
+	return kpart_slice(p, offset, max, INT64_MAX, s, err);
+}
+
+/* batches whose offsets are all below limit only (a broker's visible end) */
+int
+kpart_slice(struct klog_part *p, int64_t offset, size_t max, int64_t limit, struct klog_slice *s,
+    char *err)
+{
+	ssize_t n = locate(p, offset, max, limit, s, NULL, err);
 
 	if (n <= 0) {
 		s->fd = -1;
@@ -220,7 +228,7 @@ klog_part_read(struct klog_part *p, int64_t offset, size_t max, struct klog_buf 
 
 again:
 	at = out->len;
-	n = locate(p, offset, max, &sl, out, err);
+	n = locate(p, offset, max, INT64_MAX, &sl, out, err);
 	if (n < 0)
 		return -1;
 	if (n == 0) {

@@ -252,10 +252,22 @@ kpart_take_log_start(struct klog_part *p, int64_t *off)
 int
 kpart_take_recovery_point(struct klog_part *p, int64_t *off)
 {
-	if (p->failed || p->synced_end == p->rp_written)
+	if (!kpart_rp_stale(p))
 		return 0;
 	*off = p->rp_written = p->synced_end;
 	return 1;
+}
+
+int
+kpart_rp_stale(const struct klog_part *p)
+{
+	return !p->failed && p->synced_end != p->rp_written;
+}
+
+void
+kpart_recorded_recovery_point(struct klog_part *p, int64_t off)
+{
+	p->rp_written = off;
 }
 
 /* append bytes [from, size) of segment `base` to <base>.log.damaged, synced */

@@ -27,6 +27,7 @@ sync_found(struct klog_part *p, char *err)
 	struct seg *a = kp_active(p);
 
 	if (!a || p->end == p->rp_written) {
+		p->dir_dirty = 0;       /* a clean close synced the names too */
 		p->synced_end = p->end;
 		p->synced_base = a ? a->base : -1;
 		p->synced_size = a ? a->size : 0;
@@ -168,6 +169,24 @@ klog_part_close(struct klog_part *p)
 	free(p);
 }
 
+/* a changed topic configuration, for a partition that stays open */
+void
+kpart_set_config(struct klog_part *p, const struct klog_config *c)
+{
+	p->cfg = *c;
+}
+
+/* close without syncing or recording anything (its topic is being deleted,
+ * or it never opened properly) */
+void
+kpart_discard(struct klog_part *p)
+{
+	if (!p)
+		return;
+	p->flags &= ~KLOG_WRITE;
+	klog_part_close(p);
+}
+
 const char *
 klog_part_name(const struct klog_part *p)
 {
@@ -183,6 +202,7 @@ klog_part_info(struct klog_part *p, struct klog_part_info *info, char *err)
 		return -1;
 	info->log_start = p->nseg ? p->segs[0].base : p->end;
 	info->log_end = p->end;
+	snprintf(info->state, sizeof info->state, "%s", p->failed ? "failed" : "online");
 	info->segments = (int)p->nseg;
 	info->bytes = 0;
 	for (i = 0; i < p->nseg; i++) {

@@ -181,6 +181,11 @@ main(void)
 	b.len = 0;
 	got = klog_client_fetch(c, "orders", 1, 0, 100, 0, 1, &b, &next, &end, err);
 	ok(got > 0 && next == 5, "a small max_bytes still returns one batch (next %lld)", (long long)next);
+	/* the acks-0 batch is visible once durable (fsync always): a long poll
+	 * returns it as soon as its group commit is done */
+	b.len = 0;
+	got = klog_client_fetch(c, "orders", 1, 1000, 100000, 10000, 1, &b, &next, &end, err);
+	ok(got > 0 && next == 1003, "the acks-0 batch becomes visible (next %lld)", (long long)next);
 	b.len = 0;
 	got = klog_client_fetch(c, "orders", 1, 1003, 100000, 0, 1, &b, &next, &end, err);
 	cmp_ok(got, ==, 0, "fetch at the end: nothing");

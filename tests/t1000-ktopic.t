@@ -63,8 +63,8 @@ test_expect_success 'describe: one tab-separated line per partition, empty log' 
 	cut -f1-4 actual >cols &&
 	printf "orders\t0\t0\t0\norders\t1\t0\t0\norders\t2\t0\t0\n" >expect &&
 	test_cmp expect cols &&
-	# six fields, no header, sizes of an empty partition are 0 bytes
-	awk -F"$tab" "NF != 6 || \$6 != 0 || \$5 !~ /^[01]\$/ { exit 1 }" actual
+	# seven fields, no header, sizes of an empty partition are 0 bytes
+	awk -F"$tab" "NF != 7 || \$6 != 0 || \$5 !~ /^[01]\$/ || \$7 != \"online\" { exit 1 }" actual
 '
 
 test_expect_success 'describe after producing: exact log end, segments and bytes' '
@@ -72,7 +72,7 @@ test_expect_success 'describe after producing: exact log end, segments and bytes
 	printf "x\n" | kproduce -p 1 orders &&
 	ktopic describe orders >actual &&
 	sed -n 2p actual >line &&
-	printf "orders\t1\t0\t1\t1\t69\n" >expect &&
+	printf "orders\t1\t0\t1\t1\t69\tonline\n" >expect &&
 	test_cmp expect line &&
 	printf "y\nz\n" | kproduce -p 1 orders &&
 	ktopic describe orders >actual &&

@@ -117,7 +117,7 @@ test_expect_success 'ktopic list shows the topics Kafka wrote' '
 
 test_expect_success 'ktopic describe foo: log start 0, end 3, one segment, 150 bytes' '
 	ktopic -d "$FIXTURE" describe foo >actual &&
-	printf "foo\t0\t0\t3\t1\t150\n" >expect &&
+	printf "foo\t0\t0\t3\t1\t150\tonline\n" >expect &&
 	test_cmp expect actual
 '
 

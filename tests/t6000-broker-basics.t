@@ -34,9 +34,9 @@ test_expect_success 'PING, CREATE, TOPICS, DESCRIBE, CONFIG by hand' '
 	OK 1
 	orders
 	OK 3
-	orders	0	0	0	0	0
-	orders	1	0	0	0	0
-	orders	2	0	0	0	0
+	orders	0	0	0	0	0	online
+	orders	1	0	0	0	0	online
+	orders	2	0	0	0	0	online
 	EOF
 	head -n 9 out >head &&
 	test_cmp expect head &&
