@@ -788,9 +788,17 @@ fault_init(void)
 }
 
 /* wrappers start here: pass through when nothing is configured or when
- * the shim itself is the caller */
-#define PASS() (!__atomic_load_n(&ready, __ATOMIC_ACQUIRE) ? (in_shim ? 1 : \
-	(pthread_once(&once, init), !on)) : (!on || in_shim))
+ * the shim itself is the caller (calls made before the constructor ran
+ * set the shim up first) */
+static int
+pass(void)
+{
+	if (in_shim)
+		return 1;
+	if (!__atomic_load_n(&ready, __ATOMIC_ACQUIRE))
+		pthread_once(&once, init);
+	return !on;
+}
 
 /* --- writes ------------------------------------------------------------ */
 
@@ -850,7 +858,7 @@ write(int fd, const void *buf, size_t n)
 {
 	struct act a;
 
-	if (PASS())
+	if (pass())
 		return REAL(write)(fd, buf, n);
 	fd_pre(F_WRITE, fd, -1, n, &a);
 	if (a.act == A_ERR) {
@@ -865,7 +873,7 @@ pwrite(int fd, const void *buf, size_t n, off_t off)
 {
 	struct act a;
 
-	if (PASS())
+	if (pass())
 		return REAL(pwrite)(fd, buf, n, off);
 	fd_pre(F_PWRITE, fd, off, n, &a);
 	if (a.act == A_ERR) {
@@ -880,7 +888,7 @@ pwrite64(int fd, const void *buf, size_t n, off64_t off)
 {
 	struct act a;
 
-	if (PASS())
+	if (pass())
 		return REAL(pwrite64)(fd, buf, n, off);
 	fd_pre(F_PWRITE, fd, off, n, &a);
 	if (a.act == A_ERR) {
@@ -937,7 +945,7 @@ writev_common(int v, int fd, const struct iovec *iov, int cnt, off64_t off, int 
 	struct iovec small[16], *h;
 	ssize_t r;
 
-	if (PASS())
+	if (pass())
 		return call_writev(v, fd, iov, cnt, off, flags);
 	fd_pre(F_WRITEV, fd, v == V_WRITEV || off < 0 ? -1 : off, cnt > 0 ? iov_total(iov, cnt) : 0, &a);
 	if (a.act == A_ERR) {
@@ -986,7 +994,7 @@ ftruncate(int fd, off_t len)
 {
 	struct act a;
 
-	if (PASS())
+	if (pass())
 		return REAL(ftruncate)(fd, len);
 	fd_pre(F_FTRUNCATE, fd, len, 0, &a);
 	if (a.act) {
@@ -1001,7 +1009,7 @@ ftruncate64(int fd, off64_t len)
 {
 	struct act a;
 
-	if (PASS())
+	if (pass())
 		return REAL(ftruncate64)(fd, len);
 	fd_pre(F_FTRUNCATE, fd, len, 0, &a);
 	if (a.act) {
@@ -1016,7 +1024,7 @@ sync_file_range(int fd, off64_t off, off64_t n, unsigned int flags)
 {
 	struct act a;
 
-	if (PASS())
+	if (pass())
 		return REAL(sync_file_range)(fd, off, n, flags);
 	fd_pre(F_SFR, fd, -2, 0, &a);
 	if (a.act) {
@@ -1036,7 +1044,7 @@ sync_common(int fd, int data)
 	struct act a;
 	char key[SH_KEYLEN], type;
 
-	if (PASS())
+	if (pass())
 		return real(fd);
 	lock();
 	e = fd_get(fd);
@@ -1132,7 +1140,7 @@ open_common(int v, int dfd, const char *path, int flags, mode_t mode)
 	struct fdent *e;
 	int fd;
 
-	if (PASS())
+	if (pass())
 		return call_open(v, dfd, path, flags, mode);
 	if ((flags & O_CREAT) && path_pre(F_OPEN, dfd, path, 0, NULL))
 		return -1;
@@ -1254,7 +1262,7 @@ truncate_note(const char *path, int64_t len)
 int
 truncate(const char *path, off_t len)
 {
-	if (PASS())
+	if (pass())
 		return REAL(truncate)(path, len);
 	if (path_pre(F_FTRUNCATE, AT_FDCWD, path, 0, NULL))
 		return -1;
@@ -1265,7 +1273,7 @@ truncate(const char *path, off_t len)
 int
 truncate64(const char *path, off64_t len)
 {
-	if (PASS())
+	if (pass())
 		return REAL(truncate64)(path, len);
 	if (path_pre(F_FTRUNCATE, AT_FDCWD, path, 0, NULL))
 		return -1;
@@ -1276,7 +1284,7 @@ truncate64(const char *path, off64_t len)
 int
 mkdir(const char *path, mode_t mode)
 {
-	if (PASS())
+	if (pass())
 		return REAL(mkdir)(path, mode);
 	if (path_pre(F_MKDIR, AT_FDCWD, path, 0, NULL))
 		return -1;
@@ -1286,7 +1294,7 @@ mkdir(const char *path, mode_t mode)
 int
 mkdirat(int dfd, const char *path, mode_t mode)
 {
-	if (PASS())
+	if (pass())
 		return REAL(mkdirat)(dfd, path, mode);
 	if (path_pre(F_MKDIR, dfd, path, 0, NULL))
 		return -1;
@@ -1298,7 +1306,7 @@ rename(const char *from, const char *to)
 {
 	int r;
 
-	if (PASS())
+	if (pass())
 		return REAL(rename)(from, to);
 	if (path_pre(F_RENAME, AT_FDCWD, from, AT_FDCWD, to))
 		return -1;
@@ -1312,7 +1320,7 @@ renameat(int fd1, const char *from, int fd2, const char *to)
 {
 	int r;
 
-	if (PASS())
+	if (pass())
 		return REAL(renameat)(fd1, from, fd2, to);
 	if (path_pre(F_RENAME, fd1, from, fd2, to))
 		return -1;
@@ -1326,7 +1334,7 @@ renameat2(int fd1, const char *from, int fd2, const char *to, unsigned int flags
 {
 	int r;
 
-	if (PASS())
+	if (pass())
 		return REAL(renameat2)(fd1, from, fd2, to, flags);
 	if (path_pre(F_RENAME, fd1, from, fd2, to))
 		return -1;
@@ -1340,7 +1348,7 @@ unlink(const char *path)
 {
 	int r;
 
-	if (PASS())
+	if (pass())
 		return REAL(unlink)(path);
 	if (path_pre(F_UNLINK, AT_FDCWD, path, 0, NULL))
 		return -1;
@@ -1354,7 +1362,7 @@ unlinkat(int dfd, const char *path, int flags)
 {
 	int r;
 
-	if (PASS())
+	if (pass())
 		return REAL(unlinkat)(dfd, path, flags);
 	if (path_pre(F_UNLINK, dfd, path, 0, NULL))
 		return -1;
@@ -1368,7 +1376,7 @@ rmdir(const char *path)
 {
 	int r;
 
-	if (PASS())
+	if (pass())
 		return REAL(rmdir)(path);
 	if (path_pre(F_UNLINK, AT_FDCWD, path, 0, NULL))
 		return -1;
@@ -1390,7 +1398,7 @@ forget(int fd)
 int
 close(int fd)
 {
-	if (!PASS())
+	if (!pass())
 		forget(fd);
 	return REAL(close)(fd);
 }
@@ -1398,7 +1406,7 @@ close(int fd)
 int
 fclose(FILE *f)
 {
-	if (!PASS())
+	if (!pass())
 		forget(fileno(f));
 	return REAL(fclose)(f);
 }
@@ -1406,7 +1414,7 @@ fclose(FILE *f)
 int
 closedir(DIR *d)
 {
-	if (!PASS())
+	if (!pass())
 		forget(dirfd(d));
 	return REAL(closedir)(d);
 }
@@ -1416,7 +1424,7 @@ dup(int fd)
 {
 	int r = REAL(dup)(fd);
 
-	if (r >= 0 && !PASS())
+	if (r >= 0 && !pass())
 		forget(r);
 	return r;
 }
@@ -1426,7 +1434,7 @@ dup2(int fd, int to)
 {
 	int r = REAL(dup2)(fd, to);
 
-	if (r >= 0 && !PASS())
+	if (r >= 0 && !pass())
 		forget(r);
 	return r;
 }
@@ -1436,7 +1444,7 @@ dup3(int fd, int to, int flags)
 {
 	int r = REAL(dup3)(fd, to, flags);
 
-	if (r >= 0 && !PASS())
+	if (r >= 0 && !pass())
 		forget(r);
 	return r;
 }
@@ -1444,7 +1452,7 @@ dup3(int fd, int to, int flags)
 int
 close_range(unsigned int first, unsigned int last, int flags)
 {
-	if (!PASS()) {
+	if (!pass()) {
 		size_t i;
 		lock();
 		for (i = first; i < nfds && i <= last; i++)

@@ -418,7 +418,8 @@ image(void)
 	if ((fd = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
 		fail("cannot open", root);
 	live_walk(fd, "", 0);
-	qsort(lv, nlv, sizeof *lv, cmpkey);
+	if (nlv)
+		qsort(lv, nlv, sizeof *lv, cmpkey);
 	if (mkdir(out, 0755) < 0 || (ofd = open(out, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
 		fail("cannot create", out);
 	image_dir(ofd, key, "", 0);

@@ -130,7 +130,8 @@ sh_list(int dfd, struct sh_ent **out, size_t *nout)
 	if (errno)
 		goto fail;
 	closedir(dp);
-	qsort(v, n, sizeof *v, sh_cmpname);
+	if (n)
+		qsort(v, n, sizeof *v, sh_cmpname);
 	*out = v;
 	*nout = n;
 	return 0;
