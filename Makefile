@@ -48,7 +48,8 @@ endif
 LIBSRC = $(sort $(wildcard libklog/*.c))
 LIBOBJ = $(LIBSRC:.c=.o)
 CTESTS = $(patsubst %.c,%.t,$(sort $(wildcard tests/t*.c)))
-HELPERS = tests/ktest tests/kbclient tests/notify-listen
+HELPERS = tests/ktest tests/kbclient tests/notify-listen tests/libfault.so tests/kpowercut \
+	tests/kfaultprobe
 
 all: $(BINS) libklog/libklog.a libklog/klog.pc
 
@@ -77,6 +78,14 @@ tests/ktest: tests/ktest.c libklog/libklog.a
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< libklog/libklog.a $(LDLIBS)
 tests/kbclient tests/notify-listen: %: %.c libklog/libklog.a
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< libklog/libklog.a $(LDLIBS)
+# the fault and power-loss shim (LD_PRELOAD): never sanitized, it must load into anything
+tests/libfault.so: tests/fault.c tests/shadow.h
+	$(CC) $(filter-out -fsanitize=% -fno-sanitize%,$(CFLAGS)) -fPIC -shared \
+		$(filter-out -fsanitize=%,$(LDFLAGS)) -o $@ $< -ldl -lpthread
+tests/kpowercut: tests/kpowercut.c tests/shadow.h
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $<
+tests/kfaultprobe: tests/kfaultprobe.c
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $<
 
 # the protocol parser under libFuzzer (clang); FUZZTIME seconds, default 20
 FUZZTIME ?= 20
