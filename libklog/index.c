@@ -142,9 +142,9 @@ kindex_encode(unsigned char *p, int kind, int64_t base, int64_t offset, int64_t 
 {
 	if (kind) {
 		put64(p, (uint64_t)value);
-		put32(p + 8, (uint32_t)(offset - base));
+		put32(p + 8, (uint32_t)((uint64_t)offset - (uint64_t)base));
 	} else {
-		put32(p, (uint32_t)(offset - base));
+		put32(p, (uint32_t)((uint64_t)offset - (uint64_t)base));
 		put32(p + 4, (uint32_t)value);
 	}
 }
@@ -162,11 +162,12 @@ kindex_append(int fd, int kind, int64_t base, int64_t offset, int64_t value)
 static void
 decode_one(const unsigned char *p, int kind, int64_t base, struct klog_index_entry *e)
 {
+	/* wrapping, not overflowing, with a hostile base (a file name) */
 	if (kind) {
 		e->position = (int64_t)get64(p);        /* timestamp */
-		e->offset = base + (int32_t)get32(p + 8);
+		e->offset = (int64_t)((uint64_t)base + (uint64_t)(int64_t)(int32_t)get32(p + 8));
 	} else {
-		e->offset = base + (int32_t)get32(p);
+		e->offset = (int64_t)((uint64_t)base + (uint64_t)(int64_t)(int32_t)get32(p));
 		e->position = (int32_t)get32(p + 4);
 	}
 }
@@ -278,8 +279,10 @@ kindex_builder_note(struct kindex_builder *b, int64_t pos, int64_t bytes, int64_
 int
 kindex_builder_add(struct kindex_builder *b, const struct klog_batch *batch, int64_t pos)
 {
-	int64_t last = klog_batch_last(batch);
+	int64_t last;
 
+	if (kseg_batch_last(batch, &last) < 0)
+		last = INT64_MAX;       /* a batch no check passed; keep going, defined */
 	return kindex_builder_note(b, pos, (int64_t)klog_batch_size(batch), last,
 	    batch->max_timestamp, last);
 }
