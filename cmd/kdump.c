@@ -10,7 +10,7 @@
 
 #include "klog.h"
 
-#define SYNOPSIS "kdump [-r] [-i] [--verify] [--repair] [-q] FILE|DIR..."
+#define SYNOPSIS "kdump [-r] [-i] [--verify] [--repair [--force]] [-q] FILE|DIR..."
 
 static const char help[] =
 "usage: kdump [options] FILE|DIR...\n"
@@ -23,7 +23,9 @@ static const char help[] =
 "                  prints \"ok SEGMENT batches=N records=M\" per good segment\n"
 "      --repair    (partition directories) cut the log at its first bad batch,\n"
 "                  keeping the cut bytes in <segment>.log.damaged, and rebuild\n"
-"                  indexes; says what it did on stderr\n"
+"                  indexes; says what it did on stderr.  Refused while a\n"
+"                  kbrokerd serves the log directory\n"
+"      --force     with --repair: repair even under a running kbrokerd\n"
 "  -d, --dir DIR   the log directory, when no FILE or DIR is given ($KLOG_DIR)\n"
 "  -q, --quiet     no warnings\n"
 "  -h, --help      this help\n"
@@ -63,7 +65,7 @@ done(void *arg, const char *segment, const struct klog_verify_report *r)
 
 /* repair every partition under path (a partition or a log directory) */
 static int
-repair(const char *path)
+repair(const char *path, int flags)
 {
 	struct klog_buf report = {0};
 	char err[KLOG_ERRLEN];
@@ -74,11 +76,16 @@ repair(const char *path)
 		klog_cmd_die(1, "cannot open '%s': %s", path, strerror(errno));
 	if (!S_ISDIR(st.st_mode))
 		klog_cmd_die(2, "--repair needs a partition directory, not '%s'", path);
-	rc = klog_repair_partition(NULL, path, &report, err);
+	rc = klog_repair_partition(NULL, path, flags, &report, err);
 	if (report.len)
 		fprintf(stderr, "%.*s", (int)report.len, (char *)report.data);
 	fflush(stderr);
 	klog_buf_free(&report);
+	if (rc < 0 && errno == EBUSY) {
+		klog_cmd_error("%s (or use --force: the repair then holds the partition's "
+		    "writer lock, which the broker also takes for each append)", err);
+		return 1;
+	}
 	if (rc < 0) {
 		klog_cmd_error("%s", err);
 		return 1;
@@ -94,6 +101,7 @@ main(int argc, char **argv)
 		{ "indexes", no_argument, NULL, 'i' },
 		{ "verify", no_argument, NULL, 'Y' },
 		{ "repair", no_argument, NULL, 'R' },
+		{ "force", no_argument, NULL, 'F' },
 		{ "dir", required_argument, NULL, 'd' },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "help", no_argument, NULL, 'h' },
@@ -103,7 +111,7 @@ main(int argc, char **argv)
 	struct klog_dump dp = { .flush = flush_out };
 	const char *dir = NULL;
 	char err[KLOG_ERRLEN];
-	int verify = 0, fix = 0, c, i, r, rc = 0;
+	int verify = 0, fix = 0, force = 0, c, i, r, rc = 0;
 
 	klog_cmd_init("kdump");
 	while ((c = getopt_long(argc, argv, "riqd:hV", longopts, NULL)) != -1) {
@@ -120,6 +128,9 @@ main(int argc, char **argv)
 		case 'R':
 			fix = 1;
 			break;
+		case 'F':
+			force = 1;
+			break;
 		case 'd':
 			dir = optarg;
 			break;
@@ -135,7 +146,7 @@ main(int argc, char **argv)
 			klog_cmd_usage(SYNOPSIS);
 		}
 	}
-	if (verify && fix)
+	if ((verify && fix) || (force && !fix))
 		klog_cmd_usage(SYNOPSIS);
 	if (optind >= argc) {
 		if (!dir && !getenv("KLOG_DIR"))
@@ -147,7 +158,7 @@ main(int argc, char **argv)
 		dp.flags |= KLOG_DUMP_NAMES;
 	for (i = optind; i < argc; i++) {
 		if (fix) {
-			if (repair(argv[i]))
+			if (repair(argv[i], force ? KLOG_REPAIR_FORCE : 0))
 				rc = 1;
 			continue;
 		}

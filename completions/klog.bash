@@ -281,7 +281,7 @@ _klog_kdump()
 	esac
 	case $_klog_cur in
 	-*)
-		_klog_reply -r --records -i --indexes --verify --repair -d --dir \
+		_klog_reply -r --records -i --indexes --verify --repair --force -d --dir \
 			-q --quiet -h --help -V --version
 		;;
 	*)

@@ -10,13 +10,18 @@
  *	foo 0 3			one entry per line: topic partition offset
  *	bar 1 17
  *
+ * Each partition directory's leader-epoch-checkpoint
+ * (LeaderEpochCheckpointFile.java) has the same shape with two-field
+ * entries, "epoch startOffset": from startOffset on, the records were
+ * written by the leader of that epoch.  Epochs and offsets increase.
+ *
  * '\n' line ends; fields are written separated by one space and read
  * split on any run of white space.  A file of zero bytes reads as no
  * entries (Kafka leaves cleaner-offset-checkpoint empty until the cleaner
  * first runs).  Anything else that does not match -- another version, a
  * count that disagrees with the entry lines, a line without exactly three
- * fields, a bad topic name, a negative partition -- is an error naming
- * the file and line.
+ * (two) fields, a bad topic name, a negative partition, epoch or offset
+ * -- is an error naming the file and line.
  *
  * Writes replace the whole file atomically (temp file, fsync, rename,
  * fsync dir).  klog_ckpt_update() does read-modify-write of one entry
@@ -54,16 +59,18 @@ split(char *line, char **f, int max)
 	return n;
 }
 
+/* one entry line's fields; 0 taken, -1 with err */
+typedef int entry_fn(void *arg, const char *path, int lineno, char **f, int nf, char *err);
+
+/* the common shape: version line, count line, `count` entry lines */
 static int
-parse(const char *path, char *text, struct klog_ckpt_entry **out, size_t *np, char *err)
+parse(const char *path, char *text, int fields, entry_fn *entry, void *arg, char *err)
 {
-	struct klog_ckpt_entry *e = NULL, *tmp;
 	char *line, *next, *f[4];
-	int64_t count = 0, v;
-	size_t n = 0, cap = 0;
+	int64_t count = 0;
+	size_t n = 0;
 	int lineno = 0, nf;
 
-	errno = EINVAL;
 	for (line = text; line; line = next) {
 		if ((next = strchr(line, '\n')))
 			*next++ = 0;
@@ -92,33 +99,13 @@ parse(const char *path, char *text, struct klog_ckpt_entry **out, size_t *np, ch
 			    path, lineno, count);
 			goto bad;
 		}
-		if (n == cap) {
-			cap = cap ? cap * 2 : 8;
-			if (!(tmp = realloc(e, cap * sizeof *e))) {
-				kerr_sys(err, "checkpoint '%s'", path);
-				goto out;
-			}
-			e = tmp;
-		}
-		if (nf != 3) {
-			kerr(err, "checkpoint '%s' line %d: expected 'topic partition offset'",
-			    path, lineno);
+		if (nf != fields) {
+			kerr(err, "checkpoint '%s' line %d: expected '%s'", path, lineno,
+			    fields == 3 ? "topic partition offset" : "epoch offset");
 			goto bad;
 		}
-		if (klog_topic_name_check(f[0], NULL) < 0) {
-			kerr(err, "checkpoint '%s' line %d: bad topic name", path, lineno);
-			goto bad;
-		}
-		if (klog_parse_i64(f[1], &v) < 0 || v < 0 || v > INT32_MAX) {
-			kerr(err, "checkpoint '%s' line %d: bad partition '%s'", path, lineno, f[1]);
-			goto bad;
-		}
-		e[n].partition = (int)v;
-		if (klog_parse_i64(f[2], &e[n].offset) < 0) {
-			kerr(err, "checkpoint '%s' line %d: bad offset '%s'", path, lineno, f[2]);
-			goto bad;
-		}
-		strcpy(e[n].topic, f[0]);
+		if (entry(arg, path, lineno, f, nf, err) < 0)
+			return -1;
 		n++;
 	}
 	if (lineno == 1) {
@@ -130,19 +117,90 @@ parse(const char *path, char *text, struct klog_ckpt_entry **out, size_t *np, ch
 		    path, lineno + 1, count, n);
 		goto bad;
 	}
-	*out = e;
-	*np = n;
 	return 0;
 bad:
 	errno = EINVAL;
-out:
-	free(e);
 	return -1;
 }
 
-int
-klog_ckpt_read(const char *path, struct klog_ckpt_entry **e, size_t *n, char *err)
+/* a growing array of entries */
+struct vec {
+	void *v;
+	size_t n, cap, size;
+};
+
+static void *
+vec_next(struct vec *a, const char *path, char *err)
 {
+	void *t;
+
+	if (a->n == a->cap) {
+		a->cap = a->cap ? a->cap * 2 : 8;
+		if (!(t = realloc(a->v, a->cap * a->size))) {
+			kerr_sys(err, "checkpoint '%s'", path);
+			return NULL;
+		}
+		a->v = t;
+	}
+	return (char *)a->v + a->n++ * a->size;
+}
+
+static int
+offset_entry(void *arg, const char *path, int lineno, char **f, int nf, char *err)
+{
+	struct klog_ckpt_entry *e;
+	int64_t v;
+
+	if (klog_topic_name_check(f[0], NULL) < 0) {
+		kerr(err, "checkpoint '%s' line %d: bad topic name", path, lineno);
+		goto bad;
+	}
+	if (klog_parse_i64(f[1], &v) < 0 || v < 0 || v > INT32_MAX) {
+		kerr(err, "checkpoint '%s' line %d: bad partition '%s'", path, lineno, f[1]);
+		goto bad;
+	}
+	if (!(e = vec_next(arg, path, err)))
+		return -1;
+	e->partition = (int)v;
+	if (klog_parse_i64(f[2], &e->offset) < 0) {
+		kerr(err, "checkpoint '%s' line %d: bad offset '%s'", path, lineno, f[2]);
+		goto bad;
+	}
+	strcpy(e->topic, f[0]);
+	return 0;
+bad:
+	errno = EINVAL;
+	return -1;
+}
+
+static int
+epoch_entry(void *arg, const char *path, int lineno, char **f, int nf, char *err)
+{
+	struct klog_epoch_entry *e;
+	int64_t v;
+
+	if (klog_parse_i64(f[0], &v) < 0 || v < 0 || v > INT32_MAX) {
+		kerr(err, "checkpoint '%s' line %d: bad epoch '%s'", path, lineno, f[0]);
+		goto bad;
+	}
+	if (!(e = vec_next(arg, path, err)))
+		return -1;
+	e->epoch = (int32_t)v;
+	if (klog_parse_i64(f[1], &e->start_offset) < 0 || e->start_offset < 0) {
+		kerr(err, "checkpoint '%s' line %d: bad offset '%s'", path, lineno, f[1]);
+		goto bad;
+	}
+	return 0;
+bad:
+	errno = EINVAL;
+	return -1;
+}
+
+static int
+read_any(const char *path, int fields, entry_fn *fn, size_t size, void **e, size_t *n,
+    char *err)
+{
+	struct vec a = { NULL, 0, 0, size };
 	char *text;
 	int r;
 
@@ -150,9 +208,29 @@ klog_ckpt_read(const char *path, struct klog_ckpt_entry **e, size_t *n, char *er
 	*n = 0;
 	if (klog_read_file(path, &text, NULL, err) < 0)
 		return -1;
-	r = parse(path, text, e, n, err);
+	r = parse(path, text, fields, fn, &a, err);
 	free(text);
-	return r;
+	if (r < 0) {
+		int saved = errno;
+		free(a.v);
+		errno = saved;
+		return -1;
+	}
+	*e = a.v;
+	*n = a.n;
+	return 0;
+}
+
+int
+klog_ckpt_read(const char *path, struct klog_ckpt_entry **e, size_t *n, char *err)
+{
+	return read_any(path, 3, offset_entry, sizeof **e, (void **)e, n, err);
+}
+
+int
+klog_epoch_read(const char *path, struct klog_epoch_entry **e, size_t *n, char *err)
+{
+	return read_any(path, 2, epoch_entry, sizeof **e, (void **)e, n, err);
 }
 
 int

@@ -11,18 +11,37 @@
  * searches the greatest entry with o <= x and scans batches forward from p.
  * A time-index entry (t, o) says: the largest timestamp up to offset o is t.
  *
- * When written: on an append, if more than index.interval.bytes were appended
- * since the last entry, both files get an entry before the new bytes are
- * counted (the time index only if the segment's largest timestamp grew);
- * a roll adds one last time-index entry.  Kafka preallocates both files
- * (zero-filled, 10 MiB) while a segment is active and trims them on roll;
- * klog never preallocates, so its files hold exactly entries * size bytes,
- * and an all-zero entry after the first one is read as the end (Kafka's
- * padding).  A file whose length is not a multiple of the entry size has a
- * torn last entry: it is ignored here and cut off by recovery.
+ * When written (kindex_builder): on an append, if more than
+ * index.interval.bytes were appended since the last entry, the offset
+ * index gets (largest offset of the append, byte where the append starts)
+ * before the new bytes are counted, and the time index (largest timestamp
+ * so far, last offset of the batch holding it) if that timestamp grew; a
+ * roll adds one last time-index entry.  A rebuild (Kafka's recovery, and
+ * klog's) applies the same rule batch by batch.
+ *
+ * Kafka preallocates both files (zero-filled, 10 MiB) while a segment is
+ * active and trims them on roll; klog never preallocates, so its files
+ * hold exactly entries * size bytes, and an all-zero entry after the
+ * first one is read as the end (Kafka's padding).  Non-zero entries after
+ * it are damage.  A file whose length is not a multiple of the entry size
+ * has a torn last entry: it is ignored here and cut off by recovery.
+ *
+ * Checks (kindex_check_*), what a valid index satisfies:
+ *  - offset entries: offset >= base, position >= 0, both strictly
+ *    increasing; each points at the start of a batch whose base offset is
+ *    <= the entry's offset, inside the log, and its offset is not past the
+ *    segment's last offset;
+ *  - time entries: offset >= base, neither offset nor timestamp
+ *    decreasing, offset not past the segment's last offset, and no batch
+ *    up to the entry's offset has a larger timestamp than the entry
+ *    (a lookup by time would skip it).
+ * An index is only a hint: a reader that finds it bad can scan instead.
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -32,8 +51,11 @@
 static int
 entsize(int kind)
 {
-	return kind ? 12 : 8;
+	return KINDEX_SIZE(kind);
 }
+
+static void decode_one(const unsigned char *p, int kind, int64_t base,
+    struct klog_index_entry *e);
 
 static int
 read_entry(int fd, int kind, int64_t i, int64_t base, struct klog_index_entry *e)
@@ -43,13 +65,7 @@ read_entry(int fd, int kind, int64_t i, int64_t base, struct klog_index_entry *e
 
 	if (pread(fd, b, (size_t)sz, i * sz) != sz)
 		return -1;
-	if (kind) {
-		e->position = (int64_t)get64(b);        /* timestamp */
-		e->offset = base + (int32_t)get32(b + 8);
-	} else {
-		e->offset = base + (int32_t)get32(b);
-		e->position = (int32_t)get32(b + 4);
-	}
+	decode_one(b, kind, base, e);
 	return 0;
 }
 
@@ -64,6 +80,9 @@ is_zero(int fd, int kind, int64_t i)
 	return !memcmp(b, z, (size_t)sz);
 }
 
+/* the entries before the padding, found by binary search (the padding is
+ * a suffix of zero entries): what kindex_decode finds, for an index
+ * without damage, without reading the whole file */
 int64_t
 kindex_count(int fd, int kind)
 {
@@ -118,50 +137,300 @@ kindex_lookup(int fd, int kind, int64_t n, int64_t base, int64_t key,
 	return found;
 }
 
+void
+kindex_encode(unsigned char *p, int kind, int64_t base, int64_t offset, int64_t value)
+{
+	if (kind) {
+		put64(p, (uint64_t)value);
+		put32(p + 8, (uint32_t)((uint64_t)offset - (uint64_t)base));
+	} else {
+		put32(p, (uint32_t)((uint64_t)offset - (uint64_t)base));
+		put32(p + 4, (uint32_t)value);
+	}
+}
+
 int
 kindex_append(int fd, int kind, int64_t base, int64_t offset, int64_t value)
 {
 	unsigned char b[12];
 	int sz = entsize(kind);
 
-	if (kind) {
-		put64(b, (uint64_t)value);
-		put32(b + 8, (uint32_t)(offset - base));
-	} else {
-		put32(b, (uint32_t)(offset - base));
-		put32(b + 4, (uint32_t)value);
-	}
+	kindex_encode(b, kind, base, offset, value);
 	return write(fd, b, (size_t)sz) == sz ? 0 : -1;
+}
+
+static void
+decode_one(const unsigned char *p, int kind, int64_t base, struct klog_index_entry *e)
+{
+	/* wrapping, not overflowing, with a hostile base (a file name) */
+	if (kind) {
+		e->position = (int64_t)get64(p);        /* timestamp */
+		e->offset = (int64_t)((uint64_t)base + (uint64_t)(int64_t)(int32_t)get32(p + 8));
+	} else {
+		e->offset = (int64_t)((uint64_t)base + (uint64_t)(int64_t)(int32_t)get32(p));
+		e->position = (int32_t)get32(p + 4);
+	}
+}
+
+static int
+zero_entry(const unsigned char *p, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (p[i])
+			return 0;
+	return 1;
+}
+
+int
+kindex_decode(const unsigned char *p, size_t len, int kind, int64_t base,
+    struct klog_index_entry **e, size_t *n, int *torn, size_t *after)
+{
+	size_t es = (size_t)entsize(kind), cnt = len / es, i, end;
+
+	*e = NULL;
+	*n = 0;
+	*torn = len % es != 0;
+	*after = 0;
+	for (end = 0; end < cnt; end++)
+		if (end > 0 && zero_entry(p + end * es, es))
+			break;
+	for (i = end; i < cnt; i++)
+		if (!zero_entry(p + i * es, es))
+			(*after)++;
+	if (end && !(*e = malloc(end * sizeof **e)))
+		return -1;
+	for (i = 0; i < end; i++)
+		decode_one(p + i * es, kind, base, &(*e)[i]);
+	*n = end;
+	return 0;
+}
+
+int
+kindex_load(const char *path, int kind, int64_t base, struct klog_index_entry **e,
+    size_t *n, int *torn, size_t *after, char *err)
+{
+	char *data;
+	size_t len;
+	int r;
+
+	*e = NULL;
+	*n = 0;
+	*torn = 0;
+	*after = 0;
+	if (klog_read_file(path, &data, &len, err) < 0)
+		return errno == ENOENT ? 1 : -1;
+	r = kindex_decode((const unsigned char *)data, len, kind, base, e, n, torn, after);
+	free(data);
+	if (r < 0)
+		return kerr_sys(err, "index '%s'", path);
+	return 0;
+}
+
+/* building */
+
+void
+kindex_builder_init(struct kindex_builder *b, int64_t base, int64_t interval)
+{
+	memset(b, 0, sizeof *b);
+	b->base = base;
+	b->interval = interval;
+	b->max_ts = b->last_ts = INT64_MIN;
+	b->max_ts_off = base;
+}
+
+static int
+time_entry(struct kindex_builder *b)
+{
+	unsigned char e[12];
+
+	if (b->max_ts <= b->last_ts)
+		return 0;
+	kindex_encode(e, 1, b->base, b->max_ts_off, b->max_ts);
+	if (klog_buf_append(&b->tx, e, 12) < 0)
+		return -1;
+	b->last_ts = b->max_ts;
+	b->tentries++;
+	return 0;
+}
+
+int
+kindex_builder_note(struct kindex_builder *b, int64_t pos, int64_t bytes, int64_t last,
+    int64_t max_ts, int64_t max_ts_off)
+{
+	unsigned char e[8];
+
+	if (max_ts > b->max_ts) {
+		b->max_ts = max_ts;
+		b->max_ts_off = max_ts_off;
+	}
+	if (b->since > b->interval) {
+		kindex_encode(e, 0, b->base, last, pos);
+		if (klog_buf_append(&b->ix, e, 8) < 0 || time_entry(b) < 0)
+			return -1;
+		b->entries++;
+		b->since = 0;
+	}
+	b->since += bytes;
+	return 0;
+}
+
+int
+kindex_builder_add(struct kindex_builder *b, const struct klog_batch *batch, int64_t pos)
+{
+	int64_t last;
+
+	if (kseg_batch_last(batch, &last) < 0)
+		last = INT64_MAX;       /* a batch no check passed; keep going, defined */
+	return kindex_builder_note(b, pos, (int64_t)klog_batch_size(batch), last,
+	    batch->max_timestamp, last);
+}
+
+int
+kindex_builder_seal(struct kindex_builder *b)
+{
+	return time_entry(b);
+}
+
+void
+kindex_builder_free(struct kindex_builder *b)
+{
+	klog_buf_free(&b->ix);
+	klog_buf_free(&b->tx);
+}
+
+/* checking */
+
+static void __attribute__((format(printf, 2, 3)))
+bad(struct kindex_check *c, const char *fmt, ...)
+{
+	char msg[KLOG_ERRLEN];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof msg, fmt, ap);
+	va_end(ap);
+	if (c->bad)
+		c->bad(c->arg, msg);
+}
+
+void
+kindex_check_init(struct kindex_check *c, int kind, int64_t base,
+    const struct klog_index_entry *e, size_t n, void (*badfn)(void *arg, const char *msg),
+    void *arg)
+{
+	memset(c, 0, sizeof *c);
+	c->kind = kind;
+	c->base = base;
+	c->e = e;
+	c->n = n;
+	c->max_ts = INT64_MIN;
+	c->last = -1;
+	c->bad = badfn;
+	c->arg = arg;
+}
+
+int
+kindex_check_entries(struct kindex_check *c)
+{
+	const struct klog_index_entry *e = c->e;
+	size_t i;
+	int nbad = 0;
+
+	for (i = 0; i < c->n; i++) {
+		if (c->kind == 0 && (e[i].offset < c->base || e[i].position < 0 ||
+		    (i > 0 && (e[i].offset <= e[i - 1].offset ||
+		    e[i].position <= e[i - 1].position)))) {
+			bad(c, "entry %zu (offset %" PRId64 ", byte %" PRId64 ") out of order", i,
+			    e[i].offset, e[i].position);
+			nbad++;
+		}
+		if (c->kind == 1 && (e[i].offset < c->base ||
+		    (i > 0 && (e[i].offset < e[i - 1].offset ||
+		    e[i].position < e[i - 1].position)))) {
+			bad(c, "entry %zu (timestamp %" PRId64 ", offset %" PRId64 ") out of order",
+			    i, e[i].position, e[i].offset);
+			nbad++;
+		}
+	}
+	return nbad;
+}
+
+int
+kindex_check_batch(struct kindex_check *c, const struct klog_batch *b, int64_t pos)
+{
+	const struct klog_index_entry *e = c->e;
+	int64_t last;
+	int nbad = 0;
+
+	if (b->last_offset_delta < 0 || b->base_offset > INT64_MAX - b->last_offset_delta)
+		last = INT64_MAX;
+	else
+		last = klog_batch_last(b);
+	if (c->kind == 0) {
+		/* entries up to this batch must point at its start */
+		for (; c->k < c->n && e[c->k].position <= pos; c->k++) {
+			if (e[c->k].position < pos) {
+				bad(c, "entry %zu (offset %" PRId64 ") points at byte %" PRId64
+				    ", not at a batch", c->k, e[c->k].offset, e[c->k].position);
+				nbad++;
+			} else if (e[c->k].offset < b->base_offset) {
+				bad(c, "entry %zu (offset %" PRId64 ") points at byte %" PRId64
+				    ", a batch starting at offset %" PRId64, c->k, e[c->k].offset,
+				    e[c->k].position, b->base_offset);
+				nbad++;
+			}
+		}
+	} else {
+		/* nothing before an entry's offset may be later than it */
+		for (; c->k < c->n && e[c->k].offset <= last; c->k++)
+			if (c->max_ts != INT64_MIN && c->max_ts > e[c->k].position) {
+				bad(c, "entry %zu (timestamp %" PRId64 ", offset %" PRId64 ") is below "
+				    "the timestamp %" PRId64 " of an earlier batch", c->k,
+				    e[c->k].position, e[c->k].offset, c->max_ts);
+				nbad++;
+			}
+	}
+	if (b->max_timestamp > c->max_ts)
+		c->max_ts = b->max_timestamp;
+	c->last = last;
+	return nbad;
+}
+
+int
+kindex_check_end(struct kindex_check *c)
+{
+	const struct klog_index_entry *e = c->e;
+	size_t i;
+	int nbad = 0;
+
+	if (c->kind == 0)
+		for (; c->k < c->n; c->k++) {
+			bad(c, "entry %zu (offset %" PRId64 ") points at byte %" PRId64 ", past the "
+			    "end of the log", c->k, e[c->k].offset, e[c->k].position);
+			nbad++;
+		}
+	for (i = 0; i < c->n; i++)
+		if (e[i].offset > c->last) {
+			bad(c, "entry %zu: offset %" PRId64 " is past the last offset %" PRId64
+			    " of the segment", i, e[i].offset, c->last);
+			nbad++;
+		}
+	return nbad;
 }
 
 int
 klog_index_read(const char *path, int kind, int64_t base,
     struct klog_index_entry **out, size_t *nout, char *err)
 {
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	int64_t n, i;
-	struct klog_index_entry *e;
+	size_t after;
+	int torn, r;
 
-	if (fd < 0)
+	r = kindex_load(path, kind, base, out, nout, &torn, &after, err);
+	if (r == 1) {
+		errno = ENOENT;
 		return kerr_sys(err, "cannot open index '%s'", path);
-	if ((n = kindex_count(fd, kind)) < 0) {
-		kerr_sys(err, "cannot read index '%s'", path);
-		close(fd);
-		return -1;
 	}
-	if (!(e = calloc((size_t)n + 1, sizeof *e))) {
-		close(fd);
-		return kerr_sys(err, "index '%s'", path);
-	}
-	for (i = 0; i < n; i++)
-		if (read_entry(fd, kind, i, base, &e[i]) < 0) {
-			kerr_sys(err, "cannot read index '%s'", path);
-			free(e);
-			close(fd);
-			return -1;
-		}
-	close(fd);
-	*out = e;
-	*nout = (size_t)n;
-	return 0;
+	return r;
 }

@@ -235,6 +235,12 @@ struct klog_ckpt_entry {
 	int64_t offset;
 };
 int klog_ckpt_read(const char *path, struct klog_ckpt_entry **e, size_t *n, char *err);
+/* TOPIC-N/leader-epoch-checkpoint: "epoch startOffset" entries */
+struct klog_epoch_entry {
+	int32_t epoch;
+	int64_t start_offset;
+};
+int klog_epoch_read(const char *path, struct klog_epoch_entry **e, size_t *n, char *err);
 int klog_ckpt_write(const char *path, const struct klog_ckpt_entry *e, size_t n, char *err);
 /* set (topic, partition) -> offset in a directory-level checkpoint file,
  * under a lock so concurrent processes do not lose each other's entries */
@@ -310,7 +316,7 @@ int klog_part_wait_fd(struct klog_part *p);  /* pollable fd, or -1 */
 /* delete whole old segments by retention.ms and retention.bytes */
 int klog_part_retention(struct klog_part *p, int64_t now_ms, char *err);
 
-/* verify.c: offline listing, checks and repair (kdump) */
+/* dump.c: offline listing (kdump); verify.c: checks; repair.c: repair */
 enum {
 	KLOG_FILE_UNKNOWN,
 	KLOG_FILE_LOG,                  /* batches: <base>.log, KRaft .checkpoint */
@@ -340,27 +346,35 @@ struct klog_verify_report {
 	int64_t log_bytes;
 	int64_t first_offset, last_offset;      /* of the batches; -1 if none */
 };
-/* walk a segment: CRC of every batch, offsets increasing and not below the
- * segment's base, records well formed, .index/.timeindex entries pointing
- * at batch starts within the segment.  Each problem is one message to
+/* walk a segment: CRC of every batch, offsets contiguous from the
+ * segment's base (increasing in a compacted topic) and below 2^31 above
+ * it, records well formed, .index/.timeindex entries pointing at batch
+ * starts within the segment.  Each problem is one message to
  * problem() ("segment 'foo-0/00000000000000000000.log': bad CRC in batch at
  * byte 812 (offset 17)") and counted in r->bad.  0 when walked, -1 when it
  * cannot be read (err) */
 int klog_verify_segment(const char *log_path, struct klog_verify_report *r,
     void (*problem)(void *arg, const char *msg), void *arg, char *err);
 /* every segment of a segment file, partition directory or log directory,
- * done() after each with its name ("foo-0/00000000000000000000.log") */
+ * done() after each with its name ("foo-0/00000000000000000000.log"); in
+ * a partition, each sealed segment must also end where the next starts
+ * (unless the topic is compacted).  1 when a problem was found */
 int klog_verify_path(const char *path, void (*problem)(void *arg, const char *msg),
     void (*done)(void *arg, const char *segment, const struct klog_verify_report *r),
     void *arg, char *err);
 /* under the partition's writer lock: truncate the log at its first bad
- * batch (in any segment), keeping the cut bytes in <segment>.log.damaged,
- * remove later segments the same way, rebuild the indexes of the segment
- * cut and of any segment whose indexes fail the checks.  d (may be NULL)
- * gives the topic's index.interval.bytes.  One line per action is
- * appended to report.  0 done (or nothing to do), -1 error */
-int klog_repair_partition(struct klog_dir *d, const char *partdir, struct klog_buf *report,
-    char *err);
+ * batch (in any segment; or after a sealed segment that ends short of the
+ * next one), keeping the cut bytes in <segment>.log.damaged, remove later
+ * segments the same way, rebuild the indexes of the segment cut and of
+ * any segment whose indexes fail the checks.  d (may be NULL: the
+ * partition directory's parent) gives the topic's index.interval.bytes
+ * and cleanup.policy.  Refuses (errno EBUSY, err naming the broker) when
+ * a kbrokerd serves the log directory, unless flags has
+ * KLOG_REPAIR_FORCE.  One line per action is appended to report.  0 done
+ * (or nothing to do), -1 error */
+#define KLOG_REPAIR_FORCE 0x1
+int klog_repair_partition(struct klog_dir *d, const char *partdir, int flags,
+    struct klog_buf *report, char *err);
 
 /* log.c: one interface over a log directory (-d, embedded) or a broker (-b, remote) */
 struct klog_log;

@@ -227,6 +227,45 @@ test_update(void)
 	klog_dir_close(d);
 }
 
+static void
+test_epochs(void)
+{
+	struct klog_epoch_entry *e = NULL;
+	struct klog_ckpt_entry *c = NULL;
+	char err[KLOG_ERRLEN], path[PATH_MAX];
+	size_t n;
+
+	write_file("leader-epoch-checkpoint", "0\n2\n0 0\n2 3\n");
+	snprintf(path, sizeof path, "%s/leader-epoch-checkpoint", tmpdir);
+	ok(klog_epoch_read(path, &e, &n, err) == 0 && n == 2, "leader-epoch-checkpoint: two entries");
+	ok(n == 2 && e[0].epoch == 0 && e[0].start_offset == 0 && e[1].epoch == 2 &&
+	    e[1].start_offset == 3, "... epoch 0 from 0, epoch 2 from 3");
+	free(e);
+	errno = 0;
+	ok(klog_ckpt_read(path, &c, &n, err) < 0 && errno == EINVAL && !c,
+	    "... is not a topic-partition-offset checkpoint");
+	write_file("epochs-bad", "0\n1\n-1 3\n");
+	snprintf(path, sizeof path, "%s/epochs-bad", tmpdir);
+	e = NULL;
+	ok(klog_epoch_read(path, &e, &n, err) < 0 && errno == EINVAL && !e, "a negative epoch refused");
+	ok(strstr(err, "line 3: bad epoch '-1'") != NULL, "... naming line and field: %s", err);
+	write_file("epochs-count", "0\n3\n0 0\n1 5\n");
+	snprintf(path, sizeof path, "%s/epochs-count", tmpdir);
+	ok(klog_epoch_read(path, &e, &n, err) < 0 && errno == EINVAL, "a count that disagrees refused");
+	write_file("epochs-3", "0\n1\nfoo 0 1\n");
+	snprintf(path, sizeof path, "%s/epochs-3", tmpdir);
+	ok(klog_epoch_read(path, &e, &n, err) < 0 && strstr(err, "expected 'epoch offset'"),
+	    "three fields are not an epoch entry");
+	if (access(FIXTURE, F_OK) != 0) {
+		skip(2, "no Kafka fixture at %s", FIXTURE);
+		return;
+	}
+	ok(klog_epoch_read(FIXTURE "/foo-0/leader-epoch-checkpoint", &e, &n, err) == 0,
+	    "the fixture's foo-0/leader-epoch-checkpoint reads");
+	ok(n >= 1 && e[0].start_offset == 0, "... its first epoch starts at offset 0");
+	free(e);
+}
+
 int
 main(void)
 {
@@ -235,11 +274,12 @@ main(void)
 	strcpy(tmpdir, "/tmp/klog-t0008-XXXXXX");
 	if (!mkdtemp(tmpdir))
 		skip_all("cannot make a temp directory");
-	plan(50);
+	plan(59);
 	test_fixture();
 	test_roundtrip();
 	test_malformed();
 	test_update();
+	test_epochs();
 	snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
 	if (system(cmd) != 0)
 		diag("cannot remove %s", tmpdir);

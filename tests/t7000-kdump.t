@@ -4,6 +4,7 @@
 test_description='kdump lists, verifies and repairs segments'
 . "$(dirname "$0")/lib.sh"
 test_embedded_only "kdump reads and damages segment files"
+. "$TEST_DIRECTORY/lib-broker.sh"
 
 # This whole script inspects and damages segment files: local mode only.
 
@@ -235,6 +236,107 @@ test_expect_success 'garbage appended to a segment is reported by --verify' '
 	test_expect_code 1 kdump --verify "$G" >out 2>&1 &&
 	grep "gb-0/$SEG.log" out &&
 	grep "231" out
+'
+
+test_expect_success 'a flipped baseOffset bit (not under the CRC): --verify names segment and byte' '
+	make_topic bo &&
+	O=$KLOG_DIR/bo-0 &&
+	# the second batch (offsets 3-4, at byte 85) claims offset 3 ^ 16 = 19
+	ktest flip "$O/$SEG.log" 92 4 &&
+	kdump "$O/$SEG.log" >out &&
+	grep "^batch pos=85 base=19 last=20 .* crc_ok=1 " out &&
+	test_expect_code 1 kdump --verify "$O" >out 2>err &&
+	grep "bo-0/$SEG.log'\'': batch at byte 85: offset 19 does not follow the previous batch'\''s last offset 2" err &&
+	grep "bo-0/$SEG.log'\'': batch at byte 162: offset 5 is not after the previous batch'\''s last offset 20" err &&
+	test_must_fail grep "^ok " out
+'
+
+test_expect_success 'a flipped baseOffset in the first batch: not the segment base offset' '
+	ktest flip "$O/$SEG.log" 92 4 &&
+	kdump --verify "$O" >/dev/null &&
+	ktest flip "$O/$SEG.log" 7 1 &&
+	test_expect_code 1 kdump --verify "$O" 2>err &&
+	grep "batch at byte 0: offset 2 of the segment'\''s first batch is not its base offset 0" err
+'
+
+test_expect_success 'a baseOffset near 2^63: reported, no overflow (UBSan-clean)' '
+	make_topic of &&
+	F=$KLOG_DIR/of-0 &&
+	# the first batch (3 records, lastOffsetDelta 2) at INT64_MAX - 1
+	printf "\\177\\377\\377\\377\\377\\377\\377\\376" |
+		dd of="$F/$SEG.log" bs=1 seek=0 conv=notrunc 2>/dev/null &&
+	test_expect_code 1 kdump --verify "$F" >out 2>err &&
+	grep "of-0/$SEG.log'\'': batch at byte 0: offset 9223372036854775806 + 2 runs past the largest offset" err &&
+	kdump "$F/$SEG.log" >out &&
+	grep "^batch pos=0 base=9223372036854775806 " out &&
+	kdump -r "$F/$SEG.log" >out &&
+	kdump --repair "$F" 2>err &&
+	test "$(wc -c <"$F/$SEG.log")" = 0 &&
+	kdump --verify "$F" >/dev/null
+'
+
+test_expect_success 'a sealed segment truncated at a batch boundary: records lost, found' '
+	ktopic create sl --config segment.bytes=200 &&
+	for r in a b c d e f g h; do echo $r | kproduce sl || return 1; done &&
+	S=$KLOG_DIR/sl-0 &&
+	ls "$S"/*.log >segs &&
+	test "$(wc -l <segs)" -ge 3 &&
+	first=$(head -n 1 segs) &&
+	kdump --verify "$S" >/dev/null &&
+	size=$(wc -c <"$first") &&
+	# the last batch of the first segment goes: no torn batch is left
+	cut=$(ktest batches "$first" | tail -n 1 | cut -d" " -f1) &&
+	cp "$first" whole.seg &&
+	ktest truncate "$first" $cut &&
+	test_expect_code 1 kdump --verify "$S" >out 2>err &&
+	grep "sl-0/$(basename "$first")'\'': at byte $cut, the end of the sealed segment: it ends with offset" err &&
+	grep "missing" err &&
+	test_must_fail grep "$(basename "$first")" out
+'
+
+test_expect_success '--repair after a short sealed segment: later segments move to .damaged' '
+	kdump --repair "$S" 2>err &&
+	grep "the end of the sealed segment" err &&
+	test "$(ls "$S"/*.log | wc -l)" = 1 &&
+	kdump --verify "$S" >/dev/null &&
+	second=$(sed -n 2p segs) &&
+	cmp "$second" "$second.damaged" 2>/dev/null ||
+	test -s "$second.damaged"
+'
+
+test_expect_success 'a compacted topic may have offset gaps; others may not' '
+	ktopic create cp --config cleanup.policy=compact &&
+	printf "a\nb\nc\n" | kproduce cp &&
+	printf "d\n" | kproduce cp &&
+	C=$KLOG_DIR/cp-0 &&
+	# the second batch moves from offset 3 to 7: a gap, as compaction leaves
+	ktest flip "$C/$SEG.log" 92 2 &&
+	kdump --verify "$C" >out &&
+	grep "^ok " out &&
+	mkdir -p elsewhere/cp-0 &&
+	cp "$C/$SEG.log" elsewhere/cp-0/ &&
+	test_expect_code 1 kdump --verify elsewhere/cp-0 2>err &&
+	grep "offset 7 does not follow" err
+'
+
+test_expect_success '--repair refuses a log directory a kbrokerd serves, naming it' '
+	KLOG_DIR=$TRASH/served &&
+	mkdir -p "$KLOG_DIR" &&
+	make_topic sv &&
+	V=$KLOG_DIR/sv-0 &&
+	cp "$V/$SEG.log" before.repair &&
+	start_broker rb &&
+	test_expect_code 1 kdump --repair "$V" >out 2>err &&
+	grep "^kdump: log directory .* is served by kbrokerd (.*$ADDR): a repair of partition '\''sv-0'\'' would cut" err &&
+	grep -- "or use --force" err &&
+	test_must_fail grep "nothing to repair" err &&
+	cmp before.repair "$V/$SEG.log" &&
+	kdump --repair --force "$V" 2>err &&
+	grep "nothing to repair" err &&
+	stop_broker rb &&
+	kdump --repair "$V" 2>err &&
+	grep "nothing to repair" err &&
+	test_expect_code 2 kdump --force "$V"
 '
 
 test_done
