@@ -1,5 +1,21 @@
 /* klog - reading a partition: seeks, slices, reads, lookups by time, waiting. MIT licence. */
-#include <dirent.h>
+/*
+ * Readers never hand out damage as data.  Every batch a read passes is
+ * checked against its neighbours (kseg_check_next: baseOffset and
+ * batchLength are not covered by the CRC): in a topic that is not
+ * compacted each batch starts right after the previous one and a sealed
+ * segment ends right before the next one begins; in a compacted one offsets
+ * only increase, within the segment's range.  klog_part_read also checks
+ * every batch's CRC; a broker's slices (sent with sendfile) are checked once
+ * per byte: seg->verified is how far a segment is known good, and appends,
+ * validated on the way in, extend it.  Damage is an error (EILSEQ) naming
+ * the segment and byte, after the good batches before it were handed out.
+ *
+ * The offset and time indexes are hints.  An entry is used only when the
+ * batch it points at looks like what the entry claims (kp_index_pos,
+ * kp_time_entry_ok); otherwise the segment is walked from its start, so a
+ * zeroed or flipped entry costs time, never a wrong answer.
+ */
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -7,28 +23,41 @@
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <sys/file.h>
 #include <sys/inotify.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include "partition.h"
 
-/* find the segment holding offset: greatest base <= offset */
-static size_t
-find_seg(struct klog_part *p, int64_t offset)
+/*
+ * The batch header at pos of segment i, checked against the batch before
+ * it (prev).  1: a whole batch; 0: none there (the end of what is
+ * written, or of a sealed segment); -1: damage (err).
+ */
+static int
+next_hdr(struct klog_part *p, size_t i, int64_t size, int64_t pos, int64_t prev,
+    struct klog_batch *b, char *err)
 {
-	size_t lo = 0, hi = p->nseg, r = 0;
+	struct seg *s = &p->segs[i];
+	char e[KLOG_ERRLEN];
+	int r = kp_hdr_at(s->fd, pos, size, b, e);
 
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-		if (p->segs[mid].base <= offset) {
-			r = mid;
-			lo = mid + 1;
-		} else
-			hi = mid;
+	if (r < 0)
+		return errno == EILSEQ || !strncmp(e, "batch", 5) ? kp_damage(p, s, pos, e, err) :
+		    kerr(err, "cannot read segment '%s/" SEG_FMT ".log': %s", p->name, s->base, e);
+	if (r == 0) {
+		if (pos < size && i + 1 < p->nseg)
+			return kp_damage(p, s, pos, "incomplete batch in a sealed segment", err);
+		if (pos + KLOG_BATCH_OVERHEAD <= size && kp_length_lies(p, s, pos, b, size))
+			return kp_damage(p, s, pos, "batch length runs past the batch that follows it",
+			    err);
+		if (i + 1 == p->nseg && p->damage_pos >= 0 && pos >= p->damage_pos)
+			return kp_damage(p, s, p->damage_pos, p->damage, err);
+		return 0;
 	}
-	return r;
+	if (kseg_check_next(b, s->base, prev, kp_limit(p, i), p->cfg.compact, e, sizeof e) < 0)
+		return kp_damage(p, s, pos, e, err);
+	return 1;
 }
 
 /* position the read cursor on the batch holding `offset` (or the first after) */
@@ -37,23 +66,38 @@ seek(struct klog_part *p, int64_t offset, char *err)
 {
 	struct klog_batch b;
 	struct seg *s;
-	int64_t pos, size;
+	int64_t pos, start, prev, size;
 	struct stat st;
-	char e[KLOG_ERRLEN];
+	size_t i;
+	int r;
 
 	if (p->rseg < p->nseg && p->roff == offset)
 		return 0;
-	p->rseg = find_seg(p, offset);
-	s = &p->segs[p->rseg];
+	i = kp_find_seg(p, offset);
+	s = &p->segs[i];
 	if (kp_seg_open(p, s, err) < 0)
 		return -1;
 	if (fstat(s->fd, &st) < 0)
 		return kerr_sys(err, "segment of '%s'", p->name);
 	size = st.st_size;
-	pos = kp_index_pos(p, s, offset);
-	while (kp_hdr_at(s->fd, pos, size, &b, e) == 1 && klog_batch_last(&b) < offset)
+	start = kp_index_pos(p, s, offset);
+again:
+	pos = start;
+	prev = pos == 0 ? s->base - 1 : KSEG_UNKNOWN;
+	while ((r = next_hdr(p, i, size, pos, prev, &b, err)) == 1 && klog_batch_last(&b) < offset) {
+		prev = klog_batch_last(&b);
 		pos += (int64_t)klog_batch_size(&b);
+	}
+	if (r < 0 && start > 0) {
+		/* the walk from an index entry went wrong: from the start */
+		start = 0;
+		goto again;
+	}
+	if (r < 0)
+		return -1;
+	p->rseg = i;
 	p->rpos = pos;
+	p->rprev = prev;
 	p->roff = offset;
 	return 0;
 }
@@ -77,7 +121,40 @@ watch(struct klog_part *p)
 	return 0;
 }
 
-/* where the next whole batches are: fills s; 0 at end */
+/* check the CRC of every batch of [from, to) of segment s, once */
+static int
+verify_range(struct klog_part *p, struct seg *s, int64_t from, int64_t to, char *err)
+{
+	struct kseg_walk w;
+	char e[KLOG_ERRLEN];
+	int r;
+
+	if (to <= s->verified)
+		return 0;
+	kseg_walk_init(&w, s->fd, from, to);
+	while ((r = kseg_walk_next(&w)) == 1) {
+		if (klog_batch_verify(w.p, &w.b, e) < 0) {
+			kseg_walk_free(&w);
+			return kp_damage(p, s, w.pos, e, err);
+		}
+		kseg_walk_skip(&w);
+	}
+	kseg_walk_free(&w);
+	if (r == -2)
+		return kerr_sys(err, "cannot read segment '%s/" SEG_FMT ".log'", p->name, s->base);
+	if (r == -1)
+		return kp_damage(p, s, w.pos, w.msg, err);
+	if (from <= s->verified)
+		s->verified = to;
+	return 0;
+}
+
+/*
+ * Where the next whole batches are, from the cursor: at most max bytes
+ * (at least one batch), only batches below limit.  With out, they are read
+ * into it (one pread, cut in memory); else sl says where they are (for
+ * sendfile; their CRCs checked once).  0 at the end of the log.
+ */
 static ssize_t
 locate(struct klog_part *p, int64_t offset, size_t max, int64_t limit, struct klog_slice *sl,
     struct klog_buf *out, char *err)
@@ -85,15 +162,18 @@ locate(struct klog_part *p, int64_t offset, size_t max, int64_t limit, struct kl
 	struct klog_batch b;
 	struct seg *s;
 	struct stat st;
-	int64_t pos, start;
-	int tries = 0;
+	int64_t pos, start, prev;
+	int tries = 0, r;
 	char e[KLOG_ERRLEN];
 
 	if (!p->nseg || offset >= p->end) {
 		if (kp_refresh(p, 0, err) < 0)
 			return -1;
-		if (!p->nseg || offset >= p->end)
+		if (!p->nseg || offset >= p->end) {
+			if (p->nseg && p->damage_pos >= 0 && offset == p->end)
+				return kp_damage(p, kp_active(p), p->damage_pos, p->damage, err);
 			return 0;
+		}
 	}
 	if (offset < p->segs[0].base) {
 		errno = ERANGE;
@@ -108,6 +188,7 @@ retry:
 				return -1;
 			goto retry;
 		}
+		p->rseg = SIZE_MAX;
 		return -1;
 	}
 	for (;;) {
@@ -115,6 +196,8 @@ retry:
 		if (fstat(s->fd, &st) < 0)
 			return kerr_sys(err, "segment of '%s'", p->name);
 		start = pos = p->rpos;
+		prev = p->rprev;
+		r = 0;
 		if (out && pos < st.st_size) {
 			/* one read of up to max bytes, cut to whole batches in memory */
 			size_t want = st.st_size - pos < (int64_t)max ? (size_t)(st.st_size - pos) : max;
@@ -125,15 +208,13 @@ retry:
 			if ((n = pread(s->fd, out->data + at, want, pos)) < 0)
 				return kerr_sys(err, "cannot read partition '%s'", p->name);
 			while (off < (size_t)n) {
-				int r = klog_batch_parse(out->data + at + off, (size_t)n - off, &b, e);
-				if (r < 0) {
-					char nm[64];
-					kp_segname(nm, sizeof nm, s->base, ".log");
-					errno = EILSEQ;
-					return kerr(err, "segment '%s/%s': %s at byte %" PRId64, p->name,
-					    nm, e, pos + (int64_t)off);
+				int k = klog_batch_parse(out->data + at + off, (size_t)n - off, &b, e);
+				if (k < 0 || (k == 1 && kseg_check_next(&b, s->base, prev,
+				    kp_limit(p, p->rseg), p->cfg.compact, e, sizeof e) < 0)) {
+					r = kp_damage(p, s, pos + (int64_t)off, e, err);
+					break;
 				}
-				if (r == 0) {
+				if (k == 0) {
 					/* a first batch larger than max: read it whole */
 					if (off == 0 && (size_t)n >= KLOG_BATCH_OVERHEAD &&
 					    pos + (int64_t)klog_batch_size(&b) <= st.st_size) {
@@ -146,54 +227,74 @@ retry:
 					}
 					break;
 				}
+				if (klog_batch_last(&b) >= limit)
+					break;
 				off += klog_batch_size(&b);
-				p->roff = klog_batch_last(&b) + 1;
+				prev = klog_batch_last(&b);
 			}
 			pos += (int64_t)off;
+			if (r == 0 && pos == start && (r = next_hdr(p, p->rseg, st.st_size, pos, prev,
+			    &b, err)) > 0)
+				r = 0;
 		} else for (;;) {
-			int r = kp_hdr_at(s->fd, pos, st.st_size, &b, e);
-			if (r < 0) {
-				char nm[64];
-				kp_segname(nm, sizeof nm, s->base, ".log");
-				errno = EILSEQ;
-				return kerr(err, "segment '%s/%s': %s at byte %" PRId64, p->name, nm, e, pos);
-			}
-			if (r == 0 || klog_batch_last(&b) >= limit)
+			if ((r = next_hdr(p, p->rseg, st.st_size, pos, prev, &b, err)) <= 0)
+				break;
+			r = 0;
+			if (klog_batch_last(&b) >= limit)
 				break;
 			if (pos > start && (size_t)(pos - start) + klog_batch_size(&b) > max)
 				break;
 			pos += (int64_t)klog_batch_size(&b);
-			p->roff = klog_batch_last(&b) + 1;
+			prev = klog_batch_last(&b);
 			if ((size_t)(pos - start) >= max)
 				break;
 		}
+		if (r < 0 && pos == start) {
+			p->rseg = SIZE_MAX;     /* the next read seeks again, and fails again */
+			return -1;
+		}
 		if (pos > start) {
+			if (!out && verify_range(p, s, start, pos, err) < 0) {
+				p->rseg = SIZE_MAX;
+				return -1;
+			}
 			sl->fd = s->fd;
 			sl->pos = start;
 			sl->len = (size_t)(pos - start);
 			p->rpos = pos;
+			p->rprev = prev;
+			p->roff = prev + 1;
 			return (ssize_t)sl->len;
 		}
+		if (prev != KSEG_UNKNOWN && prev + 1 >= limit)
+			return 0;
 		if (p->rseg + 1 >= p->nseg) {
 			/* end of the active segment: maybe rolled meanwhile */
-			char nm[64];
-			kp_segname(nm, sizeof nm, p->roff, ".log");
-			if (p->roff != s->base && faccessat(p->dfd, nm, F_OK, 0) == 0) {
-				int64_t ro = p->roff;
+			char nm[KSEG_NAMELEN];
+			int64_t ro = prev != KSEG_UNKNOWN ? prev + 1 : p->roff;
+			kseg_name(nm, sizeof nm, ro, ".log");
+			if (ro != s->base && faccessat(p->dfd, nm, F_OK, 0) == 0) {
 				kp_segs_free(p);
 				if (kp_refresh(p, 0, err) < 0)
 					return -1;
-				p->rseg = SIZE_MAX;
 				if (seek(p, ro, err) < 0)
 					return -1;
 				continue;
 			}
 			return 0;
 		}
+		/* a sealed segment ends where the next begins */
+		if (prev != KSEG_UNKNOWN && kseg_check_end(s->base, prev, p->segs[p->rseg + 1].base,
+		    p->cfg.compact, e, sizeof e) < 0) {
+			p->rseg = SIZE_MAX;
+			return kp_damage(p, s, pos, e, err);
+		}
 		p->rseg++;
 		if (kp_seg_open(p, &p->segs[p->rseg], err) < 0)
 			return -1;
 		p->rpos = 0;
+		if (prev == KSEG_UNKNOWN || prev < p->segs[p->rseg].base - 1)
+			p->rprev = p->segs[p->rseg].base - 1;
 	}
 }
 
@@ -252,12 +353,8 @@ again:
 				p->rseg = SIZE_MAX;
 				return (ssize_t)off;
 			}
-			char nm[64];
-			kp_segname(nm, sizeof nm, s->base, ".log");
 			p->rseg = SIZE_MAX;
-			errno = EILSEQ;
-			return kerr(err, "segment '%s/%s': %s at byte %" PRId64, p->name, nm, e,
-			    sl.pos + (int64_t)off);
+			return kp_damage(p, s, sl.pos + (int64_t)off, e, err);
 		}
 	}
 	out->len += sl.len;
@@ -273,9 +370,8 @@ klog_part_offset_for_time(struct klog_part *p, int64_t ts, int64_t *offset, char
 	struct klog_batch b;
 	struct seg *s = NULL;
 	size_t i;
-	int64_t pos, n;
-	char nm[64];
-	int fd, rc;
+	int64_t pos, prev, at;
+	int rc, k;
 
 	if (kp_refresh(p, 0, err) < 0)
 		return -1;
@@ -297,33 +393,58 @@ klog_part_offset_for_time(struct klog_part *p, int64_t ts, int64_t *offset, char
 	*offset = p->end;
 	if (!s)
 		return 0;
+	/* a time entry (t, o) is written when the largest timestamp grows to t,
+	 * o in the first batch to reach it: batches before hold only earlier
+	 * timestamps, so with t <= ts the scan starts at o's batch */
 	pos = 0;
-	kp_segname(nm, sizeof nm, s->base, ".timeindex");
-	if ((fd = openat(p->dfd, nm, O_RDONLY | O_CLOEXEC)) >= 0) {
-		if ((n = kindex_count(fd, 1)) > 0 && kindex_lookup(fd, 1, n, s->base, ts, &ie) >= 0)
-			pos = kp_index_pos(p, s, ie.offset);
-		close(fd);
+	{
+		char nm[KSEG_NAMELEN];
+		int64_t n;
+		int fd;
+		kseg_name(nm, sizeof nm, s->base, ".timeindex");
+		if ((fd = openat(p->dfd, nm, O_RDONLY | O_CLOEXEC)) >= 0) {
+			if ((n = kindex_count(fd, 1)) > 0 &&
+			    kindex_lookup(fd, 1, n, s->base, ts, &ie) >= 0 &&
+			    kp_time_entry_ok(p, s, &ie, &at))
+				pos = at;
+			close(fd);
+		}
 	}
+	prev = pos == 0 ? s->base - 1 : KSEG_UNKNOWN;
 	klog_rec_iter_init0(&it);
 	rc = 0;
-	for (; kp_hdr_at(s->fd, pos, s->size, &b, err) == 1; pos += (int64_t)klog_batch_size(&b)) {
+	for (; (k = next_hdr(p, (size_t)(s - p->segs), s->size, pos, prev, &b, err)) == 1;
+	    pos += (int64_t)klog_batch_size(&b)) {
+		prev = klog_batch_last(&b);
 		if (b.max_timestamp < ts || (b.attributes & KLOG_ATTR_CONTROL))
 			continue;
-		if (kp_batch_verified(p, s->fd, pos, &b, err) < 0 ||
+		p->tmp.len = 0;
+		if (klog_buf_reserve(&p->tmp, klog_batch_size(&b)) < 0 ||
+		    pread(s->fd, p->tmp.data, klog_batch_size(&b), pos) != (ssize_t)klog_batch_size(&b)) {
+			rc = kerr_sys(err, "cannot read segment '%s/" SEG_FMT ".log'", p->name, s->base);
+			break;
+		}
+		if (klog_batch_verify(p->tmp.data, &b, err) < 0 ||
 		    klog_rec_iter_start(&it, p->tmp.data, &b, err) < 0) {
-			rc = -1;
+			char e[KLOG_ERRLEN];
+			snprintf(e, sizeof e, "%s", err);
+			rc = kp_damage(p, s, pos, e, err);
 			break;
 		}
 		while ((rc = klog_rec_iter_next(&it, &r, err)) == 1)
 			if (r.timestamp >= ts) {
 				*offset = r.offset;
 				klog_rec_iter_free(&it);
+				kp_trim_tmp(p);
 				return 0;
 			}
 		if (rc < 0)
 			break;
 	}
+	if (k < 0)
+		rc = -1;
 	klog_rec_iter_free(&it);
+	kp_trim_tmp(p);
 	return rc < 0 ? -1 : 0;
 }
 

@@ -147,14 +147,14 @@ kpart_sync_prepare(struct klog_part *p, struct ksync *s, int flags, char *err)
 	memset(&p->pend, 0, sizeof p->pend);
 	keep = s->n;
 	if (a && !(flags & KSYNC_PENDING) && (p->dirty || (flags & KSYNC_INDEXES))) {
-		kp_segname(nm, sizeof nm, a->base, ".log");
+		kseg_name(nm, sizeof nm, a->base, ".log");
 		if (a->fd >= 0 && add_dup(s, a->fd, 0, nm) < 0)
 			goto nofd;
 		if (flags & KSYNC_INDEXES) {
-			kp_segname(nm, sizeof nm, a->base, ".index");
+			kseg_name(nm, sizeof nm, a->base, ".index");
 			if (p->ifd >= 0 && add_dup(s, p->ifd, 0, nm) < 0)
 				goto nofd;
-			kp_segname(nm, sizeof nm, a->base, ".timeindex");
+			kseg_name(nm, sizeof nm, a->base, ".timeindex");
 			if (p->tfd >= 0 && add_dup(s, p->tfd, 0, nm) < 0)
 				goto nofd;
 		}
@@ -278,7 +278,7 @@ save_tail(struct klog_part *p, int64_t base, int64_t from, char *err)
 	struct stat st;
 	int in, out = -1, rc = -1;
 
-	kp_segname(nm, sizeof nm, base, ".log");
+	kseg_name(nm, sizeof nm, base, ".log");
 	snprintf(dn, sizeof dn, "%s.damaged", nm);
 	if ((in = openat(p->dfd, nm, O_RDONLY | O_CLOEXEC)) < 0 || fstat(in, &st) < 0) {
 		kerr_sys(err, "partition '%s': cannot open segment '%s'", p->name, nm);
@@ -343,7 +343,7 @@ klog_part_recover(struct klog_part *p, struct klog_buf *report, char *err)
 			continue;
 		if (save_tail(p, s->base, from, err) < 0)
 			goto out;
-		kp_segname(nm, sizeof nm, s->base, ".log");
+		kseg_name(nm, sizeof nm, s->base, ".log");
 		if (s->base > base) {
 			if (kp_delete_segment(p, s->base, err) < 0)
 				goto out;
@@ -361,12 +361,12 @@ klog_part_recover(struct klog_part *p, struct klog_buf *report, char *err)
 		}
 		close(fd);
 		/* its indexes may point past the cut: rebuilt when reopened */
-		kp_segname(nm, sizeof nm, s->base, ".index");
+		kseg_name(nm, sizeof nm, s->base, ".index");
 		if (unlinkat(p->dfd, nm, 0) < 0 && errno != ENOENT) {
 			kerr_sys(err, "partition '%s': cannot remove '%s'", p->name, nm);
 			goto out;
 		}
-		kp_segname(nm, sizeof nm, s->base, ".timeindex");
+		kseg_name(nm, sizeof nm, s->base, ".timeindex");
 		if (unlinkat(p->dfd, nm, 0) < 0 && errno != ENOENT) {
 			kerr_sys(err, "partition '%s': cannot remove '%s'", p->name, nm);
 			goto out;

@@ -56,6 +56,8 @@ klog_part_open(struct klog_dir *d, const char *topic, int partition, int flags, 
 	p->ifd = p->tfd = p->ino = -1;
 	p->first_ts = INT64_MIN;
 	p->synced_base = p->rp_written = -1;
+	p->rseg = SIZE_MAX;
+	p->damage_pos = -1;
 	snprintf(p->name, sizeof p->name, "%s-%d", topic, partition);
 	snprintf(path, sizeof path, "%s-%d", topic, partition);
 	if (klog_topic_load(d, topic, &p->cfg, err) < 0)
@@ -128,7 +130,11 @@ klog_part_open(struct klog_dir *d, const char *topic, int partition, int flags, 
 		goto fail;
 	return p;
 fail:
-	klog_part_close(p);
+	{
+		int e = errno;
+		kpart_discard(p);
+		errno = e;
+	}
 	return NULL;
 }
 
@@ -208,7 +214,7 @@ klog_part_info(struct klog_part *p, struct klog_part_info *info, char *err)
 	for (i = 0; i < p->nseg; i++) {
 		struct stat st;
 		char nm[64];
-		kp_segname(nm, sizeof nm, p->segs[i].base, ".log");
+		kseg_name(nm, sizeof nm, p->segs[i].base, ".log");
 		if (fstatat(p->dfd, nm, &st, 0) == 0)
 			info->bytes += st.st_size;
 	}
@@ -231,7 +237,7 @@ create_segment(struct klog_part *p, int64_t base, char *err)
 	char nm[64];
 
 	for (i = 0; i < 3; i++) {
-		kp_segname(nm, sizeof nm, base, suf[i]);
+		kseg_name(nm, sizeof nm, base, suf[i]);
 		made[i] = faccessat(p->dfd, nm, F_OK, 0) < 0;
 		fd[i] = openat(p->dfd, nm, O_RDWR | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
 		if (fd[i] < 0 || (i > 0 && ftruncate(fd[i], 0) < 0)) {
@@ -244,7 +250,7 @@ create_segment(struct klog_part *p, int64_t base, char *err)
 		goto undo;
 	}
 	p->segs = n;
-	p->segs[p->nseg++] = (struct seg){ base, 0, INT64_MIN, base, fd[0] };
+	p->segs[p->nseg++] = (struct seg){ base, 0, INT64_MIN, base, fd[0], 0 };
 	p->ifd = fd[1];
 	p->tfd = fd[2];
 	p->ientries = 0;
@@ -258,7 +264,7 @@ undo:
 	for (i = 0; i < 3; i++) {
 		if (fd[i] >= 0)
 			close(fd[i]);
-		kp_segname(nm, sizeof nm, base, suf[i]);
+		kseg_name(nm, sizeof nm, base, suf[i]);
 		if (made[i])
 			unlinkat(p->dfd, nm, 0);
 	}
@@ -280,9 +286,9 @@ roll(struct klog_part *p, char *err)
 	if (s->max_ts != INT64_MIN && s->max_ts > p->tlast_ts &&
 	    kindex_append(p->tfd, 1, s->base, s->max_ts_off, s->max_ts) < 0)
 		return kerr_sys(err, "cannot write time index of '%s'", p->name);
-	kp_segname(nm[0], sizeof nm[0], s->base, ".log");
-	kp_segname(nm[1], sizeof nm[1], s->base, ".index");
-	kp_segname(nm[2], sizeof nm[2], s->base, ".timeindex");
+	kseg_name(nm[0], sizeof nm[0], s->base, ".log");
+	kseg_name(nm[1], sizeof nm[1], s->base, ".index");
+	kseg_name(nm[2], sizeof nm[2], s->base, ".timeindex");
 	if ((lfd = fcntl(s->fd, F_DUPFD_CLOEXEC, 0)) < 0)
 		return kerr_sys(err, "cannot roll partition '%s'", p->name);
 	p->ifd = p->tfd = -1;
@@ -406,7 +412,7 @@ klog_part_append(struct klog_part *p, unsigned char *batches, size_t len,
 			 * vouch for: fail the partition */
 			char nm[64];
 			int e = n < 0 ? errno : ENOSPC;
-			kp_segname(nm, sizeof nm, s->base, ".log");
+			kseg_name(nm, sizeof nm, s->base, ".log");
 			if (ftruncate(s->fd, pos) < 0)
 				kp_fail(p, "partition '%s' failed: cannot take back a partial write to "
 				    "segment '%s': %s", p->name, nm, strerror(errno));
@@ -440,6 +446,8 @@ klog_part_append(struct klog_part *p, unsigned char *batches, size_t len,
 		p->since_index = 0;
 	}
 	p->since_index += (int64_t)len;
+	if (s->verified == pos)         /* validated on the way in */
+		s->verified = pos + (int64_t)len;
 	s->size = pos + (int64_t)len;
 	*first = p->end;
 	*last = next - 1;
@@ -454,17 +462,8 @@ out:
 int
 kp_delete_segment(struct klog_part *p, int64_t base, char *err)
 {
-	static const char *suf[] = { ".index", ".timeindex", ".txnindex", ".log" };
-	char nm[64];
-	size_t i;
-
-	for (i = 0; i < sizeof suf / sizeof *suf; i++) {
-		kp_segname(nm, sizeof nm, base, suf[i]);
-		if (unlinkat(p->dfd, nm, 0) < 0 && errno != ENOENT)
-			return kerr_sys(err, "cannot delete segment '%s/%s'", p->name, nm);
-	}
 	p->dir_dirty = 1;
-	return 0;
+	return kseg_delete(p->dfd, p->name, base, err);
 }
 
 int

@@ -51,6 +51,7 @@ struct seg {
 	int64_t max_ts;         /* largest timestamp, INT64_MIN if unknown */
 	int64_t max_ts_off;     /* offset of the batch holding it */
 	int fd;                 /* .log, opened lazily */
+	int64_t verified;       /* bytes from the start checked whole (CRC, neighbours) */
 };
 
 struct klog_part {
@@ -80,10 +81,14 @@ struct klog_part {
 	int64_t start_noted;    /* log start last handed to the checkpoint */
 	int failed;             /* a sync failed: no more appends until klog_part_recover */
 	char failmsg[KLOG_ERRLEN];
+	int cut;                /* recovery cut a damaged tail: rebuild indexes */
+	int64_t damage_pos;     /* a reader's end stops at damage here (-1 none) */
+	char damage[KLOG_ERRLEN];
 	int index_missing;      /* the active segment had no .index: rebuild */
 	/* reader cursor */
 	size_t rseg;
 	int64_t rpos, roff;
+	int64_t rprev;          /* last offset before rpos, KSEG_UNKNOWN after an index hint */
 	int ino;                /* inotify fd, -1 until needed */
 	struct klog_buf tmp;
 };
@@ -100,16 +105,23 @@ int ksync_add(struct ksync *s, int fd, int dir, const char *name);
 
 /* partition-recover.c */
 struct seg *kp_active(struct klog_part *p);
-int kp_batch_verified(struct klog_part *p, int fd, int64_t pos, const struct klog_batch *b, char *err);
 int kp_hdr_at(int fd, int64_t pos, int64_t size, struct klog_batch *b, char *err);
 int64_t kp_index_pos(struct klog_part *p, struct seg *s, int64_t offset);
+int kp_time_entry_ok(struct klog_part *p, struct seg *s, const struct klog_index_entry *ie,
+    int64_t *pos);
 int kp_lock_ex(int fd);
 int kp_open_indexes(struct klog_part *p, struct seg *s, char *err);
-int kp_refresh(struct klog_part *p, int repair, char *err);
+int kp_refresh(struct klog_part *p, int writer, char *err);
 void kp_seg_max_ts(struct klog_part *p, struct seg *s);
 int kp_seg_open(struct klog_part *p, struct seg *s, char *err);
-void kp_segname(char *buf, size_t n, int64_t base, const char *suffix);
 void kp_segs_free(struct klog_part *p);
 void kp_trim_tmp(struct klog_part *p);
+int64_t kp_limit(struct klog_part *p, size_t i);
+size_t kp_find_seg(struct klog_part *p, int64_t offset);
+int kp_damage(struct klog_part *p, struct seg *s, int64_t pos, const char *msg, char *err);
+int kp_length_lies(struct klog_part *p, struct seg *s, int64_t pos, const struct klog_batch *b,
+    int64_t size);
+int kp_validate(struct klog_part *p, const unsigned char *batch, const struct klog_batch *b,
+    char *err);
 
 #endif

@@ -239,6 +239,50 @@ out:
 	return rc;
 }
 
+/*
+ * A recovery point above the new end would make the next writer refuse
+ * (synced data missing): the repair accepted the loss, so the point comes
+ * down to the end.  Also what repairs a log that lost its tail below the
+ * recovery point without any damage left to cut.  1 lowered, 0 not, -1 error.
+ */
+static int
+lower_recovery_point(struct klog_dir *d, const char *partdir, const char *pname, int64_t end,
+    struct klog_buf *report, char *err)
+{
+	char rp[PATH_MAX], parent[PATH_MAX], topic[KLOG_TOPIC_MAX + 1], path[PATH_MAX + 40];
+	struct klog_ckpt_entry *e = NULL;
+	struct klog_dir *own = NULL;
+	const char *slash;
+	size_t n = 0, i;
+	int partition, rc = 0;
+
+	if (!kseg_parse_partition(pname, topic, &partition))
+		return 0;
+	if (!d) {
+		if (!realpath(partdir, rp) || !(slash = strrchr(rp, '/')))
+			return 0;
+		snprintf(parent, sizeof parent, "%.*s", (int)(slash - rp), rp);
+		if (!(own = klog_dir_open(parent[0] ? parent : "/", 0, err)))
+			return -1;
+		d = own;
+	}
+	snprintf(path, sizeof path, "%s/recovery-point-offset-checkpoint", klog_dir_path(d));
+	if (klog_ckpt_read(path, &e, &n, NULL) == 0) {
+		for (i = 0; i < n; i++)
+			if (e[i].partition == partition && !strcmp(e[i].topic, topic) && e[i].offset > end) {
+				klog_buf_printf(report, "partition '%s': recovery point %" PRId64
+				    " lowered to the end of the log, %" PRId64 " (what was above it is "
+				    "lost)\n", pname, e[i].offset, end);
+				rc = klog_ckpt_update(d, "recovery-point-offset-checkpoint", topic,
+				    partition, end, err) < 0 ? -1 : 1;
+				break;
+			}
+		free(e);
+	}
+	klog_dir_close(own);
+	return rc;
+}
+
 int
 klog_repair_partition(struct klog_dir *d, const char *partdir, int flags,
     struct klog_buf *report, char *err)
@@ -247,7 +291,7 @@ klog_repair_partition(struct klog_dir *d, const char *partdir, int flags,
 	struct klog_config c;
 	int64_t *bases = NULL, cut_pos = -1, entries, new_end;
 	size_t n = 0, i, cut;
-	int dfd, rc = -1, did = 0;
+	int dfd, rc = -1, did = 0, lowered;
 	const char *slash;
 
 	snprintf(pname, sizeof pname, "%s", realpath(partdir, rp) && (slash = strrchr(rp, '/')) ?
@@ -352,10 +396,12 @@ klog_repair_partition(struct klog_dir *d, const char *partdir, int flags,
 		    ".log' (%" PRId64 " entries)\n", pname, bases[i], entries);
 		did = 1;
 	}
-	if (!did)
-		klog_buf_printf(report, "partition '%s': nothing to repair\n", pname);
-	else if (klog_fsync_dir(partdir, err) < 0)
+	if (did && klog_fsync_dir(partdir, err) < 0)
 		goto out;
+	if ((lowered = lower_recovery_point(d, partdir, pname, new_end, report, err)) < 0)
+		goto out;
+	if (!did && !lowered)
+		klog_buf_printf(report, "partition '%s': nothing to repair\n", pname);
 	rc = 0;
 out:
 	free(bases);

@@ -23,6 +23,8 @@ onwarn(const char *msg)
 
 	snprintf(lastwarn + n, sizeof lastwarn - n, "%s; ", msg);
 	nwarn++;
+	if (getenv("T0010_WARN"))
+		fprintf(stderr, "warn: %s\n", msg);
 }
 
 /* one batch of n records "prefix-i" with timestamp ts */
@@ -172,22 +174,33 @@ main(void)
 	    "offset for a future time is the log end");
 	klog_part_close(p);
 
-	/* torn tail: cut the last batch in half, a writer truncates and says so */
+	/* a torn last batch below the recovery point (the close recorded 5000):
+	 * synced data is gone, and nothing is cut */
 	snprintf(path, sizeof path, "%s/t-0/00000000000000000000.log", root);
 	{
 		off_t sz = fsize(path);
 		ok(truncate(path, sz - 100) == 0, "tear the last batch");
+		p = klog_part_open(d, "t", 0, KLOG_WRITE, err);
+		ok(p == NULL && errno == EILSEQ && strstr(err, "below the recovery point 5000") &&
+		    strstr(err, "t-0/00000000000000000000.log"), "a writer refuses: %s", err);
+		cmp_ok(fsize(path), ==, sz - 100, "and cuts nothing");
 	}
+	/* the same above the recovery point (a writer died before recording
+	 * one): an unsynced tail, cut into .damaged with a warning */
+	ok(klog_ckpt_update(d, "recovery-point-offset-checkpoint", "t", 0, 4000, err) == 0,
+	    "recovery point back to 4000");
 	nwarn = 0;
 	lastwarn[0] = 0;
 	p = klog_part_open(d, "t", 0, KLOG_WRITE, err);
-	ok(p != NULL && nwarn > 0 && strstr(lastwarn, "torn tail"), "recovery warns: %s", lastwarn);
+	ok(p != NULL && nwarn > 0 && strstr(lastwarn, "cut an unsynced, damaged tail"), "recovery warns: %s", lastwarn);
 	ok(klog_part_info(p, &info, err) == 0 && info.log_end == 4950, "log end back to 4950");
 	f = append_n(p, &bb, "r", 4950, 50, now + 200);
 	cmp_ok(f, ==, 4950, "the next append continues at 4950");
 	cmp_ok(read_all(p, 0, "r", 0, &bad), ==, 5000, "log whole again");
 	cmp_ok(bad, ==, 0, "and intact");
 	klog_part_close(p);
+	snprintf(path, sizeof path, "%s/t-0/00000000000000000000.log.damaged", root);
+	ok(fsize(path) > 0 && fsize(path) < 1000, "the cut bytes are kept (%jd)", (intmax_t)fsize(path));
 
 	/* a lost index is rebuilt by the next writer, and only then */
 	snprintf(path, sizeof path, "%s/t-0/00000000000000000000.index", root);
@@ -196,7 +209,7 @@ main(void)
 		unlink(path);
 		lastwarn[0] = 0;
 		p = klog_part_open(d, "t", 0, KLOG_WRITE, err);
-		ok(p && strstr(lastwarn, "rebuilt indexes") && fsize(path) == before,
+		ok(p && strstr(lastwarn, "rebuilt the indexes") && fsize(path) == before,
 		    "a missing index is rebuilt the same (%jd bytes): %s", (intmax_t)fsize(path), lastwarn);
 		klog_part_close(p);
 		lastwarn[0] = 0;

@@ -39,7 +39,9 @@ test_expect_success 'a timestamp: found through the time index' '
 	echo "reads: $n" &&
 	o=$(cat out) &&
 	test "$o" -le 123456 &&
-	test "$n" -lt 80
+	# the time entries used are checked against the batches they name
+	# (a handful of reads each); a scan would take over a thousand
+	test "$n" -lt 150
 '
 
 test_expect_success 'without the index the same lookup scans (the test can tell)' '

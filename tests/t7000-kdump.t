@@ -170,7 +170,7 @@ test_expect_success 'kdump lists the damaged batch with crc_ok=0, changes nothin
 
 test_expect_success 'kconsume stops with exit 1 naming the segment' '
 	test_expect_code 1 kconsume -e bad >out 2>err &&
-	grep "^kconsume: segment '\''bad-0/$SEG.log'\'': .*bad CRC.* at byte 85" err &&
+	grep "^kconsume: segment '\''bad-0/$SEG.log'\'' damaged at byte 85: .*bad CRC" err &&
 	test_line_count = 1 err &&
 	# nothing from the damaged batch or after it
 	test_must_fail grep -v -x -e a -e b -e c out &&

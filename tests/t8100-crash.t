@@ -85,13 +85,15 @@ test_expect_success "$ROUNDS rounds of producers killed with SIGKILL" '
 			wait $pid
 			test $? = 0 || echo killed >>killed
 		done
-		# the next writer must work (it may say it truncated a torn tail)
+		# the next writer must work (it may say it cut a torn tail and
+		# rebuilt indexes past the recovery point)
 		echo "mark$r" | kproduce -v -p 0 -k mark k 2>"mark.$r" || {
 			echo "round $r: kproduce after the kill failed: $(cat mark.$r)" >&2
 			return 1
 		}
 		grep -q "acked k 0 " "mark.$r" || return 1
-		grep -v -e "acked" -e "warning: .*trunc" "mark.$r" >unexpected
+		grep -v -e "acked" -e "warning: .*cut an unsynced, damaged tail" \
+			-e "warning: .*rebuilt the indexes" "mark.$r" >unexpected
 		if test -s unexpected; then
 			echo "round $r: unexpected stderr: $(cat unexpected)" >&2
 			return 1
@@ -107,7 +109,7 @@ test_expect_success "$ROUNDS rounds of producers killed with SIGKILL" '
 	done &&
 	echo "# $(wc -l <killed 2>/dev/null || echo 0) producers killed while running" &&
 	echo "# $(wc -l <acks) acknowledged batches, all present" &&
-	echo "# torn tails truncated after a kill: $(cat mark.* | grep -c trunc)"
+	echo "# torn tails cut after a kill: $(cat mark.* | grep -c "cut an unsynced")"
 '
 
 test_expect_success 'the whole log reads back: offsets contiguous from 0' '
@@ -164,20 +166,34 @@ test_expect_success EMBEDDED 'a batch cut in the middle: -e reader stops at the 
 	test_cmp expect actual
 '
 
-test_expect_success EMBEDDED 'the next writer truncates the torn tail and says so' '
+# The last clean close recorded the end (8) as the recovery point: a batch
+# torn below it is synced data lost, not a torn tail.
+test_expect_success EMBEDDED 'torn below the recovery point: the writer refuses and cuts nothing' '
+	echo i | test_expect_code 1 kproduce torn 2>err &&
+	grep "torn-0/$SEG.log'"'"' damaged at byte 162: .*below the recovery point 8" err &&
+	test_line_count = 1 err &&
+	test "$(wc -c <"$T/$SEG.log")" = $((size - 10)) &&
+	test_path_is_missing "$T/$SEG.log.damaged"
+'
+
+# A writer killed in the middle of a write never recorded a recovery point.
+test_expect_success EMBEDDED 'above it the next writer cuts the torn tail, keeps it and says so' '
+	rm "$KLOG_DIR/recovery-point-offset-checkpoint" &&
 	echo i | kproduce torn 2>err &&
-	grep "^kproduce: warning: .*trunc" err &&
-	grep "torn-0" err &&
+	grep "^kproduce: warning: .*torn-0.* cut an unsynced, damaged tail .* byte 162" err &&
+	test "$(wc -c <"$T/$SEG.log.damaged")" = $((size - 10 - 162)) &&
 	kconsume -e -f "%o %s\n" torn >actual &&
 	printf "0 a\n1 b\n2 c\n3 d\n4 e\n5 i\n" >expect &&
 	test_cmp expect actual &&
 	kdump --verify "$T" >/dev/null
 '
 
-test_expect_success EMBEDDED 'garbage after the last batch: truncated by the next writer' '
+test_expect_success EMBEDDED 'garbage after the last batch (past the recovery point): cut by the next writer' '
 	printf "garbage, not a batch, longer than a batch header would be.............." >>"$T/$SEG.log" &&
+	test_must_fail kconsume -e torn >/dev/null 2>err &&
+	grep "torn-0/$SEG.log'"'"' damaged at byte" err &&
 	echo j | kproduce torn 2>err &&
-	grep "^kproduce: warning: .*trunc" err &&
+	grep "^kproduce: warning: .*cut an unsynced, damaged tail" err &&
 	kconsume -e -f "%o %s\n" torn >actual &&
 	printf "0 a\n1 b\n2 c\n3 d\n4 e\n5 i\n6 j\n" >expect &&
 	test_cmp expect actual &&
@@ -199,7 +215,7 @@ test_expect_success EMBEDDED 'a torn tail and a lost index: the writer rebuilds 
 	R=$KLOG_DIR/ri-0 &&
 	kdump "$R/$SEG.index" >before &&
 	test -s before &&
-	rm -f "$R/$SEG.index" "$R/$SEG.timeindex" &&
+	rm -f "$R/$SEG.index" "$R/$SEG.timeindex" "$KLOG_DIR/recovery-point-offset-checkpoint" &&
 	size=$(wc -c <"$R/$SEG.log") &&
 	truncate -s $((size - 5)) "$R/$SEG.log" &&
 	echo more | kproduce ri 2>err &&
