@@ -69,7 +69,7 @@ $(BINS): %: cmd/%.o libklog/libklog.a
 cmd/%.o: cmd/%.c libklog/klog.h
 	$(CC) $(CFLAGS) -c -o $@ $<
 
-tests/%.t: tests/%.c tests/tap.h libklog/libklog.a
+tests/%.t: tests/%.c tests/tap.h tests/kbatch.h libklog/libklog.a
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< libklog/libklog.a $(LDLIBS)
 tests/ktest: tests/ktest.c libklog/libklog.a
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< libklog/libklog.a $(LDLIBS)
