@@ -86,6 +86,7 @@ struct klog_part {
 	int64_t rpos, roff;
 	int ino;                /* inotify fd, -1 until needed */
 	struct klog_buf tmp;
+	struct klog_rec_iter vit;       /* klog_batch_validate's scratch */
 };
 
 #define SEG_FMT "%020" PRId64
@@ -710,6 +711,7 @@ klog_part_close(struct klog_part *p)
 	if (p->ino >= 0)
 		close(p->ino);
 	klog_buf_free(&p->tmp);
+	klog_rec_iter_free(&p->vit);
 	free(p);
 }
 
@@ -821,13 +823,14 @@ klog_part_append(struct klog_part *p, unsigned char *batches, size_t len,
 	size_t off;
 	int64_t delta = 0, next, now = klog_now_ms(), maxts = INT64_MIN, maxoff = 0, pos;
 	int64_t in_ts = INT64_MIN;
-	int rc = -1;
+	int rc = -1, nb;
+	char verr[KLOG_ERRLEN];
 
 	if (!(p->flags & KLOG_WRITE)) {
 		errno = EBADF;
 		return kerr(err, "partition '%s' is not open for writing", p->name);
 	}
-	for (off = 0; off < len; off += klog_batch_size(&b)) {
+	for (off = 0, nb = 1; off < len; off += klog_batch_size(&b), nb++) {
 		int r = klog_batch_parse(batches + off, len - off, &b, err);
 		if (r == 0)
 			return kerr(err, "partition '%s': incomplete batch at byte %zu", p->name, off);
@@ -837,6 +840,13 @@ klog_part_append(struct klog_part *p, unsigned char *batches, size_t len,
 			errno = EMSGSIZE;
 			return kerr(err, "batch of %zu bytes is over max.message.bytes %" PRId64
 			    " of topic '%s'", klog_batch_size(&b), p->cfg.max_message_bytes, p->topic);
+		}
+		/* what a producer sent is checked whole before anything is written */
+		if (klog_batch_validate(batches + off, &b, KLOG_VALID_CLIENT, &p->vit, verr) < 0) {
+			int e = errno;
+			kerr(err, "partition '%s': batch %d of the request: %s", p->name, nb, verr);
+			errno = e;
+			return -1;
 		}
 		delta += b.last_offset_delta + 1;
 		if (b.max_timestamp > in_ts)
