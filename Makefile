@@ -48,7 +48,7 @@ endif
 LIBSRC = $(sort $(wildcard libklog/*.c))
 LIBOBJ = $(LIBSRC:.c=.o)
 CTESTS = $(patsubst %.c,%.t,$(sort $(wildcard tests/t*.c)))
-HELPERS = tests/ktest tests/kbclient tests/notify-listen
+HELPERS = tests/ktest tests/kbclient tests/notify-listen tests/kbatch
 
 all: $(BINS) libklog/libklog.a libklog/klog.pc
 
@@ -73,7 +73,7 @@ tests/%.t: tests/%.c tests/tap.h tests/kbatch.h libklog/libklog.a
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< libklog/libklog.a $(LDLIBS)
 tests/ktest: tests/ktest.c libklog/libklog.a
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< libklog/libklog.a $(LDLIBS)
-tests/kbclient tests/notify-listen: %: %.c libklog/libklog.a
+tests/kbclient tests/notify-listen tests/kbatch: %: %.c tests/kbatch.h libklog/libklog.a
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< libklog/libklog.a $(LDLIBS)
 
 # the protocol parser under libFuzzer (clang); FUZZTIME seconds, default 20
