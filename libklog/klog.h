@@ -155,8 +155,9 @@ void klog_rec_iter_free(struct klog_rec_iter *it);
  * LogValidator does (rules at the top of batch.c): the CRC, header fields,
  * every record, offsets, timestamps, producer fields; compressed batches
  * are decompressed (within the bomb limit) into the scratch buffer of `it`,
- * reused across calls (`it` is the caller's scratch, initialised with
- * klog_rec_iter_init0, freed with klog_rec_iter_free).  Flags:
+ * reused across calls unless it grew past 16 MiB (`it` is the caller's
+ * scratch, initialised with klog_rec_iter_init0, freed with
+ * klog_rec_iter_free).  Flags:
  * KLOG_VALID_CLIENT for a producer's batch (strict: what a producer
  * writes), 0 for a stored one.  Returns 0, or -1 with err naming what and
  * where and errno EILSEQ (bad CRC), ENOTSUP (client mode: a codec not
