@@ -48,8 +48,8 @@ endif
 LIBSRC = $(sort $(wildcard libklog/*.c))
 LIBOBJ = $(LIBSRC:.c=.o)
 CTESTS = $(patsubst %.c,%.t,$(sort $(wildcard tests/t*.c)))
-HELPERS = tests/ktest tests/kbclient tests/notify-listen tests/libfault.so tests/kpowercut \
-	tests/kfaultprobe
+HELPERS = tests/ktest tests/kbclient tests/notify-listen tests/kbatch tests/libfault.so \
+	tests/kpowercut tests/kfaultprobe
 
 all: $(BINS) libklog/libklog.a libklog/klog.pc
 
@@ -72,11 +72,11 @@ $(BINS): %: cmd/%.o libklog/libklog.a
 cmd/%.o: cmd/%.c libklog/klog.h
 	$(CC) $(CFLAGS) -c -o $@ $<
 
-tests/%.t: tests/%.c tests/tap.h libklog/libklog.a
+tests/%.t: tests/%.c tests/tap.h tests/kbatch.h libklog/libklog.a
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< libklog/libklog.a $(LDLIBS)
 tests/ktest: tests/ktest.c libklog/libklog.a
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< libklog/libklog.a $(LDLIBS)
-tests/kbclient tests/notify-listen: %: %.c libklog/libklog.a
+tests/kbclient tests/notify-listen tests/kbatch: %: %.c tests/kbatch.h libklog/libklog.a
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< libklog/libklog.a $(LDLIBS)
 # the fault and power-loss shim (LD_PRELOAD): never sanitized, it must load into anything
 tests/libfault.so: tests/fault.c tests/shadow.h
@@ -87,15 +87,44 @@ tests/kpowercut: tests/kpowercut.c tests/shadow.h
 tests/kfaultprobe: tests/kfaultprobe.c
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $<
 
-# the protocol parser under libFuzzer (clang); FUZZTIME seconds, default 20
+# libFuzzer targets (clang, ASan, UBSan): the protocol parser, batch parsing
+# and validation, the decompressors, appends read back.  make fuzz runs each
+# for FUZZTIME seconds (default 20) on its corpus in tests/fuzz-corpus/
+# (ignored), seeded by kbatch from the Kafka fixture and klog's own batches;
+# a crash stops make and leaves the input in tests/fuzz-corpus/TARGET-crash-*.
 FUZZTIME ?= 20
-fuzz: tests/fuzz-proto
-	mkdir -p tests/fuzz-corpus
-	./tests/fuzz-proto -max_total_time=$(FUZZTIME) -max_len=4096 tests/fuzz-corpus
-tests/fuzz-proto: tests/fuzz-proto.c $(LIBSRC) libklog/klog.h libklog/internal.h
-	clang -g -O1 -std=c11 -D_GNU_SOURCE -Ilibklog -msse4.2 -fsanitize=fuzzer,address,undefined \
-		-o $@ tests/fuzz-proto.c libklog/proto.c libklog/batch.c libklog/util.c \
-		libklog/crc32c.c libklog/varint.c libklog/codec.c $(LDLIBS)
+FUZZ = proto batch codec append
+FUZZCC ?= clang
+FUZZFIXTURE ?= ../shared/fixtures/kafka-logdir
+FUZZCFLAGS = -g -O1 -std=c11 -D_GNU_SOURCE -Ilibklog $(filter -DHAVE_%,$(CFLAGS)) \
+	-fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined
+FUZZOPTS_proto = -max_len=4096
+FUZZOPTS_batch = -max_len=65536
+FUZZOPTS_codec = -max_len=65536
+FUZZOPTS_append = -max_len=16384
+FUZZOBJ = $(patsubst libklog/%.c,tests/fuzz-obj/%.o,$(LIBSRC))
+
+fuzz: $(FUZZ:%=fuzz-%)
+fuzz-seed: tests/kbatch
+	./tests/kbatch seed tests/fuzz-corpus $(FUZZFIXTURE)
+$(FUZZ:%=fuzz-%): fuzz-%: tests/fuzz-% fuzz-seed
+	@echo "== fuzz-$*, $(FUZZTIME) s"
+	@./tests/fuzz-$* -max_total_time=$(FUZZTIME) -print_final_stats=1 $(FUZZOPTS_$*) \
+		-artifact_prefix=tests/fuzz-corpus/$*- tests/fuzz-corpus/$* \
+		>tests/fuzz-corpus/$*.log 2>&1 || { tail -n 80 tests/fuzz-corpus/$*.log; exit 1; }
+	@grep -E '^#[0-9]+[[:space:]]+INITED' tests/fuzz-corpus/$*.log
+	@grep -E '^#[0-9]+[[:space:]].* cov: ' tests/fuzz-corpus/$*.log | tail -n 1
+	@grep -E '^stat::(number_of_executed_units|average_exec_per_sec|peak_rss_mb)|^fuzz-' \
+		tests/fuzz-corpus/$*.log
+tests/fuzz-obj/%.o: libklog/%.c libklog/klog.h libklog/internal.h libklog/broker.h libklog/partition.h
+	@mkdir -p tests/fuzz-obj
+	$(FUZZCC) $(FUZZCFLAGS) -fsanitize=fuzzer-no-link -c -o $@ $<
+tests/fuzz-obj/crc32c.o: FUZZCFLAGS += -msse4.2
+tests/fuzz-obj/libklog.a: $(FUZZOBJ)
+	rm -f $@
+	$(AR) rcs $@ $^
+$(FUZZ:%=tests/fuzz-%): tests/fuzz-%: tests/fuzz-%.c tests/fuzz-obj/libklog.a
+	$(FUZZCC) $(FUZZCFLAGS) -fsanitize=fuzzer -o $@ $< tests/fuzz-obj/libklog.a $(LDLIBS)
 
 # Debian packages the build and the tests need; installed when missing and root
 DEBS = gcc make libc6-dev pkg-config strace zlib1g-dev libxxhash-dev libzstd-dev liblz4-dev libsnappy-dev perl procps time python3
@@ -152,8 +181,8 @@ install: all
 
 clean:
 	rm -f $(BINS) cmd/*.o libklog/*.o libklog/libklog.a libklog/klog.pc tests/*.t.tmp \
-		$(CTESTS) $(HELPERS) tests/fuzz-proto
-	rm -rf tests/fuzz-corpus
+		$(CTESTS) $(HELPERS) $(FUZZ:%=tests/fuzz-%)
+	rm -rf tests/fuzz-corpus tests/fuzz-obj
 	rm -rf tests/trash.* demo-data
 
-.PHONY: all check test demo bench install clean deps fuzz
+.PHONY: all check test demo bench install clean deps fuzz fuzz-seed $(FUZZ:%=fuzz-%)

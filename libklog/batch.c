@@ -65,6 +65,40 @@
  * are inflated into the iterator's scratch buffer, at most
  * max(64 MiB, 16 x compressed size) and never more than 1 GiB (see
  * decompress_limit), so a small compressed bomb cannot take the memory.
+ * A compressed batch with recordsCount 0 is not decompressed (Kafka's
+ * reader does not look at its records either).
+ *
+ * Validation (klog_batch_validate; Kafka's LogValidator) happens at the
+ * trust boundaries: before a producer's batch is appended (client mode,
+ * KLOG_VALID_CLIENT) and when a stored batch is checked (disk mode).  It
+ * is one pass over the records, with no allocation but the reusable
+ * decompression buffer.  Both modes require:
+ *
+ *   - the CRC-32C (errno EILSEQ; everything else below is EBADMSG);
+ *   - magic 2, codec 0..4; a codec not built in is ENOTSUP in client
+ *     mode, and in disk mode the batch gets the header checks and the
+ *     CRC only;
+ *   - producer fields: producerId -1 with producerEpoch -1 and
+ *     baseSequence -1, or producerId >= 0 with epoch and sequence >= 0;
+ *     the transactional bit needs producerId >= 0;
+ *   - every record parses and fills its length exactly, exactly
+ *     recordsCount records fill the records area (for compressed
+ *     batches: the decompressed stream, within the bomb limit above);
+ *   - record offsets strictly increasing within [baseOffset,
+ *     baseOffset + lastOffsetDelta];
+ *   - record timestamps (baseTimestamp + delta, no overflow) >= -1,
+ *     Kafka's "no timestamp"; in a LogAppendTime batch maxTimestamp,
+ *     which readers report for every record, >= -1 too; in a CreateTime
+ *     batch maxTimestamp >= every record's timestamp.
+ *
+ * Disk mode also requires baseOffset >= 0 and baseOffset +
+ * lastOffsetDelta to fit an int64 (a producer's baseOffset is ignored and
+ * rewritten, so client mode does not look at it).  Client mode requires
+ * what a producer writes and nothing else: recordsCount >= 1,
+ * lastOffsetDelta == recordsCount - 1 and record i at offsetDelta i; no
+ * control batch (bit 5), no hasDeleteHorizonMs (bit 6), attribute bits 7
+ * to 15 zero; and for CreateTime, maxTimestamp equal to the largest
+ * record timestamp.
  */
 #include <errno.h>
 #include <limits.h>
@@ -162,21 +196,43 @@ klog_batch_set_leader_epoch(unsigned char *p, int32_t epoch)
 
 /* records */
 
+/*
+ * A zigzag varint, the one- and two-byte forms (almost every field of a
+ * record) inline, longer ones through varint.c.
+ */
+static inline size_t
+get_varint(const unsigned char *p, const unsigned char *end, int64_t *v)
+{
+	uint64_t u;
+	size_t n;
+
+	if (p < end && !(p[0] & 0x80)) {
+		u = p[0];
+		n = 1;
+	} else if (end - p >= 2 && !(p[1] & 0x80)) {
+		u = (uint64_t)(p[0] & 0x7f) | (uint64_t)p[1] << 7;
+		n = 2;
+	} else
+		return klog_varint_get(p, end, v);
+	*v = (int64_t)((u >> 1) ^ (0 - (u & 1)));
+	return n;
+}
+
 /* a varint that must fit an int32 */
-static size_t
+static inline size_t
 get_int32(const unsigned char *p, const unsigned char *end, int32_t *v)
 {
 	int64_t x;
 	size_t n;
 
-	if (!(n = klog_varint_get(p, end, &x)) || x < INT32_MIN || x > INT32_MAX)
+	if (!(n = get_varint(p, end, &x)) || x < INT32_MIN || x > INT32_MAX)
 		return 0;
 	*v = (int32_t)x;
 	return n;
 }
 
 /* a length varint, -1 (null) or 0..bytes left; advances *pp past the bytes */
-static int
+static inline int
 get_bytes(const unsigned char **pp, const unsigned char *end, int null_ok,
     const unsigned char **data, int32_t *len)
 {
@@ -255,6 +311,10 @@ klog_rec_iter_start(struct klog_rec_iter *it, const unsigned char *batch,
 
 	it->b = *b;
 	it->left = b->count;
+	if (codec != KLOG_CODEC_NONE && b->count == 0) {
+		it->pos = it->end = rec;        /* nothing to decompress */
+		return 0;
+	}
 	if (codec == KLOG_CODEC_NONE) {
 		it->pos = rec;
 		it->end = rec + n;
@@ -301,7 +361,7 @@ klog_rec_iter_next(struct klog_rec_iter *it, struct klog_record *r, char *err)
 		goto bad;
 	p++;
 	what = "timestamp delta";
-	if (!(n = klog_varint_get(p, end, &ts_delta)))
+	if (!(n = get_varint(p, end, &ts_delta)))
 		goto bad;
 	p += n;
 	what = "offset delta";
@@ -341,6 +401,209 @@ klog_rec_iter_next(struct klog_rec_iter *it, struct klog_record *r, char *err)
 bad:
 	return kerr(err, "batch at offset %lld: record %d: bad %s",
 	    (long long)it->b.base_offset, rec_no, what);
+}
+
+/* validation (the rules are at the top of this file) */
+
+/*
+ * Every record of [p, end) in one pass: fields, lengths, offsets and
+ * timestamps.  Deltas are compared rather than absolute offsets, so
+ * nothing here can overflow.
+ */
+static int
+check_records(const unsigned char *p, const unsigned char *end, const struct klog_batch *b,
+    int client, char *err)
+{
+	int create = !(b->attributes & KLOG_ATTR_LOG_APPEND_TIME);
+	int64_t ts_delta, ts, maxts = INT64_MIN;
+	int32_t i, j, len, od, prev = -1, kl, vl, hc;
+	const unsigned char *r, *x;
+	const char *what;
+	size_t n;
+
+	for (i = 0; i < b->count; i++) {
+		if (p == end)
+			return kerr(err, "batch at offset %lld: %d records where the header says %d",
+			    (long long)b->base_offset, i, b->count);
+		what = "length";
+		if (!(n = get_int32(p, end, &len)) || len < 0 || (size_t)len > (size_t)(end - p) - n)
+			goto bad;
+		p += n;
+		r = p + len;
+		what = "attributes";
+		if (p >= r)
+			goto bad;
+		p++;
+		what = "timestamp delta";
+		if (!(n = get_varint(p, r, &ts_delta)))
+			goto bad;
+		p += n;
+		what = "timestamp delta (the timestamp overflows)";
+		if (__builtin_add_overflow(b->base_timestamp, ts_delta, &ts))
+			goto bad;
+		if (ts < -1)
+			return kerr(err, "batch at offset %lld: record %d: negative timestamp %lld "
+			    "(only -1 means none)", (long long)b->base_offset, i, (long long)ts);
+		if (create && ts > b->max_timestamp)
+			return kerr(err, "batch at offset %lld: record %d: timestamp %lld above the "
+			    "batch's maxTimestamp %lld", (long long)b->base_offset, i, (long long)ts,
+			    (long long)b->max_timestamp);
+		if (ts > maxts)
+			maxts = ts;
+		what = "offset delta";
+		if (!(n = get_int32(p, r, &od)))
+			goto bad;
+		p += n;
+		if (client ? od != i : od <= prev || od > b->last_offset_delta)
+			return kerr(err, "batch at offset %lld: record %d: offset delta %d (%s)",
+			    (long long)b->base_offset, i, od, client ? "must be the record's index" :
+			    od <= prev ? "not above the previous record's" : "past lastOffsetDelta");
+		prev = od;
+		what = "key length";
+		if (get_bytes(&p, r, 1, &x, &kl) < 0)
+			goto bad;
+		what = "value length";
+		if (get_bytes(&p, r, 1, &x, &vl) < 0)
+			goto bad;
+		what = "header count";
+		/* each header takes at least two bytes */
+		if (!(n = get_int32(p, r, &hc)) || hc < 0 || (size_t)hc > (size_t)(r - p - n) / 2)
+			goto bad;
+		p += n;
+		for (j = 0; j < hc; j++) {
+			what = "header key length";
+			if (get_bytes(&p, r, 0, &x, &kl) < 0)
+				goto bad;
+			what = "header value length";
+			if (get_bytes(&p, r, 1, &x, &vl) < 0)
+				goto bad;
+		}
+		what = "length (its fields use a different size)";
+		if (p != r)
+			goto bad;
+	}
+	if (p != end)
+		return kerr(err, "batch at offset %lld: %zu bytes after the last of %d records",
+		    (long long)b->base_offset, (size_t)(end - p), b->count);
+	if (client && create && maxts != b->max_timestamp)
+		return kerr(err, "batch at offset %lld: maxTimestamp %lld is not the largest record "
+		    "timestamp %lld", (long long)b->base_offset, (long long)b->max_timestamp,
+		    (long long)maxts);
+	return 0;
+bad:
+	return kerr(err, "batch at offset %lld: record %d: bad %s",
+	    (long long)b->base_offset, i, what);
+}
+
+/* the header fields, without the records */
+static int
+check_header(const struct klog_batch *b, int client, char *err)
+{
+	long long base = (long long)b->base_offset;
+	int codec = b->attributes & KLOG_ATTR_CODEC;
+
+	if (b->magic != 2)
+		return kerr(err, "batch at offset %lld: unsupported magic %d (only 2)", base, b->magic);
+	if (b->count < 0 || b->last_offset_delta < 0 || b->last_offset_delta < b->count - 1)
+		return kerr(err, "batch at offset %lld: lastOffsetDelta %d with %d records", base,
+		    b->last_offset_delta, b->count);
+	if (codec > KLOG_CODEC_ZSTD)
+		return kerr(err, "batch at offset %lld: unknown compression codec %d", base, codec);
+	if (client) {
+		if (b->count < 1)
+			return kerr(err, "batch at offset %lld: no records", base);
+		if (b->last_offset_delta != b->count - 1)
+			return kerr(err, "batch at offset %lld: lastOffsetDelta %d with %d records "
+			    "(a producer's is the count - 1)", base, b->last_offset_delta, b->count);
+		if (b->attributes & KLOG_ATTR_CONTROL)
+			return kerr(err, "batch at offset %lld: a control batch from a producer", base);
+		if (b->attributes & KLOG_ATTR_DELETE_HORIZON)
+			return kerr(err, "batch at offset %lld: hasDeleteHorizonMs set by a producer",
+			    base);
+		if (b->attributes & ~0x7f)
+			return kerr(err, "batch at offset %lld: unknown attribute bits %#x", base,
+			    (unsigned)(uint16_t)b->attributes & ~0x7fu);
+	} else {
+		if (b->base_offset < 0)
+			return kerr(err, "batch at offset %lld: negative base offset", base);
+		if (b->base_offset > INT64_MAX - b->last_offset_delta)
+			return kerr(err, "batch at offset %lld: lastOffsetDelta %d passes the largest "
+			    "offset", base, b->last_offset_delta);
+	}
+	if (b->producer_id == -1) {
+		if (b->producer_epoch != -1 || b->base_sequence != -1)
+			return kerr(err, "batch at offset %lld: producer epoch %d and sequence %d "
+			    "without a producer id", base, b->producer_epoch, b->base_sequence);
+	} else if (b->producer_id < 0 || b->producer_epoch < 0 || b->base_sequence < 0)
+		return kerr(err, "batch at offset %lld: bad producer id %lld, epoch %d, sequence %d",
+		    base, (long long)b->producer_id, b->producer_epoch, b->base_sequence);
+	if ((b->attributes & KLOG_ATTR_TRANSACTIONAL) && b->producer_id < 0)
+		return kerr(err, "batch at offset %lld: transactional without a producer id", base);
+	if ((b->attributes & KLOG_ATTR_LOG_APPEND_TIME) && b->count > 0 && b->max_timestamp < -1)
+		return kerr(err, "batch at offset %lld: LogAppendTime maxTimestamp %lld below -1",
+		    base, (long long)b->max_timestamp);
+	if (b->count == 0 && klog_batch_size(b) != KLOG_BATCH_OVERHEAD)
+		return kerr(err, "batch at offset %lld: %zu bytes after the last of 0 records", base,
+		    klog_batch_size(b) - KLOG_BATCH_OVERHEAD);
+	return 0;
+}
+
+/* a decompression buffer larger than this is not kept between calls */
+#define SCRATCH_KEEP ((size_t)16 << 20)
+
+int
+klog_batch_validate(const unsigned char *p, const struct klog_batch *b, int flags,
+    struct klog_rec_iter *it, char *err)
+{
+	int client = flags & KLOG_VALID_CLIENT, codec = b->attributes & KLOG_ATTR_CODEC, e, saved;
+	const unsigned char *rec = p + KLOG_BATCH_OVERHEAD;
+	size_t n = klog_batch_size(b) - KLOG_BATCH_OVERHEAD;
+	char why[KLOG_ERRLEN];
+	uint32_t crc;
+
+	crc = klog_crc32c(0, p + CRC_START, klog_batch_size(b) - CRC_START);
+	if (crc != b->crc) {
+		kerr(err, "batch at offset %lld: bad CRC (stored %08x, computed %08x)",
+		    (long long)b->base_offset, b->crc, crc);
+		errno = EILSEQ;
+		return -1;
+	}
+	if (check_header(b, client, err) < 0) {
+		errno = EBADMSG;
+		return -1;
+	}
+	if (b->count == 0)
+		return 0;
+	if (codec == KLOG_CODEC_NONE) {
+		if (check_records(rec, rec + n, b, client, err) < 0) {
+			errno = EBADMSG;
+			return -1;
+		}
+		return 0;
+	}
+	if (!klog_codec_available(codec)) {
+		if (!client)
+			return 0;       /* the CRC is all we can check */
+		errno = ENOTSUP;
+		return kerr(err, "batch at offset %lld: codec '%s' is not built into this klog",
+		    (long long)b->base_offset, klog_codec_name(codec));
+	}
+	it->scratch.len = 0;
+	saved = errno;
+	errno = 0;
+	if (klog_decompress(codec, rec, n, &it->scratch, decompress_limit(n), why) < 0) {
+		e = errno == ENOMEM ? ENOMEM : EBADMSG;
+		kerr(err, "batch at offset %lld: %s: %s", (long long)b->base_offset,
+		    klog_codec_name(codec), why);
+	} else if (it->scratch.len == 0)
+		e = check_records(rec, rec, b, client, err) < 0 ? EBADMSG : 0;
+	else
+		e = check_records(it->scratch.data, it->scratch.data + it->scratch.len, b,
+		    client, err) < 0 ? EBADMSG : 0;
+	if (it->scratch.cap > SCRATCH_KEEP)
+		klog_buf_free(&it->scratch);
+	errno = e ? e : saved;
+	return e ? -1 : 0;
 }
 
 /* building */

@@ -397,7 +397,8 @@ snappy_raw(const unsigned char *in, size_t n, struct klog_buf *out, size_t start
 	}
 	if (len > limit - (out->len - start))
 		return too_big(out, start, limit, err);
-	if (klog_buf_reserve(out, len) < 0)
+	/* at least a byte: an empty output still needs a buffer to point at */
+	if (klog_buf_reserve(out, len ? len : 1) < 0)
 		return nomem(out, start, "decompress snappy data", err);
 	if (snappy_uncompress((const char *)in, n, (char *)out->data + out->len, &len)
 	    != SNAPPY_OK) {

@@ -82,6 +82,7 @@ int klog_decompress(int codec, const void *in, size_t n, struct klog_buf *out,
 #define KLOG_ATTR_LOG_APPEND_TIME 0x08
 #define KLOG_ATTR_TRANSACTIONAL 0x10
 #define KLOG_ATTR_CONTROL 0x20
+#define KLOG_ATTR_DELETE_HORIZON 0x40   /* hasDeleteHorizonMs, set by the log cleaner */
 
 struct klog_batch {
 	int64_t base_offset;
@@ -99,7 +100,10 @@ struct klog_batch {
 };
 /* size of the whole batch on disk */
 #define klog_batch_size(b) ((size_t)(b)->length + KLOG_LOG_OVERHEAD)
-#define klog_batch_last(b) ((b)->base_offset + (b)->last_offset_delta)
+/* last offset; computed in 64 bits and wrapping (never undefined) on a
+ * hostile base offset near INT64_MAX, which klog_batch_validate refuses */
+#define klog_batch_last(b) \
+	((int64_t)((uint64_t)(int64_t)(b)->base_offset + (uint64_t)(int64_t)(b)->last_offset_delta))
 
 /*
  * Parse the fixed header at p (avail bytes available).  Returns 1 when a
@@ -145,6 +149,23 @@ int klog_rec_iter_start(struct klog_rec_iter *it, const unsigned char *batch,
 /* 1 and r filled, 0 at end, -1 malformed record (err) */
 int klog_rec_iter_next(struct klog_rec_iter *it, struct klog_record *r, char *err);
 void klog_rec_iter_free(struct klog_rec_iter *it);
+
+/*
+ * Validate a whole batch already parsed by klog_batch_parse, as Kafka's
+ * LogValidator does (rules at the top of batch.c): the CRC, header fields,
+ * every record, offsets, timestamps, producer fields; compressed batches
+ * are decompressed (within the bomb limit) into the scratch buffer of `it`,
+ * reused across calls unless it grew past 16 MiB (`it` is the caller's
+ * scratch, initialised with klog_rec_iter_init0, freed with
+ * klog_rec_iter_free).  Flags:
+ * KLOG_VALID_CLIENT for a producer's batch (strict: what a producer
+ * writes), 0 for a stored one.  Returns 0, or -1 with err naming what and
+ * where and errno EILSEQ (bad CRC), ENOTSUP (client mode: a codec not
+ * built in; disk mode then checks the CRC and header only) or EBADMSG.
+ */
+#define KLOG_VALID_CLIENT 0x1
+int klog_batch_validate(const unsigned char *p, const struct klog_batch *b, int flags,
+    struct klog_rec_iter *it, char *err);
 
 /* build one batch from records */
 struct klog_builder {

@@ -151,7 +151,7 @@ kp_hdr_at(int fd, int64_t pos, int64_t size, struct klog_batch *b, char *err)
 int
 kp_validate(struct klog_part *p, const unsigned char *batch, const struct klog_batch *b, char *err)
 {
-	return klog_batch_verify(batch, b, err);
+	return klog_batch_validate(batch, b, 0, &p->it, err);
 }
 
 /*

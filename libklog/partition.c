@@ -172,6 +172,7 @@ klog_part_close(struct klog_part *p)
 	if (p->ino >= 0)
 		close(p->ino);
 	klog_buf_free(&p->tmp);
+	klog_rec_iter_free(&p->it);
 	free(p);
 }
 
@@ -338,7 +339,8 @@ klog_part_append(struct klog_part *p, unsigned char *batches, size_t len,
 	size_t off;
 	int64_t delta = 0, next, now = klog_now_ms(), maxts = INT64_MIN, maxoff = 0, pos;
 	int64_t in_ts = INT64_MIN;
-	int rc = -1;
+	int rc = -1, nb;
+	char verr[KLOG_ERRLEN];
 
 	if (!(p->flags & KLOG_WRITE)) {
 		errno = EBADF;
@@ -348,16 +350,27 @@ klog_part_append(struct klog_part *p, unsigned char *batches, size_t len,
 		errno = EIO;
 		return kerr(err, "%s", p->failmsg);
 	}
-	for (off = 0; off < len; off += klog_batch_size(&b)) {
+	for (off = 0, nb = 1; off < len; off += klog_batch_size(&b), nb++) {
 		int r = klog_batch_parse(batches + off, len - off, &b, err);
-		if (r == 0)
+		if (r == 0) {
+			errno = EBADMSG;
 			return kerr(err, "partition '%s': incomplete batch at byte %zu", p->name, off);
-		if (r < 0)
+		}
+		if (r < 0) {
+			errno = EBADMSG;
 			return -1;
+		}
 		if ((int64_t)klog_batch_size(&b) > p->cfg.max_message_bytes) {
 			errno = EMSGSIZE;
 			return kerr(err, "batch of %zu bytes is over max.message.bytes %" PRId64
 			    " of topic '%s'", klog_batch_size(&b), p->cfg.max_message_bytes, p->topic);
+		}
+		/* what a producer sent is checked whole before anything is written */
+		if (klog_batch_validate(batches + off, &b, KLOG_VALID_CLIENT, &p->it, verr) < 0) {
+			int e = errno;
+			kerr(err, "partition '%s': batch %d of the request: %s", p->name, nb, verr);
+			errno = e;
+			return -1;
 		}
 		delta += b.last_offset_delta + 1;
 		if (b.max_timestamp > in_ts)

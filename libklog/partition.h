@@ -91,6 +91,7 @@ struct klog_part {
 	int64_t rprev;          /* last offset before rpos, KSEG_UNKNOWN after an index hint */
 	int ino;                /* inotify fd, -1 until needed */
 	struct klog_buf tmp;
+	struct klog_rec_iter it;        /* klog_batch_validate's scratch */
 };
 
 #define SEG_FMT "%020" PRId64
