@@ -352,12 +352,14 @@ klog_part_append(struct klog_part *p, unsigned char *batches, size_t len,
 	}
 	for (off = 0, nb = 1; off < len; off += klog_batch_size(&b), nb++) {
 		int r = klog_batch_parse(batches + off, len - off, &b, err);
+		/* not batches at all: corrupt (EILSEQ); batches that are whole
+		 * but wrong inside: invalid (klog_batch_validate's EBADMSG) */
 		if (r == 0) {
-			errno = EBADMSG;
+			errno = EILSEQ;
 			return kerr(err, "partition '%s': incomplete batch at byte %zu", p->name, off);
 		}
 		if (r < 0) {
-			errno = EBADMSG;
+			errno = EILSEQ;
 			return -1;
 		}
 		if ((int64_t)klog_batch_size(&b) > p->cfg.max_message_bytes) {
