@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -311,6 +312,59 @@ cmd_timeoffset(struct conn *c, struct klog_req *r, char *err, const char **code)
 	return 0;
 }
 
+/*
+ * REPAIR TOPIC PARTITION: a failed partition is cut back to its last good
+ * sync; an offline one gets kdump --repair's treatment and is opened again.
+ */
+static int
+cmd_repair(struct conn *c, struct klog_req *r, char *err, const char **code)
+{
+	struct klog_broker *b = c->b;
+	struct bpart *bp = kb_part_get(b, r->argv[1], r->argv[2], code, err);
+	struct klog_buf report = { 0 }, out = { 0 };
+	char path[sizeof b->dirpath + KLOG_TOPIC_MAX + 16];
+	size_t i, n = 0;
+	int rc = 0;
+
+	if (!bp)
+		return -1;
+	if (bp->p && klog_part_failed(bp->p)) {
+		if (bp->syncing) {
+			*code = "BUSY";
+			return kerr(err, "partition '%s' has a sync out; try again", klog_part_name(bp->p));
+		}
+		rc = klog_part_recover(bp->p, &report, err);
+		if (rc == 0) {
+			struct klog_part_info pi;
+			if (klog_part_info(bp->p, &pi, err) == 0)
+				bp->log_end = pi.log_end;
+			bp->durable = kpart_synced_end(bp->p);
+		}
+	} else if (!bp->p) {
+		snprintf(path, sizeof path, "%s/%s-%d", b->dirpath, bp->t->name, bp->id);
+		rc = klog_repair_partition(b->d, path, KLOG_REPAIR_FORCE, &report, err);
+		if (rc == 0 && kb_part_open(b, bp, err) < 0)
+			rc = -1;
+	} else
+		klog_buf_printf(&report, "partition '%s': nothing to repair\n", klog_part_name(bp->p));
+	if (rc < 0) {
+		*code = "STORAGE_ERROR";
+		kb_log(b, LOG_ERR, "repair: %s", err);
+		klog_buf_free(&report);
+		return -1;
+	}
+	for (i = 0; i < report.len; i++)
+		n += report.data[i] == '\n';
+	kb_log(b, LOG_NOTICE, "%.*s", report.len ? (int)report.len - 1 : 0, report.data ?
+	    (char *)report.data : "");
+	klog_buf_printf(&out, "OK %zu\n", n);
+	klog_buf_append(&out, report.data, report.len);
+	klog_buf_free(&report);
+	kb_reply_take(c, &out);
+	kb_wake(b, bp);
+	return 0;
+}
+
 static int
 secret_ok(const char *want, const char *got)
 {
@@ -392,6 +446,9 @@ kb_execute(struct conn *c, struct klog_req *r, unsigned char *payload)
 		break;
 	case KLOG_V_STATS:
 		kb_cmd_stats(c);
+		break;
+	case KLOG_V_REPAIR:
+		rc = cmd_repair(c, r, err, &code);
 		break;
 	default:
 		rc = -1;

@@ -185,7 +185,8 @@ errno_for(const char *code)
 		{ "TOPIC_EXISTS", EEXIST }, { "OFFSET_OUT_OF_RANGE", ERANGE },
 		{ "CORRUPT_BATCH", EILSEQ }, { "TOO_LARGE", EMSGSIZE }, { "AUTH", EACCES },
 		{ "BUSY", EBUSY }, { "INVALID", EINVAL }, { "BAD_REQUEST", EINVAL },
-		{ "UNKNOWN_COMMAND", EINVAL },
+		{ "UNKNOWN_COMMAND", EINVAL }, { "INVALID_RECORD", EBADMSG },
+		{ "STORAGE_ERROR", EIO }, { "OFFLINE", EIO },
 	};
 	size_t i;
 

@@ -574,7 +574,7 @@ enum {
 	KLOG_V_UNKNOWN = 0,
 	KLOG_V_PING, KLOG_V_AUTH, KLOG_V_QUIT, KLOG_V_TOPICS, KLOG_V_DESCRIBE,
 	KLOG_V_CONFIG, KLOG_V_CREATE, KLOG_V_ALTER, KLOG_V_DELETE, KLOG_V_PRODUCE,
-	KLOG_V_FETCH, KLOG_V_OFFSETS, KLOG_V_TIMEOFFSET, KLOG_V_STATS,
+	KLOG_V_FETCH, KLOG_V_OFFSETS, KLOG_V_TIMEOFFSET, KLOG_V_STATS, KLOG_V_REPAIR,
 	KLOG_V_NVERBS
 };
 struct klog_req {
@@ -659,7 +659,8 @@ void klog_broker_close(struct klog_broker *b);          /* removes the pid file 
  * Errors: -1 with err "broker 'ADDR': message" and errno mapped from the
  * code word (UNKNOWN_TOPIC ENOENT, UNKNOWN_PARTITION ENOENT, TOPIC_EXISTS
  * EEXIST, OFFSET_OUT_OF_RANGE ERANGE, CORRUPT_BATCH EILSEQ, TOO_LARGE
- * EMSGSIZE, AUTH EACCES, BUSY EBUSY, INVALID/BAD_REQUEST EINVAL, else EIO);
+ * EMSGSIZE, AUTH EACCES, BUSY EBUSY, INVALID/BAD_REQUEST EINVAL, INVALID_RECORD
+ * EBADMSG, else EIO: STORAGE_ERROR, OFFLINE, INTERNAL);
  * klog_client_code() gives the last code word.  A client whose stream
  * broke (EPIPE, a bad reply) fails every later call. */
 struct klog_client;

@@ -33,14 +33,25 @@
  *	UNKNOWN_PARTITION    the topic has no such partition
  *	TOPIC_EXISTS         CREATE of an existing topic
  *	INVALID              bad topic name, config key or value, shrink
- *	CORRUPT_BATCH        a batch fails its header checks or CRC-32C, or
- *	                     the payload is not whole batches
+ *	CORRUPT_BATCH        the payload is not whole batches, a batch fails
+ *	                     its CRC-32C; or (FETCH, TIMEOFFSET) the stored log
+ *	                     is damaged: the message names segment and byte
+ *	INVALID_RECORD       a whole, CRC-valid batch that is wrong inside
+ *	                     (Kafka's LogValidator rules, klog.5): records that
+ *	                     do not parse, bad offsets, timestamps, producer
+ *	                     fields, a codec this broker lacks
  *	TOO_LARGE            a line or payload over the limits, a batch over
  *	                     the topic's max.message.bytes
  *	OFFSET_OUT_OF_RANGE  fetch below the log start or past the log end
  *	BUSY                 too many connections, or the broker's buffer
  *	                     memory is exhausted
- *	INTERNAL             an I/O error in the broker (disk full, ...)
+ *	STORAGE_ERROR        the disk failed the partition: a failed sync
+ *	                     (the partition is failed until REPAIR: produces
+ *	                     and acknowledgements still waiting get this),
+ *	                     a full disk (ENOSPC: retry later), EIO
+ *	OFFLINE              the partition could not be opened (damage below
+ *	                     its recovery point): fenced until REPAIR
+ *	INTERNAL             anything else that went wrong in the broker
  *
  * After an ERR the connection stays open, except when the stream can no
  * longer be trusted: a line over the limit, a line holding bytes other
@@ -57,7 +68,9 @@
  *	QUIT                             OK BYE, then the broker closes
  *	TOPICS                           OK N, then N topic names
  *	DESCRIBE TOPIC                   OK N, then one line per partition:
- *		TOPIC PARTITION LOG_START LOG_END SEGMENTS BYTES (tab-separated)
+ *		TOPIC PARTITION LOG_START LOG_END SEGMENTS BYTES STATE
+ *		(tab-separated); STATE online, failed (a sync failed) or
+ *		offline (fenced at open)
  *	CONFIG TOPIC                     OK N, then N key=value lines
  *	CREATE TOPIC PARTITIONS [KEY=VALUE...]          OK
  *	ALTER TOPIC PARTITIONS|- [KEY=VALUE...]         OK
@@ -73,12 +86,16 @@
  *		ACKS is 0, 1 or all (one broker: all = 1).
  *		ACKS 1|all: OK FIRST LAST (offsets of the first and last
  *		record), sent only when the fsync policy's promise holds:
- *		--fsync always: after fdatasync of the partition (group
- *		commit: one fsync per partition per event-loop turn covers
- *		every produce read in that turn); interval=MS and never:
- *		after the write(2), i.e. the records survive a crash of the
- *		broker but not of the machine (interval bounds the loss to
- *		MS milliseconds).
+ *		--fsync always: after the partition's files (and any new
+ *		segment's directory entry) are synced (group commit: one
+ *		sync per partition covers every produce that arrived while
+ *		the previous sync ran); interval=MS and never: after the
+ *		write(2), i.e. the records survive a crash of the broker
+ *		but not of the machine (interval bounds the loss to MS
+ *		milliseconds).  If the sync fails the answer is ERR
+ *		STORAGE_ERROR instead, and the partition is failed.
+ *		Responses stay in request order: an acknowledgement
+ *		waiting for its sync holds back the responses after it.
  *		ACKS 0: no response at all, success or failure; on failure
  *		the broker logs, counts it in STATS and closes the
  *		connection, so the producer notices.
@@ -88,17 +105,29 @@
  *		that holds OFFSET (it may start before OFFSET: skip those
  *		records), from one segment, at most MAX_BYTES unless the
  *		first batch alone is larger.  NEXT is the offset to fetch
- *		next; LOG_END the partition's end offset.  Long poll: when
+ *		next; LOG_END the partition's visible end: under --fsync
+ *		always only durable records are served (a high watermark;
+ *		a produce becomes visible when it is acknowledged), else
+ *		everything written.  Every batch served was checked against
+ *		its neighbours and, once, its CRC.  Long poll: when
  *		fewer than MIN_BYTES (default 1) are there, the broker waits
  *		up to MAX_WAIT_MS (default 0) for a produce to this
  *		partition, then answers with what there is (maybe DATA 0).
  *		OFFSET == LOG_END is not an error: it waits.  OFFSET below
  *		LOG_START or above LOG_END: ERR OFFSET_OUT_OF_RANGE.
- *	OFFSETS TOPIC PARTITION          OK LOG_START LOG_END
+ *	OFFSETS TOPIC PARTITION          OK LOG_START LOG_END (visible end)
  *	TIMEOFFSET TOPIC PARTITION TS    OK OFFSET
  *		first offset whose timestamp (ms since the epoch) >= TS;
  *		LOG_END if none
  *	STATS                            DATA N\n<N bytes of Prometheus text>
+ *	REPAIR TOPIC PARTITION           OK N, then N lines saying what was done
+ *		Brings a failed or offline partition back.  Failed (a sync
+ *		failed): everything written after the last good sync is cut
+ *		into <segment>.log.damaged (it was never acknowledged under
+ *		--fsync always), synced, and appends go on.  Offline: what
+ *		kdump --repair does (damage cut into .damaged files, indexes
+ *		rebuilt), then the partition is opened again.  A healthy
+ *		partition: "nothing to repair".  Runs in the event loop.
  *
  * Example, by hand:
  *
@@ -139,6 +168,7 @@ static const struct {
 	[KLOG_V_OFFSETS] = { "OFFSETS", 2, 2, 0 },
 	[KLOG_V_TIMEOFFSET] = { "TIMEOFFSET", 3, 3, 0 },
 	[KLOG_V_STATS] = { "STATS", 0, 0, 0 },
+	[KLOG_V_REPAIR] = { "REPAIR", 2, 2, 0 },
 };
 
 const char *
