@@ -177,6 +177,7 @@ int kseg_check_end(int64_t seg_base, int64_t last, int64_t next_base, int compac
  * own compacted topics (__consumer_offsets, __transaction_state) count as
  * compacted without a topic file.
  */
+int kseg_save_damaged(int dfd, const char *dname, int fd, int64_t from, int64_t to, char *err);
 int kseg_topic_config(struct klog_dir *d, const char *partdir, struct klog_config *c);
 
 /* verify.c: the checks that repair.c shares */

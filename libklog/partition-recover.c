@@ -321,59 +321,30 @@ kp_find_seg(struct klog_part *p, int64_t offset)
 
 /* --- writers: recovery --------------------------------------------------- */
 
-/* append bytes [from, end of file) of segment s to <segment>.log.damaged */
-static int
-save_damaged(struct klog_part *p, struct seg *s, int64_t from, char *err)
-{
-	char nm[KSEG_NAMELEN + 8], buf[65536];
-	struct stat st;
-	int out;
-
-	if (fstat(s->fd, &st) < 0)
-		return kerr_sys(err, "partition '%s': segment '" SEG_FMT ".log'", p->name, s->base);
-	if (st.st_size <= from)
-		return 0;
-	kseg_name(nm, sizeof nm, s->base, ".log.damaged");
-	if ((out = openat(p->dfd, nm, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644)) < 0)
-		return kerr_sys(err, "partition '%s': cannot create '%s'", p->name, nm);
-	while (from < st.st_size) {
-		size_t want = st.st_size - from < (int64_t)sizeof buf ? (size_t)(st.st_size - from) : sizeof buf;
-		ssize_t n = pread(s->fd, buf, want, from);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0 || write(out, buf, (size_t)n) != n) {
-			kerr_sys(err, "partition '%s': cannot copy damaged bytes to '%s'", p->name, nm);
-			close(out);
-			return -1;
-		}
-		from += n;
-	}
-	if (fsync(out) < 0) {
-		kerr_sys(err, "partition '%s': cannot sync '%s'", p->name, nm);
-		close(out);
-		return -1;
-	}
-	close(out);
-	return 0;
-}
-
 /*
- * Cut the log at byte pos of segment i (past the recovery point): keep the
- * bytes in .damaged files, remove later segments, say what was done.
+ * Cut the log at byte pos of segment i: keep the bytes in .damaged files,
+ * remove later segments, say what was done.  Recovery cuts what follows
+ * the recovery point; klog_part_recover what follows the last good sync.
  */
-static int
-cut(struct klog_part *p, size_t i, int64_t pos, const char *why, char *err)
+int
+kp_cut(struct klog_part *p, size_t i, int64_t pos, const char *why, char *err)
 {
 	struct seg *s = &p->segs[i];
+	char dn[KSEG_NAMELEN + 8];
 	int64_t bytes = 0;
 	size_t j, later = p->nseg - i - 1;
 	struct stat st;
 
 	for (j = i; j < p->nseg; j++) {
 		struct seg *x = &p->segs[j];
-		if (kp_seg_open(p, x, err) < 0 || save_damaged(p, x, j == i ? pos : 0, err) < 0)
+		if (kp_seg_open(p, x, err) < 0)
 			return -1;
-		if (fstat(x->fd, &st) == 0)
+		if (fstat(x->fd, &st) < 0)
+			return kerr_sys(err, "partition '%s': segment '" SEG_FMT ".log'", p->name, x->base);
+		kseg_name(dn, sizeof dn, x->base, ".log.damaged");
+		if (kseg_save_damaged(p->dfd, dn, x->fd, j == i ? pos : 0, st.st_size, err) < 0)
+			return -1;
+		if (st.st_size > (j == i ? pos : 0))
 			bytes += st.st_size - (j == i ? pos : 0);
 	}
 	for (j = p->nseg; j-- > i + 1;) {
@@ -554,7 +525,7 @@ validate_tail(struct klog_part *p, size_t si, int64_t pos, int64_t *prevp, char 
 		    s->base, p->cfg.compact, msg, sizeof msg) < 0) {
 			/* the segment before ends short: the rest cannot follow it */
 			snprintf(why, sizeof why, "segment '" SEG_FMT ".log': %s", p->segs[i - 1].base, msg);
-			rc = cut(p, i - 1, p->segs[i - 1].size, why, err);
+			rc = kp_cut(p, i - 1, p->segs[i - 1].size, why, err);
 			break;
 		}
 		if (prev < s->base - 1)
@@ -580,7 +551,7 @@ validate_tail(struct klog_part *p, size_t si, int64_t pos, int64_t *prevp, char 
 		}
 		if (r == -1) {
 			snprintf(why, sizeof why, "%s", w.msg);
-			rc = cut(p, i, w.pos, why, err);
+			rc = kp_cut(p, i, w.pos, why, err);
 			kseg_walk_free(&w);
 			break;
 		}
@@ -815,7 +786,7 @@ scan_active(struct klog_part *p, int64_t pos, int64_t prev, int writer, char *er
 	if (r == 0)
 		return 0;
 	if (writer) {
-		if (cut(p, p->nseg - 1, w.pos, w.msg, err) < 0)
+		if (kp_cut(p, p->nseg - 1, w.pos, w.msg, err) < 0)
 			return -1;
 		p->cut = 1;
 		return 1;

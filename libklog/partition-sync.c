@@ -270,59 +270,13 @@ kpart_recorded_recovery_point(struct klog_part *p, int64_t off)
 	p->rp_written = off;
 }
 
-/* append bytes [from, size) of segment `base` to <base>.log.damaged, synced */
-static int
-save_tail(struct klog_part *p, int64_t base, int64_t from, char *err)
-{
-	char nm[64], dn[80], buf[65536];
-	struct stat st;
-	int in, out = -1, rc = -1;
-
-	kseg_name(nm, sizeof nm, base, ".log");
-	snprintf(dn, sizeof dn, "%s.damaged", nm);
-	if ((in = openat(p->dfd, nm, O_RDONLY | O_CLOEXEC)) < 0 || fstat(in, &st) < 0) {
-		kerr_sys(err, "partition '%s': cannot open segment '%s'", p->name, nm);
-		goto out;
-	}
-	if (st.st_size <= from) {
-		rc = 0;
-		goto out;
-	}
-	if ((out = openat(p->dfd, dn, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644)) < 0) {
-		kerr_sys(err, "partition '%s': cannot create '%s'", p->name, dn);
-		goto out;
-	}
-	while (from < st.st_size) {
-		size_t want = st.st_size - from < (int64_t)sizeof buf ? (size_t)(st.st_size - from) : sizeof buf;
-		ssize_t n = pread(in, buf, want, from);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0 || write(out, buf, (size_t)n) != n) {
-			kerr_sys(err, "partition '%s': cannot copy '%s' to '%s'", p->name, nm, dn);
-			goto out;
-		}
-		from += n;
-	}
-	if (fsync(out) < 0) {
-		kerr_sys(err, "partition '%s': cannot sync '%s'", p->name, dn);
-		goto out;
-	}
-	rc = 0;
-out:
-	if (in >= 0)
-		close(in);
-	if (out >= 0)
-		close(out);
-	return rc;
-}
-
 int
 klog_part_recover(struct klog_part *p, struct klog_buf *report, char *err)
 {
-	int64_t base = p->synced_base, size = p->synced_size;
+	int64_t base = p->synced_base, size = p->synced_size, before = p->end;
+	char why[KLOG_ERRLEN];
 	size_t i;
-	int rc = -1, fd;
-	char nm[64];
+	int rc = -1;
 
 	if (!p->failed) {
 		if (report)
@@ -331,51 +285,20 @@ klog_part_recover(struct klog_part *p, struct klog_buf *report, char *err)
 	}
 	if (kp_lock_ex(p->dfd) < 0)
 		return kerr_sys(err, "cannot lock partition '%s'", p->name);
-	/* nothing synced yet: the first segment, from its start */
+	/* nothing synced since open: the first segment, from its start */
 	if (base < 0 && p->nseg) {
 		base = p->segs[0].base;
 		size = 0;
 	}
-	for (i = 0; i < p->nseg; i++) {
-		struct seg *s = &p->segs[i];
-		int64_t from = s->base == base ? size : 0;
-		if (s->base < base)
-			continue;
-		if (save_tail(p, s->base, from, err) < 0)
-			goto out;
-		kseg_name(nm, sizeof nm, s->base, ".log");
-		if (s->base > base) {
-			if (kp_delete_segment(p, s->base, err) < 0)
-				goto out;
-			if (report)
-				klog_buf_printf(report, "partition '%s': segment '%s' was not synced; "
-				    "moved to '%s.damaged'\n", p->name, nm, nm);
-			continue;
-		}
-		if ((fd = openat(p->dfd, nm, O_WRONLY | O_CLOEXEC)) < 0 || ftruncate(fd, from) < 0 ||
-		    fdatasync(fd) < 0) {
-			kerr_sys(err, "partition '%s': cannot cut segment '%s'", p->name, nm);
-			if (fd >= 0)
-				close(fd);
-			goto out;
-		}
-		close(fd);
-		/* its indexes may point past the cut: rebuilt when reopened */
-		kseg_name(nm, sizeof nm, s->base, ".index");
-		if (unlinkat(p->dfd, nm, 0) < 0 && errno != ENOENT) {
-			kerr_sys(err, "partition '%s': cannot remove '%s'", p->name, nm);
-			goto out;
-		}
-		kseg_name(nm, sizeof nm, s->base, ".timeindex");
-		if (unlinkat(p->dfd, nm, 0) < 0 && errno != ENOENT) {
-			kerr_sys(err, "partition '%s': cannot remove '%s'", p->name, nm);
-			goto out;
-		}
-		if (report)
-			klog_buf_printf(report, "partition '%s': cut segment '" SEG_FMT ".log' at byte %"
-			    PRId64 ", the last synced one; the bytes after it are in '" SEG_FMT
-			    ".log.damaged'\n", p->name, s->base, from, s->base);
+	for (i = 0; i < p->nseg && p->segs[i].base != base; i++)
+		;
+	if (i == p->nseg && p->nseg && base < p->segs[0].base) {
+		i = 0;          /* retention took the segment: all that is left is unsynced */
+		size = 0;
 	}
+	snprintf(why, sizeof why, "written after the last good sync, when %.400s", p->failmsg);
+	if (i < p->nseg && kp_cut(p, i, size, why, err) < 0)
+		goto out;
 	if (fsync(p->dfd) < 0 && errno != EINVAL) {
 		kerr_sys(err, "partition '%s': cannot sync the directory", p->name);
 		goto out;
@@ -395,8 +318,9 @@ klog_part_recover(struct klog_part *p, struct klog_buf *report, char *err)
 	p->synced_base = kp_active(p) ? kp_active(p)->base : -1;
 	p->synced_size = kp_active(p) ? kp_active(p)->size : 0;
 	if (report)
-		klog_buf_printf(report, "partition '%s': recovered; the log ends at offset %" PRId64
-		    "\n", p->name, p->end);
+		klog_buf_printf(report, "partition '%s': recovered: %" PRId64 " record%s written after "
+		    "the last good sync cut into .damaged; the log ends at offset %" PRId64 "\n",
+		    p->name, before - p->end, before - p->end == 1 ? "" : "s", p->end);
 	rc = 0;
 out:
 	flock(p->dfd, LOCK_UN);

@@ -35,42 +35,6 @@
 
 #define SEG_FMT "%020" PRId64
 
-/* append bytes [from, size) of fd to path (created if need be) */
-static int
-save_damaged(int fd, int64_t from, int64_t size, const char *path, char *err)
-{
-	char buf[65536];
-	int out;
-	ssize_t n;
-
-	if ((out = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644)) < 0)
-		return kerr_sys(err, "cannot create '%s'", path);
-	while (from < size) {
-		size_t want = size - from < (int64_t)sizeof buf ? (size_t)(size - from) : sizeof buf;
-		n = pread(fd, buf, want, from);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0) {
-			kerr_sys(err, "cannot read segment for '%s'", path);
-			goto fail;
-		}
-		if (write(out, buf, (size_t)n) != n) {
-			kerr_sys(err, "cannot write '%s'", path);
-			goto fail;
-		}
-		from += n;
-	}
-	if (fsync(out) < 0) {
-		kerr_sys(err, "cannot sync '%s'", path);
-		goto fail;
-	}
-	close(out);
-	return 0;
-fail:
-	close(out);
-	return -1;
-}
-
 static void
 seg_path(char *out, size_t n, const char *dir, int64_t base, const char *suffix)
 {
@@ -343,7 +307,7 @@ klog_repair_partition(struct klog_dir *d, const char *partdir, int flags,
 				    pname, bases[i], msg);
 				continue;
 			}
-			rc = save_damaged(fd, from, st.st_size, dpath, err);
+			rc = kseg_save_damaged(AT_FDCWD, dpath, fd, from, st.st_size, err);
 			close(fd);
 			if (rc < 0)
 				goto out;

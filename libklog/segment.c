@@ -522,10 +522,55 @@ kseg_topic_config(struct klog_dir *d, const char *partdir, struct klog_config *c
 	}
 	if (d && klog_topic_load(d, topic, c, NULL) == 0)
 		loaded = 1;
-	else
+	else {
 		klog_config_defaults(c);
-	if (!strcmp(topic, "__consumer_offsets") || !strcmp(topic, "__transaction_state"))
-		c->compact = 1;
+		/* no topic file and no log directory: Kafka's internal topics are
+		 * compacted all the same (klog_topic_load's rule) */
+		if (!strcmp(topic, "__consumer_offsets") || !strcmp(topic, "__transaction_state"))
+			c->compact = 1;
+	}
 	klog_dir_close(own);
 	return loaded;
+}
+
+/*
+ * Append bytes [from, to) of the segment open at fd to dname (relative to
+ * dfd, or a path with AT_FDCWD), created if need be, and sync it: what a
+ * cut removes from a log is kept, never dropped (<segment>.log.damaged).
+ */
+int
+kseg_save_damaged(int dfd, const char *dname, int fd, int64_t from, int64_t to, char *err)
+{
+	char buf[65536];
+	int out;
+	ssize_t n;
+
+	if (from >= to)
+		return 0;
+	if ((out = openat(dfd, dname, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644)) < 0)
+		return kerr_sys(err, "cannot create '%s'", dname);
+	while (from < to) {
+		size_t want = to - from < (int64_t)sizeof buf ? (size_t)(to - from) : sizeof buf;
+		n = pread(fd, buf, want, from);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			kerr_sys(err, "cannot read the bytes for '%s'", dname);
+			goto fail;
+		}
+		if (write(out, buf, (size_t)n) != n) {
+			kerr_sys(err, "cannot write '%s'", dname);
+			goto fail;
+		}
+		from += n;
+	}
+	if (fsync(out) < 0) {
+		kerr_sys(err, "cannot sync '%s'", dname);
+		goto fail;
+	}
+	close(out);
+	return 0;
+fail:
+	close(out);
+	return -1;
 }

@@ -436,6 +436,9 @@ topic_load(struct klog_dir *d, const char *name, struct klog_config *c, int *has
 		return kerr(err, "no such topic '%s'", name);
 	}
 	c->partitions = (int)max + 1;
+	/* Kafka's internal topics are always compacted */
+	if (!strcmp(name, "__consumer_offsets") || !strcmp(name, "__transaction_state"))
+		c->compact = 1;
 	return 0;
 }
 

@@ -165,10 +165,18 @@ klog_write_atomic(const char *path, const void *data, size_t len, char *err)
 		*slash = 0;
 	else
 		strcpy(dir, ".");
-	if (snprintf(tmp, sizeof tmp, "%s/.tmp.%ld", dir, (long)getpid()) >= (int)sizeof tmp)
+	/* unique: two threads, or two files of one directory at once, never
+	 * share a temp file */
+	if (snprintf(tmp, sizeof tmp, "%s/.tmp.%ld.XXXXXX", dir, (long)getpid()) >= (int)sizeof tmp)
 		return kerr(err, "path too long '%s'", path);
-	if ((fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644)) < 0)
+	if ((fd = mkostemp(tmp, O_CLOEXEC)) < 0)
 		return kerr_sys(err, "cannot create '%s'", tmp);
+	if (fchmod(fd, 0644) < 0) {
+		kerr_sys(err, "cannot create '%s'", tmp);
+		close(fd);
+		unlink(tmp);
+		return -1;
+	}
 	while (len > 0) {
 		ssize_t n = write(fd, p, len);
 		if (n < 0 && errno == EINTR)
