@@ -268,10 +268,7 @@ int
 klog_ckpt_update(struct klog_dir *d, const char *file, const char *topic,
     int partition, int64_t offset, char *err)
 {
-	struct klog_ckpt_entry *e = NULL, *tmp;
-	char path[PATH_MAX], lock[PATH_MAX];
-	size_t n = 0, i;
-	int fd, r = -1;
+	struct klog_ckpt_entry e;
 
 	if (klog_topic_name_check(topic, err) < 0)
 		return -1;
@@ -279,50 +276,35 @@ klog_ckpt_update(struct klog_dir *d, const char *file, const char *topic,
 		errno = EINVAL;
 		return kerr(err, "checkpoint '%s': negative partition for '%s'", file, topic);
 	}
-	if (snprintf(path, sizeof path, "%s/%s", d->path, file) >= (int)sizeof path ||
-	    snprintf(lock, sizeof lock, "%s/%s", d->path, LOCK_FILE) >= (int)sizeof lock) {
-		errno = ENAMETOOLONG;
-		return kerr_sys(err, "checkpoint '%s'", file);
-	}
-	if ((fd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC, 0644)) < 0)
-		return kerr_sys(err, "cannot open lock '%s'", lock);
-	while (flock(fd, LOCK_EX) < 0) {
-		if (errno != EINTR) {
-			kerr_sys(err, "cannot lock '%s'", lock);
-			close(fd);
-			return -1;
-		}
-	}
-	if (klog_ckpt_read(path, &e, &n, err) < 0) {
-		if (errno != ENOENT)
-			goto out;
-		e = NULL;
-		n = 0;
-	}
-	for (i = 0; i < n; i++)
-		if (e[i].partition == partition && !strcmp(e[i].topic, topic))
-			break;
-	if (i == n) {
-		if (!(tmp = realloc(e, (n + 1) * sizeof *e))) {
-			kerr_sys(err, "checkpoint '%s'", path);
-			goto out;
-		}
-		e = tmp;
-		snprintf(e[n].topic, sizeof e[n].topic, "%s", topic);
-		e[n].partition = partition;
-		n++;
-	}
-	e[i].offset = offset;
-	r = klog_ckpt_write(path, e, n, err);
-out:
-	free(e);
-	flock(fd, LOCK_UN);
-	close(fd);
-	return r;
+	snprintf(e.topic, sizeof e.topic, "%s", topic);
+	e.partition = partition;
+	e.offset = offset;
+	return klog_ckpt_update_many(d, file, &e, 1, err);
 }
 
-/* klog_ckpt_update for many entries in one read-modify-write (a broker
- * records every partition's recovery point at once) */
+int
+klog_ckpt_get(struct klog_dir *d, const char *file, const char *topic, int partition,
+    int64_t *offset)
+{
+	struct klog_ckpt_entry *e = NULL;
+	char path[PATH_MAX];
+	size_t n = 0, i;
+	int found = 0;
+
+	if (snprintf(path, sizeof path, "%s/%s", d->path, file) >= (int)sizeof path ||
+	    klog_ckpt_read(path, &e, &n, NULL) < 0)
+		return 0;
+	for (i = 0; i < n; i++)
+		if (e[i].partition == partition && !strcmp(e[i].topic, topic)) {
+			*offset = e[i].offset;
+			found = 1;
+		}
+	free(e);
+	return found;
+}
+
+/* many entries in one read-modify-write (a broker records every
+ * partition's recovery point at once) */
 int
 klog_ckpt_update_many(struct klog_dir *d, const char *file, const struct klog_ckpt_entry *in,
     size_t nin, char *err)

@@ -269,6 +269,9 @@ int klog_ckpt_update(struct klog_dir *d, const char *file, const char *topic,
     int partition, int64_t offset, char *err);
 int klog_ckpt_update_many(struct klog_dir *d, const char *file, const struct klog_ckpt_entry *e,
     size_t n, char *err);
+/* (topic, partition)'s offset in DIR/file: 1 and *offset, 0 if none */
+int klog_ckpt_get(struct klog_dir *d, const char *file, const char *topic, int partition,
+    int64_t *offset);
 
 /* index.c: .index (8-byte entries) and .timeindex (12-byte entries) */
 struct klog_index_entry {

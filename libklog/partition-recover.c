@@ -370,19 +370,10 @@ kp_cut(struct klog_part *p, size_t i, int64_t pos, const char *why, char *err)
 static int64_t
 recovery_point(struct klog_part *p)
 {
-	struct klog_ckpt_entry *e = NULL;
-	char cp[PATH_MAX];
-	size_t n = 0, i;
-	int64_t rp = -1;
+	int64_t rp;
 
-	snprintf(cp, sizeof cp, "%s/recovery-point-offset-checkpoint", klog_dir_path(p->d));
-	if (klog_ckpt_read(cp, &e, &n, NULL) == 0) {
-		for (i = 0; i < n; i++)
-			if (!strcmp(e[i].topic, p->topic) && e[i].partition == p->partition)
-				rp = e[i].offset;
-		free(e);
-	}
-	return rp;
+	return klog_ckpt_get(p->d, "recovery-point-offset-checkpoint", p->topic, p->partition,
+	    &rp) ? rp : -1;
 }
 
 /*
@@ -563,30 +554,42 @@ validate_tail(struct klog_part *p, size_t si, int64_t pos, int64_t *prevp, char 
 	return rc;
 }
 
-/* write the rebuilt indexes of a sealed segment (sealed: atomically) */
+/* Kafka's recovery entries for every batch of segment s, into ib */
 static int
-rebuild_sealed(struct klog_part *p, struct seg *s, char *err)
+build_indexes(struct klog_part *p, struct seg *s, int seal, struct kindex_builder *ib, char *err)
 {
-	struct kindex_builder ib;
 	struct kseg_walk w;
-	char path[PATH_MAX];
 	int r;
 
-	kindex_builder_init(&ib, s->base, p->cfg.index_interval_bytes);
+	kindex_builder_init(ib, s->base, p->cfg.index_interval_bytes);
 	kseg_walk_init(&w, s->fd, 0, s->size);
 	while ((r = kseg_walk_next(&w)) == 1) {
-		if (kindex_builder_add(&ib, &w.b, w.pos) < 0)
+		if (kindex_builder_add(ib, &w.b, w.pos) < 0)
 			break;
 		kseg_walk_skip(&w);
 	}
 	kseg_walk_free(&w);
-	r = r == 0 && kindex_builder_seal(&ib) == 0 ? 0 : kerr(err, "partition '%s': cannot "
-	    "rebuild the indexes of segment '" SEG_FMT ".log'", p->name, s->base);
-	if (r == 0) {
-		snprintf(path, sizeof path, "%s/%s/" SEG_FMT ".index", klog_dir_path(p->d), p->name,
-		    s->base);
-		r = klog_write_atomic(path, ib.ix.data ? (void *)ib.ix.data : (void *)"", ib.ix.len, err);
+	if (r != 0 || (seal && kindex_builder_seal(ib) < 0)) {
+		kindex_builder_free(ib);
+		return kerr(err, "partition '%s': cannot rebuild the indexes of segment '" SEG_FMT
+		    ".log'", p->name, s->base);
 	}
+	return 0;
+}
+
+/* write the rebuilt indexes of a sealed segment (atomically) */
+static int
+rebuild_sealed(struct klog_part *p, struct seg *s, char *err)
+{
+	struct kindex_builder ib;
+	char path[PATH_MAX];
+	int r;
+
+	if (build_indexes(p, s, 1, &ib, err) < 0)
+		return -1;
+	snprintf(path, sizeof path, "%s/%s/" SEG_FMT ".index", klog_dir_path(p->d), p->name,
+	    s->base);
+	r = klog_write_atomic(path, ib.ix.data ? (void *)ib.ix.data : (void *)"", ib.ix.len, err);
 	if (r == 0) {
 		snprintf(path, sizeof path, "%s/%s/" SEG_FMT ".timeindex", klog_dir_path(p->d),
 		    p->name, s->base);
@@ -602,22 +605,9 @@ rebuild_active(struct klog_part *p, char *err)
 {
 	struct seg *s = kp_active(p);
 	struct kindex_builder ib;
-	struct kseg_walk w;
-	int r;
 
-	kindex_builder_init(&ib, s->base, p->cfg.index_interval_bytes);
-	kseg_walk_init(&w, s->fd, 0, s->size);
-	while ((r = kseg_walk_next(&w)) == 1) {
-		if (kindex_builder_add(&ib, &w.b, w.pos) < 0)
-			break;
-		kseg_walk_skip(&w);
-	}
-	kseg_walk_free(&w);
-	if (r != 0) {
-		kindex_builder_free(&ib);
-		return kerr(err, "partition '%s': cannot rebuild the indexes of segment '" SEG_FMT
-		    ".log'", p->name, s->base);
-	}
+	if (build_indexes(p, s, 0, &ib, err) < 0)
+		return -1;
 	if (ftruncate(p->ifd, 0) < 0 || ftruncate(p->tfd, 0) < 0 ||
 	    (ib.ix.len && write(p->ifd, ib.ix.data, ib.ix.len) != (ssize_t)ib.ix.len) ||
 	    (ib.tx.len && write(p->tfd, ib.tx.data, ib.tx.len) != (ssize_t)ib.tx.len)) {

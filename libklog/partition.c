@@ -84,10 +84,6 @@ klog_part_open(struct klog_dir *d, const char *topic, int partition, int flags, 
 		goto fail;
 	}
 	if (flags & KLOG_WRITE) {
-		struct klog_ckpt_entry *e = NULL;
-		size_t n = 0, i;
-		char cp[PATH_MAX];
-
 		char who[256];
 
 		if (!(flags & KLOG_BROKER) && klog_dir_broker(d, who, sizeof who)) {
@@ -100,21 +96,8 @@ klog_part_open(struct klog_dir *d, const char *topic, int partition, int flags, 
 			kerr_sys(err, "cannot write partition '%s'", p->name);
 			goto fail;
 		}
-		snprintf(cp, sizeof cp, "%s/log-start-offset-checkpoint", klog_dir_path(d));
-		if (klog_ckpt_read(cp, &e, &n, NULL) == 0) {
-			for (i = 0; i < n; i++)
-				if (!strcmp(e[i].topic, topic) && e[i].partition == partition)
-					p->start_empty = e[i].offset;
-			free(e);
-		}
+		klog_ckpt_get(d, "log-start-offset-checkpoint", topic, partition, &p->start_empty);
 		p->start_noted = p->start_empty;
-		snprintf(cp, sizeof cp, "%s/recovery-point-offset-checkpoint", klog_dir_path(d));
-		if (klog_ckpt_read(cp, &e, &n, NULL) == 0) {
-			for (i = 0; i < n; i++)
-				if (!strcmp(e[i].topic, topic) && e[i].partition == partition)
-					p->rp_written = e[i].offset;
-			free(e);
-		}
 		if (kp_lock_ex(p->dfd) < 0) {
 			kerr_sys(err, "cannot lock partition '%s'", p->name);
 			goto fail;

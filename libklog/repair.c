@@ -213,11 +213,10 @@ static int
 lower_recovery_point(struct klog_dir *d, const char *partdir, const char *pname, int64_t end,
     struct klog_buf *report, char *err)
 {
-	char rp[PATH_MAX], parent[PATH_MAX], topic[KLOG_TOPIC_MAX + 1], path[PATH_MAX + 40];
-	struct klog_ckpt_entry *e = NULL;
+	char rp[PATH_MAX], parent[PATH_MAX], topic[KLOG_TOPIC_MAX + 1];
 	struct klog_dir *own = NULL;
 	const char *slash;
-	size_t n = 0, i;
+	int64_t rp_off;
 	int partition, rc = 0;
 
 	if (!kseg_parse_partition(pname, topic, &partition))
@@ -230,18 +229,12 @@ lower_recovery_point(struct klog_dir *d, const char *partdir, const char *pname,
 			return -1;
 		d = own;
 	}
-	snprintf(path, sizeof path, "%s/recovery-point-offset-checkpoint", klog_dir_path(d));
-	if (klog_ckpt_read(path, &e, &n, NULL) == 0) {
-		for (i = 0; i < n; i++)
-			if (e[i].partition == partition && !strcmp(e[i].topic, topic) && e[i].offset > end) {
-				klog_buf_printf(report, "partition '%s': recovery point %" PRId64
-				    " lowered to the end of the log, %" PRId64 " (what was above it is "
-				    "lost)\n", pname, e[i].offset, end);
-				rc = klog_ckpt_update(d, "recovery-point-offset-checkpoint", topic,
-				    partition, end, err) < 0 ? -1 : 1;
-				break;
-			}
-		free(e);
+	if (klog_ckpt_get(d, "recovery-point-offset-checkpoint", topic, partition, &rp_off) &&
+	    rp_off > end) {
+		klog_buf_printf(report, "partition '%s': recovery point %" PRId64 " lowered to the "
+		    "end of the log, %" PRId64 " (what was above it is lost)\n", pname, rp_off, end);
+		rc = klog_ckpt_update(d, "recovery-point-offset-checkpoint", topic, partition, end,
+		    err) < 0 ? -1 : 1;
 	}
 	klog_dir_close(own);
 	return rc;
