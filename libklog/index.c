@@ -38,6 +38,7 @@
  * An index is only a hint: a reader that finds it bad can scan instead.
  */
 #include <errno.h>
+#include <limits.h>
 #include <fcntl.h>
 #include <inttypes.h>
 #include <stdarg.h>
@@ -47,6 +48,8 @@
 #include <unistd.h>
 
 #include "internal.h"
+
+#define SEG_FMT "%020" PRId64
 
 static int
 entsize(int kind)
@@ -298,6 +301,62 @@ kindex_builder_free(struct kindex_builder *b)
 {
 	klog_buf_free(&b->ix);
 	klog_buf_free(&b->tx);
+}
+
+/*
+ * The entries of every batch of bytes [0, size) of the segment open at fd
+ * (walked with segment.c's walker), and with seal the roll's last time
+ * entry; the builder is freed on failure.
+ */
+int
+kindex_build(struct kindex_builder *b, int64_t base, int64_t interval, int fd, int64_t size,
+    int seal, char *err)
+{
+	struct kseg_walk w;
+	int r;
+
+	kindex_builder_init(b, base, interval);
+	kseg_walk_init(&w, fd, 0, size);
+	while ((r = kseg_walk_next(&w)) == 1) {
+		if (kindex_builder_add(b, &w.b, w.pos) < 0) {
+			r = -2;
+			break;
+		}
+		kseg_walk_skip(&w);
+	}
+	if (r == 0 && seal && kindex_builder_seal(b) < 0)
+		r = -2;
+	if (r != 0) {
+		if (r == -1)
+			kerr(err, "segment '" SEG_FMT ".log' is damaged: %s", base, w.msg);
+		else
+			kerr_sys(err, "cannot rebuild the indexes of segment '" SEG_FMT ".log'", base);
+		kindex_builder_free(b);
+	}
+	kseg_walk_free(&w);
+	return r == 0 ? 0 : -1;
+}
+
+/* kindex_build, then DIR/<base>.index and .timeindex written atomically */
+int
+kindex_rebuild(const char *dir, int64_t base, int64_t interval, int fd, int64_t size, int seal,
+    int64_t *entries, char *err)
+{
+	struct kindex_builder b;
+	char path[PATH_MAX];
+	int r;
+
+	if (kindex_build(&b, base, interval, fd, size, seal, err) < 0)
+		return -1;
+	snprintf(path, sizeof path, "%s/" SEG_FMT ".index", dir, base);
+	r = klog_write_atomic(path, b.ix.data ? (void *)b.ix.data : (void *)"", b.ix.len, err);
+	snprintf(path, sizeof path, "%s/" SEG_FMT ".timeindex", dir, base);
+	if (r == 0)
+		r = klog_write_atomic(path, b.tx.data ? (void *)b.tx.data : (void *)"", b.tx.len, err);
+	if (entries)
+		*entries = b.entries;
+	kindex_builder_free(&b);
+	return r;
 }
 
 /* checking */

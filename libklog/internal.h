@@ -66,6 +66,10 @@ int kindex_builder_note(struct kindex_builder *b, int64_t pos, int64_t bytes, in
 int kindex_builder_add(struct kindex_builder *b, const struct klog_batch *batch, int64_t pos);
 int kindex_builder_seal(struct kindex_builder *b);
 void kindex_builder_free(struct kindex_builder *b);
+int kindex_build(struct kindex_builder *b, int64_t base, int64_t interval, int fd, int64_t size,
+    int seal, char *err);
+int kindex_rebuild(const char *dir, int64_t base, int64_t interval, int fd, int64_t size, int seal,
+    int64_t *entries, char *err);
 /*
  * Check an index against its segment: kindex_check_entries for the
  * entries alone, then each whole batch of the segment in order, then

@@ -554,49 +554,15 @@ validate_tail(struct klog_part *p, size_t si, int64_t pos, int64_t *prevp, char 
 	return rc;
 }
 
-/* Kafka's recovery entries for every batch of segment s, into ib */
-static int
-build_indexes(struct klog_part *p, struct seg *s, int seal, struct kindex_builder *ib, char *err)
-{
-	struct kseg_walk w;
-	int r;
-
-	kindex_builder_init(ib, s->base, p->cfg.index_interval_bytes);
-	kseg_walk_init(&w, s->fd, 0, s->size);
-	while ((r = kseg_walk_next(&w)) == 1) {
-		if (kindex_builder_add(ib, &w.b, w.pos) < 0)
-			break;
-		kseg_walk_skip(&w);
-	}
-	kseg_walk_free(&w);
-	if (r != 0 || (seal && kindex_builder_seal(ib) < 0)) {
-		kindex_builder_free(ib);
-		return kerr(err, "partition '%s': cannot rebuild the indexes of segment '" SEG_FMT
-		    ".log'", p->name, s->base);
-	}
-	return 0;
-}
-
-/* write the rebuilt indexes of a sealed segment (atomically) */
+/* rewrite the indexes of a sealed segment (atomically) */
 static int
 rebuild_sealed(struct klog_part *p, struct seg *s, char *err)
 {
-	struct kindex_builder ib;
-	char path[PATH_MAX];
-	int r;
+	char dir[PATH_MAX];
 
-	if (build_indexes(p, s, 1, &ib, err) < 0)
-		return -1;
-	snprintf(path, sizeof path, "%s/%s/" SEG_FMT ".index", klog_dir_path(p->d), p->name,
-	    s->base);
-	r = klog_write_atomic(path, ib.ix.data ? (void *)ib.ix.data : (void *)"", ib.ix.len, err);
-	if (r == 0) {
-		snprintf(path, sizeof path, "%s/%s/" SEG_FMT ".timeindex", klog_dir_path(p->d),
-		    p->name, s->base);
-		r = klog_write_atomic(path, ib.tx.data ? (void *)ib.tx.data : (void *)"", ib.tx.len, err);
-	}
-	kindex_builder_free(&ib);
-	return r;
+	snprintf(dir, sizeof dir, "%s/%s", klog_dir_path(p->d), p->name);
+	return kindex_rebuild(dir, s->base, p->cfg.index_interval_bytes, s->fd, s->size, 1, NULL,
+	    err);
 }
 
 /* rebuild the active segment's indexes from its batches */
@@ -606,7 +572,7 @@ rebuild_active(struct klog_part *p, char *err)
 	struct seg *s = kp_active(p);
 	struct kindex_builder ib;
 
-	if (build_indexes(p, s, 0, &ib, err) < 0)
+	if (kindex_build(&ib, s->base, p->cfg.index_interval_bytes, s->fd, s->size, 0, err) < 0)
 		return -1;
 	if (ftruncate(p->ifd, 0) < 0 || ftruncate(p->tfd, 0) < 0 ||
 	    (ib.ix.len && write(p->ifd, ib.ix.data, ib.ix.len) != (ssize_t)ib.ix.len) ||

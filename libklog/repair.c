@@ -48,41 +48,20 @@ seg_path(char *out, size_t n, const char *dir, int64_t base, const char *suffix)
 static int
 rebuild_indexes(const char *dir, int64_t base, int64_t interval, int64_t *entries, char *err)
 {
-	struct kindex_builder ib;
 	char path[PATH_MAX];
-	struct kseg_walk w;
-	int rc = -1, r;
+	struct stat st;
+	int fd, r;
 
-	*entries = 0;
-	kindex_builder_init(&ib, base, interval);
 	seg_path(path, sizeof path, dir, base, ".log");
-	if (kseg_walk_open(&w, path, err) < 0)
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0 || fstat(fd, &st) < 0) {
+		kerr_sys(err, "cannot open '%s'", path);
+		if (fd >= 0)
+			close(fd);
 		return -1;
-	while ((r = kseg_walk_next(&w)) == 1) {
-		if (kindex_builder_add(&ib, &w.b, w.pos) < 0) {
-			kerr_sys(err, "cannot rebuild index of '%s'", path);
-			goto out;
-		}
-		kseg_walk_skip(&w);
 	}
-	if (r != 0) {
-		kerr(err, "segment '%s' is still damaged: %s", path, r == -1 ? w.msg : strerror(errno));
-		goto out;
-	}
-	seg_path(path, sizeof path, dir, base, ".index");
-	if (klog_write_atomic(path, ib.ix.data ? (void *)ib.ix.data : (void *)"", ib.ix.len,
-	    err) < 0)
-		goto out;
-	seg_path(path, sizeof path, dir, base, ".timeindex");
-	if (klog_write_atomic(path, ib.tx.data ? (void *)ib.tx.data : (void *)"", ib.tx.len,
-	    err) < 0)
-		goto out;
-	*entries = ib.entries;
-	rc = 0;
-out:
-	kseg_walk_free(&w);
-	kindex_builder_free(&ib);
-	return rc;
+	r = kindex_rebuild(dir, base, interval, fd, st.st_size, 0, entries, err);
+	close(fd);
+	return r;
 }
 
 static void
