@@ -478,12 +478,11 @@ reach(struct klog_part *p, size_t si, int64_t rp, int64_t *pos, int64_t *prev, c
 		return kerr_sys(err, "cannot read segment '%s/" SEG_FMT ".log'", p->name, s->base);
 	if (r == 0) {
 		if (!strstr(msg, "recovery point"))
-			snprintf(e, sizeof e, "%s, below the recovery point %" PRId64 " (synced "
-			    "data); nothing was cut: 'kdump --repair %s' moves it aside", msg, rp,
-			    p->name);
+			kmsgf(e, sizeof e, "%s, below the recovery point %" PRId64 " (synced data); "
+			    "nothing was cut: 'kdump --repair %s' moves it aside", msg, rp, p->name);
 		else
-			snprintf(e, sizeof e, "%s; nothing was cut: 'kdump --repair %s' accepts the "
-			    "loss", msg, p->name);
+			kmsgf(e, sizeof e, "%s; nothing was cut: 'kdump --repair %s' accepts the loss",
+			    msg, p->name);
 		return kp_damage(p, s, bad, e, err);
 	}
 	return 0;
