@@ -156,7 +156,7 @@ demo: deps
 	./share/demo.sh
 
 bench: deps
-	$(MAKE) all
+	$(MAKE) all tests/kbclient
 	./share/bench.sh
 
 install: all
