@@ -230,6 +230,7 @@ void ksync_run(struct ksync *s);
 int kpart_sync_done(struct klog_part *p, struct ksync *s, char *err);
 void ksync_free(struct ksync *s);       /* closes what was not run */
 int64_t kpart_synced_end(const struct klog_part *p);
+int kpart_needs_sync(const struct klog_part *p);
 /* log-start and recovery-point values the owner should record, for a broker
  * that writes the checkpoint files itself (one write for many partitions):
  * 1 and *off when the value changed since last taken */

@@ -226,6 +226,13 @@ klog_part_sync(struct klog_part *p, char *err)
 	return kpart_sync_done(p, &s, err);
 }
 
+/* anything written, rolled or created that a sync would make durable */
+int
+kpart_needs_sync(const struct klog_part *p)
+{
+	return !p->failed && (p->dirty || p->dir_dirty || p->pend.n || p->synced_end != p->end);
+}
+
 int64_t
 kpart_synced_end(const struct klog_part *p)
 {
