@@ -415,8 +415,7 @@ kb_sync_all(struct klog_broker *b)
 				struct bpart *bp = t->parts[k];
 				if (!bp->p || klog_part_failed(bp->p))
 					continue;
-				b->fsyncs++;
-				if (kpart_needs_sync(bp->p) && klog_part_sync(bp->p, err) < 0) {
+				if (kpart_needs_sync(bp->p) && (b->fsyncs++, klog_part_sync(bp->p, err) < 0)) {
 					b->fsync_errors++;
 					kb_log(b, LOG_CRIT, "%s", err);
 					continue;
