@@ -415,10 +415,13 @@ kb_sync_all(struct klog_broker *b)
 				struct bpart *bp = t->parts[k];
 				if (!bp->p || klog_part_failed(bp->p))
 					continue;
-				if (kpart_needs_sync(bp->p) && (b->fsyncs++, klog_part_sync(bp->p, err) < 0)) {
-					b->fsync_errors++;
-					kb_log(b, LOG_CRIT, "%s", err);
-					continue;
+				if (kpart_needs_sync(bp->p)) {
+					b->fsyncs++;
+					if (klog_part_sync(bp->p, err) < 0) {
+						b->fsync_errors++;
+						kb_log(b, LOG_CRIT, "%s", err);
+						continue;
+					}
 				}
 				bp->durable = kpart_synced_end(bp->p);
 				if (cap && kpart_take_recovery_point(bp->p, &off)) {
