@@ -130,9 +130,10 @@ kb_fetch_try(struct oitem *it, int force)
 		klog_proto_err(&h, code, err);
 		goto fail;
 	}
-	/* records past the visible end exist but are not durable yet: wait */
+	/* records past the visible end exist but are not durable yet: wait;
+	 * unless the partition failed, when they never will be (REPAIR cuts them) */
 	vis = kb_visible_end(b, bp);
-	if (it->offset > bp->log_end) {
+	if (it->offset > bp->log_end || (it->offset > vis && klog_part_failed(bp->p))) {
 		kerr(err, "offset %" PRId64 " is past the log end %" PRId64 " of '%s'", it->offset,
 		    vis, klog_part_name(bp->p));
 		klog_proto_err(&h, "OFFSET_OUT_OF_RANGE", err);

@@ -142,7 +142,8 @@ kpart_sync_prepare(struct klog_part *p, struct ksync *s, int flags, char *err)
 	}
 	if (!(p->flags & KLOG_WRITE))
 		return 0;
-	/* the rolled segments' files become the job's */
+	/* the rolled segments' files become the job's (with the end they make
+	 * durable: the base of the segment after the last one rolled) */
 	*s = p->pend;
 	memset(&p->pend, 0, sizeof p->pend);
 	keep = s->n;
@@ -161,9 +162,15 @@ kpart_sync_prepare(struct klog_part *p, struct ksync *s, int flags, char *err)
 	}
 	if (p->dir_dirty && add_dup(s, p->dfd, 1, "directory") < 0)
 		goto nofd;
-	s->end = (flags & KSYNC_PENDING) ? p->synced_end : p->end;
-	s->seg_base = (flags & KSYNC_PENDING) ? p->synced_base : a ? a->base : -1;
-	s->seg_size = (flags & KSYNC_PENDING) ? p->synced_size : a ? a->size : 0;
+	if (!(flags & KSYNC_PENDING)) {
+		s->end = p->end;
+		s->seg_base = a ? a->base : -1;
+		s->seg_size = a ? a->size : 0;
+	} else if (!keep) {
+		s->end = p->synced_end;
+		s->seg_base = p->synced_base;
+		s->seg_size = p->synced_size;
+	}
 	if (!(flags & KSYNC_PENDING))
 		p->dirty = 0;
 	p->dir_dirty = 0;

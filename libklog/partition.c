@@ -264,15 +264,13 @@ static int
 roll(struct klog_part *p, char *err)
 {
 	struct seg *s = kp_active(p);
+	int64_t base = s->base, max_ts = s->max_ts, max_ts_off = s->max_ts_off, tlast = p->tlast_ts;
 	int ifd = p->ifd, tfd = p->tfd, lfd;
 	char nm[3][64];
 
-	if (s->max_ts != INT64_MIN && s->max_ts > p->tlast_ts &&
-	    kindex_append(p->tfd, 1, s->base, s->max_ts_off, s->max_ts) < 0)
-		return kerr_sys(err, "cannot write time index of '%s'", p->name);
-	kseg_name(nm[0], sizeof nm[0], s->base, ".log");
-	kseg_name(nm[1], sizeof nm[1], s->base, ".index");
-	kseg_name(nm[2], sizeof nm[2], s->base, ".timeindex");
+	kseg_name(nm[0], sizeof nm[0], base, ".log");
+	kseg_name(nm[1], sizeof nm[1], base, ".index");
+	kseg_name(nm[2], sizeof nm[2], base, ".timeindex");
 	if ((lfd = fcntl(s->fd, F_DUPFD_CLOEXEC, 0)) < 0)
 		return kerr_sys(err, "cannot roll partition '%s'", p->name);
 	p->ifd = p->tfd = -1;
@@ -280,12 +278,22 @@ roll(struct klog_part *p, char *err)
 		close(lfd);
 		p->ifd = ifd;
 		p->tfd = tfd;
+		p->tlast_ts = tlast;
 		return -1;
 	}
+	/* the sealed segment's last time entry, once the roll cannot fail */
+	if (max_ts != INT64_MIN && max_ts > tlast &&
+	    kindex_append(tfd, 1, base, max_ts_off, max_ts) < 0)
+		kwarn("partition '%s': cannot write the last time index entry of segment '%s': %s",
+		    p->name, nm[0], strerror(errno));
 	if (ksync_add(&p->pend, lfd, 0, nm[0]) < 0 || ksync_add(&p->pend, ifd, 0, nm[1]) < 0 ||
 	    ksync_add(&p->pend, tfd, 0, nm[2]) < 0)
 		return kp_fail(p, "partition '%s' failed: out of memory sealing segment '%s'",
 		    p->name, nm[0]);
+	/* once these are synced the log is durable to the new segment's base */
+	p->pend.end = p->end;
+	p->pend.seg_base = p->end;
+	p->pend.seg_size = 0;
 	if (!(p->flags & KLOG_BROKER))
 		return kp_sync_pending(p, err);
 	return 0;
