@@ -117,12 +117,12 @@ kp_fail(struct klog_part *p, const char *fmt, ...)
 {
 	va_list ap;
 
+	/* said by whoever gets the error (kproduce, the broker's log), once */
 	if (!p->failed) {
 		p->failed = 1;
 		va_start(ap, fmt);
 		vsnprintf(p->failmsg, sizeof p->failmsg, fmt, ap);
 		va_end(ap);
-		kwarn("%s", p->failmsg);
 	}
 	errno = EIO;
 	return -1;

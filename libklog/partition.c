@@ -287,9 +287,11 @@ roll(struct klog_part *p, char *err)
 		kwarn("partition '%s': cannot write the last time index entry of segment '%s': %s",
 		    p->name, nm[0], strerror(errno));
 	if (ksync_add(&p->pend, lfd, 0, nm[0]) < 0 || ksync_add(&p->pend, ifd, 0, nm[1]) < 0 ||
-	    ksync_add(&p->pend, tfd, 0, nm[2]) < 0)
-		return kp_fail(p, "partition '%s' failed: out of memory sealing segment '%s'",
-		    p->name, nm[0]);
+	    ksync_add(&p->pend, tfd, 0, nm[2]) < 0) {
+		kp_fail(p, "partition '%s' failed: out of memory sealing segment '%s'", p->name,
+		    nm[0]);
+		return kerr(err, "%s", p->failmsg);
+	}
 	/* once these are synced the log is durable to the new segment's base */
 	p->pend.end = p->end;
 	p->pend.seg_base = p->end;

@@ -532,7 +532,11 @@ klog_topic_create(struct klog_dir *d, const char *name, int partitions,
 	if (make_partitions(d, name, 0, c.partitions, 0, err) < 0)
 		return -1;
 	if (write_topic_file(d, name, &c, err) < 0) {
+		/* the rename may have happened before a failed directory sync:
+		 * a topic refused must not exist */
 		int e = errno;
+		snprintf(buf, sizeof buf, "%s.topic", name);
+		unlinkat(d->fd, buf, 0);
 		for (i = 0; i < c.partitions; i++) {
 			snprintf(buf, sizeof buf, "%s-%d", name, i);
 			unlinkat(d->fd, buf, AT_REMOVEDIR);
@@ -570,8 +574,20 @@ klog_topic_alter(struct klog_dir *d, const char *name, int partitions,
 	}
 	if (make_partitions(d, name, old, c.partitions, 1, err) < 0)
 		return -1;
-	if (write_topic_file(d, name, &c, err) < 0)
+	if (write_topic_file(d, name, &c, err) < 0) {
+		/* the new partition directories go again (empty ones only),
+		 * unless the new file made it in before the failure */
+		struct klog_config now;
+		char buf[KLOG_TOPIC_MAX + 16];
+		int e = errno, i;
+		if (topic_load(d, name, &now, &has_file, NULL) < 0 || now.partitions == old)
+			for (i = old; i < c.partitions; i++) {
+				snprintf(buf, sizeof buf, "%s-%d", name, i);
+				unlinkat(d->fd, buf, AT_REMOVEDIR);
+			}
+		errno = e;
 		return -1;
+	}
 	return klog_fsync_dir(d->path, err);
 }
 
