@@ -54,8 +54,9 @@
  * ("rename RESULT FROM TO"), CALL the family's first name above (write,
  * pwrite, writev, fsync, fdatasync, dirfsync, sync_file_range, ftruncate,
  * open (only with O_CREAT), mkdir, rename, unlink), RESULT 0 or the errno
- * name.  A sync also gets "CALL begin PATH" just before the real call
- * (after any delay).  Each line is one write(2) with O_APPEND, so other
+ * name.  A sync also gets "CALL begin PATH" when it is called (before
+ * any delay: the caller asked for it then).  Each line is one write(2)
+ * with O_APPEND, so other
  * processes may append to the same file: its order is the order of the
  * events (a test checks that an acknowledgement came after the sync).
  *
@@ -1150,9 +1151,9 @@ sync_common(int fd, int data)
 	type = e->type;
 	memcpy(key, e->key, sizeof key);
 	unlock();
-	nap(a.delay);
 	if (a.trace)
 		trace(famname(fam), "begin", a.path, NULL);
+	nap(a.delay);
 	if (a.act) {
 		errno = a.err;
 		return (int)fin(fam, &a, -1);

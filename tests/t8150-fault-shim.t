@@ -370,14 +370,14 @@ test_expect_success 'KLOG_FAULT_TRACE: a line per call on an eligible file, fail
 	test_cmp expect n
 '
 
-test_expect_success 'the trace is appended to: other writers interleave; a sync begins after its delay' '
+test_expect_success 'the trace is appended to: other writers interleave, also during a delay' '
 	rm -rf "$ROOT" flog && mkdir "$ROOT" &&
 	: >trace &&
 	{
 		test_wait_line out "^fsync ok" &&
 		echo "marker 1" >>trace &&
 		echo go &&
-		test_wait_line out "^write ok" &&
+		test_wait_line trace "^fdatasync begin" &&
 		echo "marker 2" >>trace
 	} | fpt "fdatasync:none:delay=1500" open root/f c fsync read write x fdatasync >out &&
 	cat >expect <<-EOF &&
@@ -386,8 +386,8 @@ test_expect_success 'the trace is appended to: other writers interleave; a sync 
 	fsync 0 $ROOT/f
 	marker 1
 	write 0 $ROOT/f
-	marker 2
 	fdatasync begin $ROOT/f
+	marker 2
 	fdatasync 0 $ROOT/f
 	EOF
 	test_cmp expect trace
