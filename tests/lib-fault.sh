@@ -1,0 +1,117 @@
+# klog - what the fault-injection scenarios share; source after lib.sh. MIT licence.
+#
+# The shim (tests/libfault.so, see tests/fault.c) goes into one process
+# only: a kbrokerd started by start_fault_broker, or whatever fault_run
+# runs.  Its rules come from the file $TRASH/rules, which arm and disarm
+# rewrite while the process runs; injected faults are logged in
+# $TRASH/flog, every call on a file under $KLOG_DIR is traced in
+# $TRASH/trace.  The script is skipped where the shim cannot be used.
+
+SHIM=$TEST_DIRECTORY/libfault.so
+ASAN_PRELOAD="${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0"
+RULES=$TRASH/rules
+FLOG=$TRASH/flog
+TRACE=$TRASH/trace
+
+test -f "$SHIM" || test_skip_all "tests/libfault.so is not built (make check builds it)"
+env LD_PRELOAD="$SHIM" ASAN_OPTIONS="$ASAN_PRELOAD" true 2>"$TRASH/preload.err"
+if grep -q "cannot be preloaded" "$TRASH/preload.err"; then
+	test_skip_all "tests/libfault.so cannot be preloaded: $(cat "$TRASH/preload.err")"
+fi
+
+# fault_run CMD [ARGS...]: CMD under the shim
+fault_run() {
+	env LD_PRELOAD="$SHIM" ASAN_OPTIONS="$ASAN_PRELOAD" KLOG_FAULT_ROOT="$KLOG_DIR" \
+		KLOG_FAULT_FILE="$RULES" KLOG_FAULT_LOG="$FLOG" KLOG_FAULT_TRACE="$TRACE" "$@"
+}
+
+# arm RULES: the rules file holds RULES (';'-separated), from now on (a new
+# file renamed over the old one, so the shim always sees the change)
+arm() {
+	printf "%s\n" "$1" >"$RULES.new" &&
+	mv -f "$RULES.new" "$RULES"
+}
+
+disarm() {
+	rm -f "$RULES"
+}
+
+# start_fault_broker NAME [ARGS...]: start_broker (lib-broker.sh) with the
+# kbrokerd under the shim: a wrapper script that execs it, found first in
+# PATH only while start_broker runs, so NAME_pid is kbrokerd's own pid
+start_fault_broker() {
+	mkdir -p "$TRASH/fault-bin" &&
+	cat >"$TRASH/fault-bin/kbrokerd" <<-EOF &&
+	#!/bin/sh
+	exec env LD_PRELOAD="$SHIM" ASAN_OPTIONS="$ASAN_PRELOAD" KLOG_FAULT_ROOT="$KLOG_DIR" \\
+		KLOG_FAULT_FILE="$RULES" KLOG_FAULT_LOG="$FLOG" KLOG_FAULT_TRACE="$TRACE" \\
+		"$TOP/kbrokerd" "\$@"
+	EOF
+	chmod +x "$TRASH/fault-bin/kbrokerd" &&
+	sfb_path=$PATH &&
+	PATH=$TRASH/fault-bin:$PATH &&
+	start_broker "$@"
+	sfb_rc=$?
+	PATH=$sfb_path
+	return $sfb_rc
+}
+
+# trace_mark: remember where the trace ends now; trace_wait PATTERN: wait
+# (at most ~10 s) for a line matching PATTERN after the mark
+trace_mark() {
+	tm_mark=$(cat "$TRACE" 2>/dev/null | wc -l)
+}
+
+trace_wait() {
+	tw_i=0
+	while ! tail -n +$((tm_mark + 1)) "$TRACE" 2>/dev/null | grep -q -e "$1"; do
+		tw_i=$((tw_i + 1))
+		if test $tw_i -gt 500; then
+			echo "trace_wait: no line matching '$1' in the trace after line $tm_mark" >&2
+			return 1
+		fi
+		sleep 0.02
+	done
+}
+
+# metric NAME: a value from STATS (NAME may hold labels: use a regexp-safe form)
+metric() {
+	kbclient stats | awk -v n="$1" '$1 == n { print $2 }'
+}
+
+# wait_metric NAME OP VALUE: poll STATS until the test holds (at most ~10 s)
+wait_metric() {
+	wm_i=0
+	while :; do
+		wm_v=$(metric "$1")
+		test -n "$wm_v" && test "$wm_v" "$2" "$3" && return 0
+		wm_i=$((wm_i + 1))
+		if test $wm_i -gt 500; then
+			echo "wait_metric: $1 is '$wm_v', want $2 $3" >&2
+			return 1
+		fi
+		sleep 0.02
+	done
+}
+
+# produce_req TOPIC PART N: a PRODUCE request (acks 1) of one batch of N records
+produce_req() {
+	kbatch good "$3" >pr.batch &&
+	printf "PRODUCE %s %s 1 %s\n" "$1" "$2" "$(wc -c <pr.batch)" &&
+	cat pr.batch
+}
+
+# segfile PART BASE [SUFFIX]: the path of a segment file of topic t
+segfile() {
+	printf "%s/t-%s/%020d%s" "$KLOG_DIR" "$1" "$2" "${3:-.log}"
+}
+
+# state PART: partition PART's state in DESCRIBE t (its 7th column)
+state() {
+	printf "DESCRIBE t\nQUIT\n" | talk | awk -F "\t" -v p="$1" 'NF >= 7 && $2 == p { print $7 }'
+}
+
+# online PART: klog_partition_online of t's partition PART
+online() {
+	metric "klog_partition_online{topic=\"t\",partition=\"$1\"}"
+}
