@@ -74,6 +74,24 @@ trace_wait() {
 	done
 }
 
+# synced_past FILE: wait (at most ~10 s) until the trace shows a successful
+# fdatasync of FILE that was called after the last write to it
+synced_past() {
+	sp_i=0
+	while ! awk -v f="$1" '
+		$3 == f && $1 == "write" { lw = NR; ok = 0 }
+		$3 == f && $1 == "fdatasync" && $2 == "begin" { b = NR }
+		$3 == f && $1 == "fdatasync" && $2 == "0" && b > lw { ok = 1 }
+		END { exit !ok }' "$TRACE"; do
+		sp_i=$((sp_i + 1))
+		if test $sp_i -gt 500; then
+			echo "synced_past: no sync of '$1' after its last write" >&2
+			return 1
+		fi
+		sleep 0.02
+	done
+}
+
 # metric NAME: a value from STATS (NAME may hold labels: use a regexp-safe form)
 metric() {
 	kbclient stats | awk -v n="$1" '$1 == n { print $2 }'
@@ -114,4 +132,69 @@ state() {
 # online PART: klog_partition_online of t's partition PART
 online() {
 	metric "klog_partition_online{topic=\"t\",partition=\"$1\"}"
+}
+
+# check_acks P: a broker runs under the shim with the trace in $TRACE and
+# kbclient -T appends its "kbclient ok t P FIRST LAST" lines to the same
+# file (both O_APPEND, one write a line), so the file's order is the order
+# of events: a write to a segment is traced when it returned, a sync when
+# it was called and when it returned, an acknowledgement when the client
+# had it.  When every batch produced to t holds one record, the record of
+# offset N is the (N+1)th successful write to t-P's .log files, whichever
+# client sent it.  Every acknowledgement of t-P in the trace must come after
+#  - a successful fdatasync of the segment file its record went to that
+#    BEGAN after that write (a sync that began before it proves nothing,
+#    even if it ended after: the group commit's durable end is the log
+#    end when the sync was prepared), and
+#  - a successful fsync of the partition directory that began after that
+#    segment file was created (the new segment's name is durable);
+# and the offsets acknowledged go up by one.  Prints how many it checked.
+check_acks() {
+	awk -v dir="$KLOG_DIR/t-$1" -v p="$1" '
+	function seg(f) { return index(f, dir "/") == 1 && f ~ /\.log$/ }
+	$1 == "open" && $2 == "0" && seg($3) { created = NR }
+	$1 == "write" && $2 == "0" && seg($3) { nw++; w[nw] = NR; wf[nw] = $3; wc[nw] = created }
+	($1 == "fdatasync" || $1 == "fsync") && seg($3) {
+		if ($2 == "begin")
+			b[$3] = NR
+		else if ($2 == "0" && b[$3] > good[$3])
+			good[$3] = b[$3]
+	}
+	$1 == "dirfsync" && $3 == dir {
+		if ($2 == "begin")
+			bd = NR
+		else if ($2 == "0" && bd > gooddir)
+			gooddir = bd
+	}
+	$1 == "kbclient" && $2 == "ok" && $3 == "t" && $4 == p {
+		na++
+		k = $5 + 1
+		if ($5 != $6) {
+			print "line " NR ": not a one-record batch: " $0
+			bad = 1
+		} else if (!(k in w)) {
+			print "line " NR ": offset " $5 " acknowledged before it was written"
+			bad = 1
+		} else {
+			if (good[wf[k]] <= w[k]) {
+				print "line " NR ": offset " $5 " acknowledged with no sync of " wf[k] \
+				    " begun after its write (line " w[k] ")"
+				bad = 1
+			}
+			if (gooddir <= wc[k]) {
+				print "line " NR ": offset " $5 " acknowledged before the name of " \
+				    wf[k] " (created at line " wc[k] ") was synced"
+				bad = 1
+			}
+		}
+		if (na > 1 && $5 != last + 1) {
+			print "line " NR ": offset " $5 " acknowledged after " last
+			bad = 1
+		}
+		last = $6
+	}
+	END {
+		print na + 0
+		exit bad
+	}' "$TRACE"
 }

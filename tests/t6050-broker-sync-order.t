@@ -7,70 +7,8 @@ test_description='fsync always: every OK FIRST LAST follows a sync that began af
 . "$TEST_DIRECTORY/lib-fault.sh"
 
 # The broker runs under the shim with the trace in $TRACE; kbclient -T
-# appends its "kbclient ok t P FIRST LAST" lines to the same file (both
-# O_APPEND, one write a line), so the file's order is the order of events:
-# a write to a segment is traced when it returned, a sync when it began and
-# when it returned, an acknowledgement when the client had it.  Every batch
-# produced to t here holds one record, so the record of offset N is the
-# (N+1)th write to t-P's .log files, whichever client sent it.
-#
-# check_acks P: every acknowledgement of t-P in the trace came after
-#  - a successful fdatasync of the segment file its record went to that
-#    BEGAN after that write (a sync that began before it proves nothing,
-#    even if it ended after: the group commit's durable end is the log
-#    end when the sync was prepared), and
-#  - a successful fsync of the partition directory that began after that
-#    segment file was created (the new segment's name is durable);
-# offsets acknowledged go up by one.  Prints how many it checked.
-check_acks() {
-	awk -v dir="$KLOG_DIR/t-$1" -v p="$1" '
-	function seg(f) { return index(f, dir "/") == 1 && f ~ /\.log$/ }
-	$1 == "open" && $2 == "0" && seg($3) { created = NR }
-	$1 == "write" && $2 == "0" && seg($3) { nw++; w[nw] = NR; wf[nw] = $3; wc[nw] = created }
-	($1 == "fdatasync" || $1 == "fsync") && seg($3) {
-		if ($2 == "begin")
-			b[$3] = NR
-		else if ($2 == "0" && b[$3] > good[$3])
-			good[$3] = b[$3]
-	}
-	$1 == "dirfsync" && $3 == dir {
-		if ($2 == "begin")
-			bd = NR
-		else if ($2 == "0" && bd > gooddir)
-			gooddir = bd
-	}
-	$1 == "kbclient" && $2 == "ok" && $3 == "t" && $4 == p {
-		na++
-		k = $5 + 1
-		if ($5 != $6) {
-			print "line " NR ": not a one-record batch: " $0
-			bad = 1
-		} else if (!(k in w)) {
-			print "line " NR ": offset " $5 " acknowledged before it was written"
-			bad = 1
-		} else {
-			if (good[wf[k]] <= w[k]) {
-				print "line " NR ": offset " $5 " acknowledged with no sync of " wf[k] \
-				    " begun after its write (line " w[k] ")"
-				bad = 1
-			}
-			if (gooddir <= wc[k]) {
-				print "line " NR ": offset " $5 " acknowledged before the name of " \
-				    wf[k] " (created at line " wc[k] ") was synced"
-				bad = 1
-			}
-		}
-		if (na > 1 && $5 != last + 1) {
-			print "line " NR ": offset " $5 " acknowledged after " last
-			bad = 1
-		}
-		last = $6
-	}
-	END {
-		print na + 0
-		exit bad
-	}' "$TRACE"
-}
+# appends its "kbclient ok t P FIRST LAST" lines to the same file, and
+# check_acks (lib-fault.sh) checks each against the syncs before it.
 
 test_expect_success 'setup: a broker under the shim, fsync always, small segments' '
 	mkdir -p "$KLOG_DIR" &&
