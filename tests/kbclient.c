@@ -8,8 +8,9 @@
  *		-k: an ERR answer prints "ERR CODE MESSAGE" for its batch and
  *		the rest goes on (exit 1 at the end); -T FILE: appends (O_APPEND,
  *		one write a line, so a fault trace can share the file) "kbclient
- *		sent TOPIC PART N" before each batch goes, "kbclient ok TOPIC PART
- *		FIRST LAST" or "kbclient err TOPIC PART CODE" when its answer came
+ *		sent TOPIC PART N PID" before each batch goes, "kbclient ok TOPIC
+ *		PART FIRST LAST PID" or "kbclient err TOPIC PART CODE PID" when its
+ *		answer came (PID tells the clients sharing a file apart)
  *	kbclient ... consume TOPIC PART [-o OFFSET] [-c COUNT] [-W WAIT_MS] [-m MAX_BYTES]
  *		prints "OFFSET VALUE" per record until COUNT records or a fetch
  *		that waited WAIT_MS (default 0) came back empty
@@ -101,8 +102,10 @@ trace(const char *fmt, ...)
 	if (trace_fd < 0)
 		return;
 	va_start(ap, fmt);
-	n = vsnprintf(line, sizeof line, fmt, ap);
+	n = vsnprintf(line, sizeof line - 24, fmt, ap);
 	va_end(ap);
+	if (n >= 0 && n < (int)sizeof line - 24)
+		n += snprintf(line + n, 24, " %ld\n", (long)getpid());
 	if (n < 0 || n >= (int)sizeof line || write(trace_fd, line, (size_t)n) != n) {
 		snprintf(err, sizeof err, "%s", strerror(errno));
 		die("trace");
@@ -141,7 +144,7 @@ produce(const char *topic, int part, int64_t n, int print)
 			}
 			if (klog_builder_finish(&bb, &batch, &len, err) < 0)
 				die("builder");
-			trace("kbclient sent %s %d %" PRId64 "\n", topic, part, i - first);
+			trace("kbclient sent %s %d %" PRId64, topic, part, i - first);
 			if (klog_client_produce_send(c, topic, part, acks, batch, len, err) < 0)
 				die("produce");
 			if (acks == 0) {
@@ -159,7 +162,7 @@ produce(const char *topic, int part, int64_t n, int print)
 			break;
 		if (klog_client_produce_ack(c, &f, &l, err) < 0) {
 			const char *code = *klog_client_code(c) ? klog_client_code(c) : "-";
-			trace("kbclient err %s %d %s\n", topic, part, code);
+			trace("kbclient err %s %d %s", topic, part, code);
 			if (!keep_going)
 				die("produce");
 			fprintf(out, "ERR %s %s\n", code, err);
@@ -169,7 +172,7 @@ produce(const char *topic, int part, int64_t n, int print)
 			qn--;
 			continue;
 		}
-		trace("kbclient ok %s %d %" PRId64 " %" PRId64 "\n", topic, part, f, l);
+		trace("kbclient ok %s %d %" PRId64 " %" PRId64, topic, part, f, l);
 		if (l - f + 1 != q[qh].n) {
 			snprintf(err, sizeof err, "ack covers %" PRId64 " records, sent %" PRId64,
 			    l - f + 1, q[qh].n);

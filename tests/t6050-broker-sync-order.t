@@ -7,7 +7,7 @@ test_description='fsync always: every OK FIRST LAST follows a sync that began af
 . "$TEST_DIRECTORY/lib-fault.sh"
 
 # The broker runs under the shim with the trace in $TRACE; kbclient -T
-# appends its "kbclient ok t P FIRST LAST" lines to the same file, and
+# appends its "kbclient ok t P FIRST LAST PID" lines to the same file, and
 # check_acks (lib-fault.sh) checks each against the syncs before it.
 
 test_expect_success 'setup: a broker under the shim, fsync always, small segments' '
