@@ -33,6 +33,9 @@ test_expect_success 'pipelined (-w 8): acks in order, each after its own sync' '
 	kbclient produce t 0 60 -n 1 -w 8 -P p -T "$TRACE" >acked &&
 	ktest seq 60 p- >expect &&
 	test_cmp expect acked &&
+	grep "^kbclient ok t 0 " "$TRACE" | tail -n 60 | cut -d" " -f5 >offsets &&
+	seq 30 89 >expect &&
+	test_cmp expect offsets &&
 	check_acks 0 >checked &&
 	echo 90 >expect &&
 	test_cmp expect checked
