@@ -8,8 +8,9 @@
  * timestamp tick with the same size go unseen: write a new file and
  * rename it over).  One rule per line or ';'-separated, '#' comments:
  *
- *	CALL:ERRNO[:after=N][:count=M][:path=GLOB][:partial]
- *	write:short[:after=N][:count=M][:path=GLOB]
+ *	CALL:ERRNO[:after=N][:count=M][:path=GLOB][:delay=MS][:partial]
+ *	CALL:none[:after=N][:count=M][:path=GLOB][:delay=MS]
+ *	write:short[:after=N][:count=M][:path=GLOB][:delay=MS]
  *
  * CALL is a family; the names in parentheses are the same family:
  *	write			write
@@ -32,7 +33,10 @@
  * (default: every time), with nothing done.  `short` (write family only)
  * writes half of the request and returns that count; `:partial` with an
  * errno does the same and the next write-family call on that descriptor
- * fails with ERRNO (a disk filling up).  GLOB is fnmatch(3)ed against the
+ * fails with ERRNO (a disk filling up).  `none` instead of an errno fires
+ * like any rule but lets the call through: with `delay=MS` (any rule may
+ * have one) the call sleeps MS milliseconds first, a slow disk; the
+ * real call (or the injected error) follows.  GLOB is fnmatch(3)ed against the
  * absolute path ('*' crosses '/'; no ':' in it); a descriptor's path comes
  * from /proc/self/fd, cached per descriptor until it is closed (close,
  * fclose, closedir, dup2, dup3, close_range) or any rename or unlink.  The
@@ -42,7 +46,19 @@
  * terminals, and with $KLOG_FAULT_ROOT only those at or under that
  * directory.  $KLOG_FAULT_LOG names a file that gets one line per injected
  * fault: "CALL PATH ERRNO", "write PATH short DONE/ASKED", "write PATH
- * partial DONE/ASKED ERRNO".
+ * partial DONE/ASKED ERRNO", "CALL PATH none" (a `none` rule fired); a
+ * rule's delay is added as " delay=MS" to the first and the last.
+ *
+ * Trace.  $KLOG_FAULT_TRACE names a file that gets one line per eligible
+ * call once it returned, injected failures included: "CALL RESULT PATH"
+ * ("rename RESULT FROM TO"), CALL the family's first name above (write,
+ * pwrite, writev, fsync, fdatasync, dirfsync, sync_file_range, ftruncate,
+ * open (only with O_CREAT), mkdir, rename, unlink), RESULT 0 or the errno
+ * name.  A sync also gets "CALL begin PATH" when it is called (before
+ * any delay: the caller asked for it then).  Each line is one write(2)
+ * with O_APPEND, so other
+ * processes may append to the same file: its order is the order of the
+ * events (a test checks that an acknowledgement came after the sync).
  *
  * Power loss.  With $KLOG_SHADOW=DIR (and $KLOG_FAULT_ROOT, required) the
  * shim keeps, in DIR, what a power loss would leave of the files under the
@@ -128,19 +144,25 @@ static const struct {
 	{ "ECANCELED", ECANCELED }, { "ESTALE", ESTALE }, { "ENOLCK", ENOLCK },
 };
 
-enum { A_NONE, A_ERR, A_SHORT, A_PARTIAL };
+enum { A_NONE, A_ERR, A_SHORT, A_PARTIAL, A_PASS };
 
 struct rule {
 	int fam;
-	int act;                /* A_ERR, A_SHORT, A_PARTIAL */
+	int act;                /* A_ERR, A_SHORT, A_PARTIAL, A_PASS */
 	int err;
 	long after, count;      /* count < 0: no limit */
+	long delay;             /* ms to sleep before the call */
 	char *glob;
 	long seen, fired;
 };
 
+/* what to do with one call (A_NONE, A_ERR, A_SHORT, A_PARTIAL), and
+ * with trace set, its path(s) for the trace line */
 struct act {
 	int act, err;
+	long delay;
+	int trace;              /* 1: path, 2: path and path2 */
+	char path[PATH_MAX], path2[PATH_MAX];
 };
 
 /* what a descriptor is, as of path generation gen (0: not known) */
@@ -168,7 +190,7 @@ static pthread_mutex_t sync_mu = PTHREAD_MUTEX_INITIALIZER;
 static pthread_once_t once = PTHREAD_ONCE_INIT;
 static __thread int in_shim __attribute__((tls_model("initial-exec")));
 static int ready, on;
-static char *root, *shadow, *rules_file, *log_path;
+static char *root, *shadow, *rules_file, *log_path, *trace_path;
 static size_t rootlen;
 static struct rule *rules;
 static size_t nrules, nenv;
@@ -346,6 +368,8 @@ parse_rule(char *s, struct rule *r)
 		if (r->fam != F_WRITE && r->fam != F_PWRITE && r->fam != F_WRITEV)
 			return -1;
 		r->act = A_SHORT;
+	} else if (!strcmp(f, "none")) {
+		r->act = A_PASS;
 	} else {
 		long v;
 		r->act = A_ERR;
@@ -364,6 +388,9 @@ parse_rule(char *s, struct rule *r)
 				return -1;
 		} else if (!strncmp(f, "count=", 6)) {
 			if (parse_num(f + 6, &r->count) < 0)
+				return -1;
+		} else if (!strncmp(f, "delay=", 6)) {
+			if (parse_num(f + 6, &r->delay) < 0 || r->delay > 600000)
 				return -1;
 		} else if (!strncmp(f, "path=", 5) && f[5]) {
 			free(r->glob);
@@ -480,6 +507,7 @@ fault(int fam, const char *path, const char *path2, struct act *a)
 
 	rules_refresh();
 	a->act = A_NONE;
+	a->delay = 0;
 	if (!(famask & (1u << fam)))
 		return;
 	for (i = 0; i < nrules; i++) {
@@ -498,12 +526,66 @@ fault(int fam, const char *path, const char *path2, struct act *a)
 		if (r->seen <= r->after || (r->count >= 0 && r->fired >= r->count))
 			continue;
 		r->fired++;
-		a->act = r->act;
+		a->act = r->act == A_PASS ? A_NONE : r->act;
 		a->err = r->err;
-		if (r->act == A_ERR)
-			flog(fam, p, errname(r->err));
+		a->delay = r->delay;
+		if (r->act == A_ERR || r->act == A_PASS) {
+			char what[64];
+			snprintf(what, sizeof what, "%s", r->act == A_PASS ? "none" : errname(r->err));
+			if (r->delay)
+				snprintf(what + strlen(what), sizeof what - strlen(what), " delay=%ld",
+				    r->delay);
+			flog(fam, p, what);
+		}
 		return;
 	}
+}
+
+/* a rule's delay (not under the lock) */
+static void
+nap(long ms)
+{
+	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
+	int e = errno;
+
+	while (ms > 0 && nanosleep(&ts, &ts) < 0 && errno == EINTR)
+		;
+	errno = e;
+}
+
+/* one trace line, "CALL RESULT PATH [PATH2]" (errno kept) */
+static void
+trace(const char *call, const char *result, const char *p1, const char *p2)
+{
+	char line[2 * PATH_MAX + 64];
+	int fd, n, e = errno;
+
+	if (!trace_path)
+		return;
+	in_shim++;
+	n = snprintf(line, sizeof line, "%s %s %s%s%s\n", call, result, p1, p2 ? " " : "",
+	    p2 ? p2 : "");
+	if (n >= (int)sizeof line) {
+		n = (int)sizeof line - 1;
+		line[n - 1] = '\n';
+	}
+	if ((fd = open(trace_path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644)) < 0)
+		die("cannot open the trace", trace_path);
+	if (write(fd, line, (size_t)n) != n)
+		die("cannot write the trace", trace_path);
+	close(fd);
+	in_shim--;
+	errno = e;
+}
+
+/* a call of family fam returned r (errno set when r < 0): trace it */
+static ssize_t
+fin(int fam, const struct act *a, ssize_t r)
+{
+	if (a->trace)
+		trace(famname(fam), r < 0 ? errname(errno) : "0", a->path,
+		    a->trace == 2 ? a->path2 : NULL);
+	return r;
 }
 
 /* --- paths and descriptors ------------------------------------------- */
@@ -761,6 +843,7 @@ init(void)
 	shadow = env_path("KLOG_SHADOW");
 	rules_file = env_path("KLOG_FAULT_FILE");
 	log_path = env_path("KLOG_FAULT_LOG");
+	trace_path = env_path("KLOG_FAULT_TRACE");
 	if (rootlen == 1)
 		rootlen = 0;            /* "/": every path */
 	if (shadow && !root)
@@ -775,7 +858,7 @@ init(void)
 		free(t);
 	}
 	nenv = nrules;
-	on = nrules > 0 || rules_file || shadow;
+	on = nrules > 0 || rules_file || shadow || trace_path;
 	pthread_atfork(atfork_prepare, atfork_after, atfork_after);
 	__atomic_store_n(&ready, 1, __ATOMIC_RELEASE);
 	in_shim--;
@@ -811,10 +894,16 @@ fd_pre(int fam, int fd, int64_t pos, size_t asked, struct act *a)
 	struct fdent *e;
 
 	a->act = A_NONE;
+	a->delay = 0;
+	a->trace = 0;
 	lock();
 	e = fd_get(fd);
 	if (!e || !e->elig)
 		goto out;
+	if (trace_path) {
+		a->trace = 1;
+		snprintf(a->path, sizeof a->path, "%s", e->path);
+	}
 	if (e->pend && (fam == F_WRITE || fam == F_PWRITE || fam == F_WRITEV)) {
 		a->act = A_ERR;
 		a->err = e->pend;
@@ -851,6 +940,7 @@ fd_pre(int fam, int fd, int64_t pos, size_t asked, struct act *a)
 		touch(e->key, pos);
 out:
 	unlock();
+	nap(a->delay);
 }
 
 ssize_t
@@ -863,9 +953,9 @@ write(int fd, const void *buf, size_t n)
 	fd_pre(F_WRITE, fd, -1, n, &a);
 	if (a.act == A_ERR) {
 		errno = a.err;
-		return -1;
+		return fin(F_WRITE, &a, -1);
 	}
-	return REAL(write)(fd, buf, a.act ? n / 2 : n);
+	return fin(F_WRITE, &a, REAL(write)(fd, buf, a.act ? n / 2 : n));
 }
 
 ssize_t
@@ -878,9 +968,9 @@ pwrite(int fd, const void *buf, size_t n, off_t off)
 	fd_pre(F_PWRITE, fd, off, n, &a);
 	if (a.act == A_ERR) {
 		errno = a.err;
-		return -1;
+		return fin(F_PWRITE, &a, -1);
 	}
-	return REAL(pwrite)(fd, buf, a.act ? n / 2 : n, off);
+	return fin(F_PWRITE, &a, REAL(pwrite)(fd, buf, a.act ? n / 2 : n, off));
 }
 
 ssize_t
@@ -893,9 +983,9 @@ pwrite64(int fd, const void *buf, size_t n, off64_t off)
 	fd_pre(F_PWRITE, fd, off, n, &a);
 	if (a.act == A_ERR) {
 		errno = a.err;
-		return -1;
+		return fin(F_PWRITE, &a, -1);
 	}
-	return REAL(pwrite64)(fd, buf, a.act ? n / 2 : n, off);
+	return fin(F_PWRITE, &a, REAL(pwrite64)(fd, buf, a.act ? n / 2 : n, off));
 }
 
 static size_t
@@ -950,19 +1040,19 @@ writev_common(int v, int fd, const struct iovec *iov, int cnt, off64_t off, int 
 	fd_pre(F_WRITEV, fd, v == V_WRITEV || off < 0 ? -1 : off, cnt > 0 ? iov_total(iov, cnt) : 0, &a);
 	if (a.act == A_ERR) {
 		errno = a.err;
-		return -1;
+		return fin(F_WRITEV, &a, -1);
 	}
 	if (a.act == A_NONE)
-		return call_writev(v, fd, iov, cnt, off, flags);
+		return fin(F_WRITEV, &a, call_writev(v, fd, iov, cnt, off, flags));
 	h = cnt <= 16 ? small : malloc((size_t)cnt * sizeof *h);
 	if (!h) {
 		errno = ENOMEM;
-		return -1;
+		return fin(F_WRITEV, &a, -1);
 	}
 	r = call_writev(v, fd, h, iov_half(iov, cnt, h), off, flags);
 	if (h != small)
 		free(h);
-	return r;
+	return fin(F_WRITEV, &a, r);
 }
 
 ssize_t
@@ -999,9 +1089,9 @@ ftruncate(int fd, off_t len)
 	fd_pre(F_FTRUNCATE, fd, len, 0, &a);
 	if (a.act) {
 		errno = a.err;
-		return -1;
+		return (int)fin(F_FTRUNCATE, &a, -1);
 	}
-	return REAL(ftruncate)(fd, len);
+	return (int)fin(F_FTRUNCATE, &a, REAL(ftruncate)(fd, len));
 }
 
 int
@@ -1014,9 +1104,9 @@ ftruncate64(int fd, off64_t len)
 	fd_pre(F_FTRUNCATE, fd, len, 0, &a);
 	if (a.act) {
 		errno = a.err;
-		return -1;
+		return (int)fin(F_FTRUNCATE, &a, -1);
 	}
-	return REAL(ftruncate64)(fd, len);
+	return (int)fin(F_FTRUNCATE, &a, REAL(ftruncate64)(fd, len));
 }
 
 int
@@ -1029,9 +1119,9 @@ sync_file_range(int fd, off64_t off, off64_t n, unsigned int flags)
 	fd_pre(F_SFR, fd, -2, 0, &a);
 	if (a.act) {
 		errno = a.err;
-		return -1;
+		return (int)fin(F_SFR, &a, -1);
 	}
-	return REAL(sync_file_range)(fd, off, n, flags);
+	return (int)fin(F_SFR, &a, REAL(sync_file_range)(fd, off, n, flags));
 }
 
 /* --- syncs ------------------------------------------------------------- */
@@ -1043,6 +1133,7 @@ sync_common(int fd, int data)
 	struct fdent *e;
 	struct act a;
 	char key[SH_KEYLEN], type;
+	int fam;
 
 	if (pass())
 		return real(fd);
@@ -1052,17 +1143,24 @@ sync_common(int fd, int data)
 		unlock();
 		return real(fd);
 	}
-	fault(e->type == 'd' ? F_DIRFSYNC : data ? F_FDATASYNC : F_FSYNC, e->path, NULL, &a);
+	fam = e->type == 'd' ? F_DIRFSYNC : data ? F_FDATASYNC : F_FSYNC;
+	fault(fam, e->path, NULL, &a);
+	a.trace = trace_path != NULL;
+	if (a.trace)
+		snprintf(a.path, sizeof a.path, "%s", e->path);
 	type = e->type;
 	memcpy(key, e->key, sizeof key);
 	unlock();
+	if (a.trace)
+		trace(famname(fam), "begin", a.path, NULL);
+	nap(a.delay);
 	if (a.act) {
 		errno = a.err;
-		return -1;
+		return (int)fin(fam, &a, -1);
 	}
 	if (!shadow)
-		return real(fd);
-	return shadow_sync(fd, real, type, key);
+		return (int)fin(fam, &a, real(fd));
+	return (int)fin(fam, &a, shadow_sync(fd, real, type, key));
 }
 
 int
@@ -1079,24 +1177,30 @@ fdatasync(int fd)
 
 /* --- names ------------------------------------------------------------- */
 
-/* a path call's fault: 1 if one fires (errno set) */
+/* a path call's fault: 1 if one fires (errno set); a is set up for fin() */
 static int
-path_pre(int fam, int dfd, const char *path, int dfd2, const char *path2)
+path_pre(int fam, int dfd, const char *path, int dfd2, const char *path2, struct act *a)
 {
-	char p1[PATH_MAX], p2[PATH_MAX];
+	char *p1 = a->path, *p2 = a->path2;
 	int e1, e2 = 0;
-	struct act a = { A_NONE, 0 };
 
-	e1 = abspath(dfd, path, p1, sizeof p1) == 0 && under_root(p1);
-	if (path2)
-		e2 = abspath(dfd2, path2, p2, sizeof p2) == 0 && under_root(p2);
+	a->act = A_NONE;
+	a->delay = 0;
+	a->trace = 0;
+	if (!(e1 = abspath(dfd, path, p1, sizeof a->path) == 0 && under_root(p1)))
+		snprintf(p1, sizeof a->path, "%s", path);
+	if (path2 && !(e2 = abspath(dfd2, path2, p2, sizeof a->path2) == 0 && under_root(p2)))
+		snprintf(p2, sizeof a->path2, "%s", path2);
 	if (!e1 && !e2)
 		return 0;
 	lock();
-	fault(fam, e1 ? p1 : p2, e1 && e2 ? p2 : NULL, &a);
+	fault(fam, e1 ? p1 : p2, e1 && e2 ? p2 : NULL, a);
 	unlock();
-	if (a.act) {
-		errno = a.err;
+	if (trace_path)
+		a->trace = path2 ? 2 : 1;
+	nap(a->delay);
+	if (a->act) {
+		errno = a->err;
 		return 1;
 	}
 	return 0;
@@ -1138,21 +1242,23 @@ static int
 open_common(int v, int dfd, const char *path, int flags, mode_t mode)
 {
 	struct fdent *e;
+	struct act a;
 	int fd;
 
 	if (pass())
 		return call_open(v, dfd, path, flags, mode);
-	if ((flags & O_CREAT) && path_pre(F_OPEN, dfd, path, 0, NULL))
-		return -1;
+	a.trace = 0;
+	if ((flags & O_CREAT) && path_pre(F_OPEN, dfd, path, 0, NULL, &a))
+		return (int)fin(F_OPEN, &a, -1);
 	fd = call_open(v, dfd, path, flags, mode);
 	if (fd < 0)
-		return fd;
+		return (int)fin(F_OPEN, &a, fd);
 	lock();
 	fd_forget(fd);
 	if ((flags & O_TRUNC) && shadow && (e = fd_get(fd)) && e->elig && e->type == 'f')
 		touch(e->key, 0);
 	unlock();
-	return fd;
+	return (int)fin(F_OPEN, &a, fd);
 }
 
 static mode_t
@@ -1262,127 +1368,141 @@ truncate_note(const char *path, int64_t len)
 int
 truncate(const char *path, off_t len)
 {
+	struct act a;
+
 	if (pass())
 		return REAL(truncate)(path, len);
-	if (path_pre(F_FTRUNCATE, AT_FDCWD, path, 0, NULL))
-		return -1;
+	if (path_pre(F_FTRUNCATE, AT_FDCWD, path, 0, NULL, &a))
+		return (int)fin(F_FTRUNCATE, &a, -1);
 	truncate_note(path, len);
-	return REAL(truncate)(path, len);
+	return (int)fin(F_FTRUNCATE, &a, REAL(truncate)(path, len));
 }
 
 int
 truncate64(const char *path, off64_t len)
 {
+	struct act a;
+
 	if (pass())
 		return REAL(truncate64)(path, len);
-	if (path_pre(F_FTRUNCATE, AT_FDCWD, path, 0, NULL))
-		return -1;
+	if (path_pre(F_FTRUNCATE, AT_FDCWD, path, 0, NULL, &a))
+		return (int)fin(F_FTRUNCATE, &a, -1);
 	truncate_note(path, len);
-	return REAL(truncate64)(path, len);
+	return (int)fin(F_FTRUNCATE, &a, REAL(truncate64)(path, len));
 }
 
 int
 mkdir(const char *path, mode_t mode)
 {
+	struct act a;
+
 	if (pass())
 		return REAL(mkdir)(path, mode);
-	if (path_pre(F_MKDIR, AT_FDCWD, path, 0, NULL))
-		return -1;
-	return REAL(mkdir)(path, mode);
+	if (path_pre(F_MKDIR, AT_FDCWD, path, 0, NULL, &a))
+		return (int)fin(F_MKDIR, &a, -1);
+	return (int)fin(F_MKDIR, &a, REAL(mkdir)(path, mode));
 }
 
 int
 mkdirat(int dfd, const char *path, mode_t mode)
 {
+	struct act a;
+
 	if (pass())
 		return REAL(mkdirat)(dfd, path, mode);
-	if (path_pre(F_MKDIR, dfd, path, 0, NULL))
-		return -1;
-	return REAL(mkdirat)(dfd, path, mode);
+	if (path_pre(F_MKDIR, dfd, path, 0, NULL, &a))
+		return (int)fin(F_MKDIR, &a, -1);
+	return (int)fin(F_MKDIR, &a, REAL(mkdirat)(dfd, path, mode));
 }
 
 int
 rename(const char *from, const char *to)
 {
+	struct act a;
 	int r;
 
 	if (pass())
 		return REAL(rename)(from, to);
-	if (path_pre(F_RENAME, AT_FDCWD, from, AT_FDCWD, to))
-		return -1;
+	if (path_pre(F_RENAME, AT_FDCWD, from, AT_FDCWD, to, &a))
+		return (int)fin(F_RENAME, &a, -1);
 	r = REAL(rename)(from, to);
 	names_changed(r);
-	return r;
+	return (int)fin(F_RENAME, &a, r);
 }
 
 int
 renameat(int fd1, const char *from, int fd2, const char *to)
 {
+	struct act a;
 	int r;
 
 	if (pass())
 		return REAL(renameat)(fd1, from, fd2, to);
-	if (path_pre(F_RENAME, fd1, from, fd2, to))
-		return -1;
+	if (path_pre(F_RENAME, fd1, from, fd2, to, &a))
+		return (int)fin(F_RENAME, &a, -1);
 	r = REAL(renameat)(fd1, from, fd2, to);
 	names_changed(r);
-	return r;
+	return (int)fin(F_RENAME, &a, r);
 }
 
 int
 renameat2(int fd1, const char *from, int fd2, const char *to, unsigned int flags)
 {
+	struct act a;
 	int r;
 
 	if (pass())
 		return REAL(renameat2)(fd1, from, fd2, to, flags);
-	if (path_pre(F_RENAME, fd1, from, fd2, to))
-		return -1;
+	if (path_pre(F_RENAME, fd1, from, fd2, to, &a))
+		return (int)fin(F_RENAME, &a, -1);
 	r = REAL(renameat2)(fd1, from, fd2, to, flags);
 	names_changed(r);
-	return r;
+	return (int)fin(F_RENAME, &a, r);
 }
 
 int
 unlink(const char *path)
 {
+	struct act a;
 	int r;
 
 	if (pass())
 		return REAL(unlink)(path);
-	if (path_pre(F_UNLINK, AT_FDCWD, path, 0, NULL))
-		return -1;
+	if (path_pre(F_UNLINK, AT_FDCWD, path, 0, NULL, &a))
+		return (int)fin(F_UNLINK, &a, -1);
 	r = REAL(unlink)(path);
 	names_changed(r);
-	return r;
+	return (int)fin(F_UNLINK, &a, r);
 }
 
 int
 unlinkat(int dfd, const char *path, int flags)
 {
+	struct act a;
 	int r;
 
 	if (pass())
 		return REAL(unlinkat)(dfd, path, flags);
-	if (path_pre(F_UNLINK, dfd, path, 0, NULL))
-		return -1;
+	if (path_pre(F_UNLINK, dfd, path, 0, NULL, &a))
+		return (int)fin(F_UNLINK, &a, -1);
 	r = REAL(unlinkat)(dfd, path, flags);
 	names_changed(r);
-	return r;
+	return (int)fin(F_UNLINK, &a, r);
 }
 
 int
 rmdir(const char *path)
 {
+	struct act a;
 	int r;
 
 	if (pass())
 		return REAL(rmdir)(path);
-	if (path_pre(F_UNLINK, AT_FDCWD, path, 0, NULL))
-		return -1;
+	if (path_pre(F_UNLINK, AT_FDCWD, path, 0, NULL, &a))
+		return (int)fin(F_UNLINK, &a, -1);
 	r = REAL(rmdir)(path);
 	names_changed(r);
-	return r;
+	return (int)fin(F_UNLINK, &a, r);
 }
 
 /* --- descriptors come and go -------------------------------------------- */

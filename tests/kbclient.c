@@ -2,8 +2,15 @@
 /*
  *	kbclient [-b ADDR] [-s SECRET] ping
  *	kbclient ... produce TOPIC PART N [-r SIZE] [-n PER_BATCH] [-w INFLIGHT] [-a ACKS] [-P PREFIX]
+ *			[-k] [-T FILE]
  *		records "PREFIX-<i>" padded with '.' to SIZE bytes; prints the
- *		value of every acknowledged record (acks 0: every record sent)
+ *		value of every acknowledged record (acks 0: every record sent);
+ *		-k: an ERR answer prints "ERR CODE MESSAGE" for its batch and
+ *		the rest goes on (exit 1 at the end); -T FILE: appends (O_APPEND,
+ *		one write a line, so a fault trace can share the file) "kbclient
+ *		sent TOPIC PART N PID" before each batch goes, "kbclient ok TOPIC
+ *		PART FIRST LAST PID" or "kbclient err TOPIC PART CODE PID" when its
+ *		answer came (PID tells the clients sharing a file apart)
  *	kbclient ... consume TOPIC PART [-o OFFSET] [-c COUNT] [-W WAIT_MS] [-m MAX_BYTES]
  *		prints "OFFSET VALUE" per record until COUNT records or a fetch
  *		that waited WAIT_MS (default 0) came back empty
@@ -17,11 +24,13 @@
  * Exit 0, 1 on failure (message on stderr), 2 on usage.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -51,6 +60,7 @@ static int rsize = 0, per_batch = 100, inflight = 16, acks = 1;
 static int64_t start_off = 0, count = -1, maxb = 1 << 20;
 static int wait_ms = 0;
 static const char *prefix = "r";
+static int keep_going, trace_fd = -1, failed;
 
 static void
 opts(int argc, char **argv)
@@ -58,7 +68,7 @@ opts(int argc, char **argv)
 	int ch;
 
 	optind = 1;
-	while ((ch = getopt(argc, argv, "r:n:w:a:P:o:c:W:m:")) != -1) {
+	while ((ch = getopt(argc, argv, "r:n:w:a:P:o:c:W:m:kT:")) != -1) {
 		switch (ch) {
 		case 'r': rsize = atoi(optarg); break;
 		case 'n': per_batch = atoi(optarg); break;
@@ -69,8 +79,36 @@ opts(int argc, char **argv)
 		case 'c': count = atoll(optarg); break;
 		case 'W': wait_ms = atoi(optarg); break;
 		case 'm': maxb = atoll(optarg); break;
+		case 'k': keep_going = 1; break;
+		case 'T':
+			if ((trace_fd = open(optarg, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644)) < 0) {
+				snprintf(err, sizeof err, "%s: %s", optarg, strerror(errno));
+				die("trace");
+			}
+			break;
 		default: exit(2);
 		}
+	}
+}
+
+/* one line into the -T file */
+static void
+trace(const char *fmt, ...)
+{
+	char line[512];
+	va_list ap;
+	int n;
+
+	if (trace_fd < 0)
+		return;
+	va_start(ap, fmt);
+	n = vsnprintf(line, sizeof line - 24, fmt, ap);
+	va_end(ap);
+	if (n >= 0 && n < (int)sizeof line - 24)
+		n += snprintf(line + n, 24, " %ld\n", (long)getpid());
+	if (n < 0 || n >= (int)sizeof line || write(trace_fd, line, (size_t)n) != n) {
+		snprintf(err, sizeof err, "%s", strerror(errno));
+		die("trace");
 	}
 }
 
@@ -106,6 +144,7 @@ produce(const char *topic, int part, int64_t n, int print)
 			}
 			if (klog_builder_finish(&bb, &batch, &len, err) < 0)
 				die("builder");
+			trace("kbclient sent %s %d %" PRId64, topic, part, i - first);
 			if (klog_client_produce_send(c, topic, part, acks, batch, len, err) < 0)
 				die("produce");
 			if (acks == 0) {
@@ -121,8 +160,19 @@ produce(const char *topic, int part, int64_t n, int print)
 		}
 		if (qn == 0)
 			break;
-		if (klog_client_produce_ack(c, &f, &l, err) < 0)
-			die("produce");
+		if (klog_client_produce_ack(c, &f, &l, err) < 0) {
+			const char *code = *klog_client_code(c) ? klog_client_code(c) : "-";
+			trace("kbclient err %s %d %s", topic, part, code);
+			if (!keep_going)
+				die("produce");
+			fprintf(out, "ERR %s %s\n", code, err);
+			fflush(out);
+			failed = 1;
+			qh = (qh + 1) % (inflight + 1);
+			qn--;
+			continue;
+		}
+		trace("kbclient ok %s %d %" PRId64 " %" PRId64, topic, part, f, l);
 		if (l - f + 1 != q[qh].n) {
 			snprintf(err, sizeof err, "ack covers %" PRId64 " records, sent %" PRId64,
 			    l - f + 1, q[qh].n);
@@ -386,5 +436,5 @@ main(int argc, char **argv)
 	} else
 		return 2;
 	klog_client_close(c);
-	return fflush(stdout) == 0 ? 0 : 1;
+	return fflush(stdout) == 0 && !failed ? 0 : 1;
 }

@@ -291,6 +291,108 @@ test_expect_success 'KLOG_FAULT_FILE armed and disarmed while the process runs' 
 	test_cmp expect flog
 '
 
+# now_ms: milliseconds on a clock (for "took at least"; never an upper bound)
+now_ms() {
+	echo $(($(date +%s%N) / 1000000))
+}
+
+test_expect_success 'delay=MS: a none rule waits, then lets the call through' '
+	rm -rf "$ROOT" flog && mkdir "$ROOT" &&
+	t0=$(now_ms) &&
+	fp "fdatasync:none:delay=300" open root/f c write abc fdatasync fdatasync >out &&
+	t1=$(now_ms) &&
+	printf "open ok\nwrite ok 3\nfdatasync ok\nfdatasync ok\n" >expect &&
+	test_cmp expect out &&
+	test $((t1 - t0)) -ge 600 &&
+	is root/f abc &&
+	printf "fdatasync $ROOT/f none delay=300\nfdatasync $ROOT/f none delay=300\n" >expect &&
+	test_cmp expect flog
+'
+
+test_expect_success 'delay=MS with an errno waits, then fails; after and count pick the calls' '
+	rm -rf "$ROOT" flog && mkdir "$ROOT" &&
+	t0=$(now_ms) &&
+	fp "fsync:EIO:delay=200:count=1;write:none:after=1:count=1" open root/g c write x write y \
+		write z fsync fsync >out &&
+	t1=$(now_ms) &&
+	printf "open ok\nwrite ok 1\nwrite ok 1\nwrite ok 1\nfsync EIO\nfsync ok\n" >expect &&
+	test_cmp expect out &&
+	test $((t1 - t0)) -ge 200 &&
+	is root/g xyz &&
+	printf "write $ROOT/g none\nfsync $ROOT/g EIO delay=200\n" >expect &&
+	test_cmp expect flog &&
+	test_must_fail fp "fsync:none:partial" open root/f c 2>err &&
+	grep fsync:none:partial err &&
+	test_must_fail fp "write:EIO:delay=soon" open root/f c 2>err &&
+	grep delay=soon err
+'
+
+# fpt RULES OP...: fp with the trace in $TRASH/trace
+fpt() {
+	fpt_rules=$1
+	shift
+	env LD_PRELOAD="$SHIM" ASAN_OPTIONS="$ASAN_PRELOAD" KLOG_FAULT="$fpt_rules" \
+		KLOG_FAULT_ROOT="$ROOT" KLOG_FAULT_LOG="$TRASH/flog" \
+		KLOG_FAULT_TRACE="$TRASH/trace" kfaultprobe "$@"
+}
+
+test_expect_success 'KLOG_FAULT_TRACE: a line per call on an eligible file, failures too' '
+	rm -rf "$ROOT" flog && mkdir "$ROOT" &&
+	echo before >trace &&
+	fpt "write:EIO:count=1:path=*/g" open root/f c write ab pwrite 0 x writev a b ftruncate 1 \
+		fdatasync fsync sfr close open root/f - close open root/g c write 1 close \
+		open outside c write x fsync close dirfsync root mkdir root/d rename root/f root/d/f \
+		unlink root/g rmdir root/nothing >out &&
+	cat >expect <<-EOF &&
+	before
+	open 0 $ROOT/f
+	write 0 $ROOT/f
+	pwrite 0 $ROOT/f
+	writev 0 $ROOT/f
+	ftruncate 0 $ROOT/f
+	fdatasync begin $ROOT/f
+	fdatasync 0 $ROOT/f
+	fsync begin $ROOT/f
+	fsync 0 $ROOT/f
+	sync_file_range 0 $ROOT/f
+	open 0 $ROOT/g
+	write EIO $ROOT/g
+	dirfsync begin $ROOT
+	dirfsync 0 $ROOT
+	mkdir 0 $ROOT/d
+	rename 0 $ROOT/f $ROOT/d/f
+	unlink 0 $ROOT/g
+	unlink ENOENT $ROOT/nothing
+	EOF
+	test_cmp expect trace &&
+	grep -c " EIO$" flog >n &&
+	echo 1 >expect &&
+	test_cmp expect n
+'
+
+test_expect_success 'the trace is appended to: other writers interleave, also during a delay' '
+	rm -rf "$ROOT" flog && mkdir "$ROOT" &&
+	: >trace &&
+	{
+		test_wait_line out "^fsync ok" &&
+		echo "marker 1" >>trace &&
+		echo go &&
+		test_wait_line trace "^fdatasync begin" &&
+		echo "marker 2" >>trace
+	} | fpt "fdatasync:none:delay=1500" open root/f c fsync read write x fdatasync >out &&
+	cat >expect <<-EOF &&
+	open 0 $ROOT/f
+	fsync begin $ROOT/f
+	fsync 0 $ROOT/f
+	marker 1
+	write 0 $ROOT/f
+	fdatasync begin $ROOT/f
+	marker 2
+	fdatasync 0 $ROOT/f
+	EOF
+	test_cmp expect trace
+'
+
 test_expect_success 'the shim defines every file call the klog binaries import' '
 	nm -D --defined-only "$SHIM" | awk "{print \$3}" | sort >defined &&
 	for b in kbrokerd kproduce ktopic kdump; do
