@@ -323,11 +323,12 @@ kp_find_seg(struct klog_part *p, int64_t offset)
 
 /*
  * Cut the log at byte pos of segment i: keep the bytes in .damaged files,
- * remove later segments, say what was done.  Recovery cuts what follows
- * the recovery point; klog_part_recover what follows the last good sync.
+ * remove later segments; said (KLOG_ERRLEN) says what was done.  Recovery
+ * cuts what follows the recovery point; klog_part_recover what follows the
+ * last good sync.
  */
 int
-kp_cut(struct klog_part *p, size_t i, int64_t pos, const char *why, char *err)
+kp_cut(struct klog_part *p, size_t i, int64_t pos, const char *why, char *said, char *err)
 {
 	struct seg *s = &p->segs[i];
 	char dn[KSEG_NAMELEN + 8];
@@ -359,10 +360,22 @@ kp_cut(struct klog_part *p, size_t i, int64_t pos, const char *why, char *err)
 	s->size = pos;
 	p->dir_dirty = 1;
 	p->cut = 1;
-	kwarn("partition '%s': cut an unsynced, damaged tail at segment '" SEG_FMT ".log' byte %"
-	    PRId64 " (%s): %" PRId64 " bytes%s kept in '" SEG_FMT ".log.damaged'%s", p->name,
-	    s->base, pos, why, bytes, later ? ", with the later segments," : "", s->base,
+	kmsgf(said, KLOG_ERRLEN, "partition '%s': cut segment '" SEG_FMT ".log' at byte %" PRId64
+	    " (%s): %" PRId64 " bytes%s kept in '" SEG_FMT ".log.damaged'%s", p->name, s->base,
+	    pos, why, bytes, later ? ", with the later segments," : "", s->base,
 	    later ? " and theirs" : "");
+	return 0;
+}
+
+/* recovery's cut, said as a warning */
+static int
+cut_tail(struct klog_part *p, size_t i, int64_t pos, const char *why, char *err)
+{
+	char said[KLOG_ERRLEN];
+
+	if (kp_cut(p, i, pos, why, said, err) < 0)
+		return -1;
+	kwarn("%s", said);
 	return 0;
 }
 
@@ -514,8 +527,9 @@ validate_tail(struct klog_part *p, size_t si, int64_t pos, int64_t *prevp, char 
 		if (i > si && prev != KSEG_UNKNOWN && kseg_check_end(p->segs[i - 1].base, prev,
 		    s->base, p->cfg.compact, msg, sizeof msg) < 0) {
 			/* the segment before ends short: the rest cannot follow it */
-			snprintf(why, sizeof why, "segment '" SEG_FMT ".log': %s", p->segs[i - 1].base, msg);
-			rc = kp_cut(p, i - 1, p->segs[i - 1].size, why, err);
+			kmsgf(why, sizeof why, "an unsynced, damaged tail: segment '" SEG_FMT ".log': %s",
+			    p->segs[i - 1].base, msg);
+			rc = cut_tail(p, i - 1, p->segs[i - 1].size, why, err);
 			break;
 		}
 		if (prev < s->base - 1)
@@ -540,8 +554,8 @@ validate_tail(struct klog_part *p, size_t si, int64_t pos, int64_t *prevp, char 
 			return kerr_sys(err, "cannot read segment '%s/" SEG_FMT ".log'", p->name, s->base);
 		}
 		if (r == -1) {
-			snprintf(why, sizeof why, "%s", w.msg);
-			rc = kp_cut(p, i, w.pos, why, err);
+			kmsgf(why, sizeof why, "an unsynced, damaged tail: %s", w.msg);
+			rc = cut_tail(p, i, w.pos, why, err);
 			kseg_walk_free(&w);
 			break;
 		}
@@ -741,7 +755,9 @@ scan_active(struct klog_part *p, int64_t pos, int64_t prev, int writer, char *er
 	if (r == 0)
 		return 0;
 	if (writer) {
-		if (kp_cut(p, p->nseg - 1, w.pos, w.msg, err) < 0)
+		char why[KLOG_ERRLEN + 32];
+		kmsgf(why, sizeof why, "an unsynced, damaged tail: %s", w.msg);
+		if (cut_tail(p, p->nseg - 1, w.pos, why, err) < 0)
 			return -1;
 		p->cut = 1;
 		return 1;

@@ -288,7 +288,7 @@ int
 klog_part_recover(struct klog_part *p, struct klog_buf *report, char *err)
 {
 	int64_t base = p->synced_base, size = p->synced_size, before = p->end;
-	char why[KLOG_ERRLEN];
+	char why[64], said[KLOG_ERRLEN];
 	size_t i;
 	int rc = -1;
 
@@ -310,8 +310,9 @@ klog_part_recover(struct klog_part *p, struct klog_buf *report, char *err)
 		i = 0;          /* retention took the segment: all that is left is unsynced */
 		size = 0;
 	}
-	snprintf(why, sizeof why, "written after the last good sync, when %.400s", p->failmsg);
-	if (i < p->nseg && kp_cut(p, i, size, why, err) < 0)
+	snprintf(why, sizeof why, "written after the last good sync");
+	said[0] = 0;
+	if (i < p->nseg && kp_cut(p, i, size, why, said, err) < 0)
 		goto out;
 	if (fsync(p->dfd) < 0 && errno != EINVAL) {
 		kerr_sys(err, "partition '%s': cannot sync the directory", p->name);
@@ -332,9 +333,9 @@ klog_part_recover(struct klog_part *p, struct klog_buf *report, char *err)
 	p->synced_base = kp_active(p) ? kp_active(p)->base : -1;
 	p->synced_size = kp_active(p) ? kp_active(p)->size : 0;
 	if (report)
-		klog_buf_printf(report, "partition '%s': recovered: %" PRId64 " record%s written after "
-		    "the last good sync cut into .damaged; the log ends at offset %" PRId64 "\n",
-		    p->name, before - p->end, before - p->end == 1 ? "" : "s", p->end);
+		klog_buf_printf(report, "%s%s%" PRId64 " record%s cut, the log ends at offset %" PRId64
+		    "\n", *said ? said : "", *said ? "; " : "", before - p->end,
+		    before - p->end == 1 ? "" : "s", p->end);
 	rc = 0;
 out:
 	flock(p->dfd, LOCK_UN);

@@ -135,6 +135,18 @@ klog_part_close(struct klog_part *p)
 
 	if (!p)
 		return;
+	/* a failed partition: what followed the last good sync may or may not
+	 * be on the disk (its pages may have been dropped), and must not be
+	 * taken for synced by the next writer: it goes into .damaged now */
+	if ((p->flags & KLOG_WRITE) && p->failed && p->dfd >= 0) {
+		struct klog_buf report = { 0 };
+		if (klog_part_recover(p, &report, e) < 0)
+			kwarn("partition '%s': what was written after the failed sync could not be "
+			    "cut into .damaged (%.300s): the next writer will keep it", p->name, e);
+		else if (report.len)
+			kwarn("%.*s", (int)report.len - 1, (char *)report.data);
+		klog_buf_free(&report);
+	}
 	if ((p->flags & KLOG_WRITE) && !p->failed && p->dfd >= 0 && kp_lock_ex(p->dfd) == 0) {
 		/* a failure here is reported as a warning; callers that must
 		 * know (kproduce's exit status) call klog_part_sync first */

@@ -120,7 +120,7 @@ void kp_trim_tmp(struct klog_part *p);
 int64_t kp_limit(struct klog_part *p, size_t i);
 size_t kp_find_seg(struct klog_part *p, int64_t offset);
 int kp_damage(struct klog_part *p, struct seg *s, int64_t pos, const char *msg, char *err);
-int kp_cut(struct klog_part *p, size_t i, int64_t pos, const char *why, char *err);
+int kp_cut(struct klog_part *p, size_t i, int64_t pos, const char *why, char *said, char *err);
 int kp_length_lies(struct klog_part *p, struct seg *s, int64_t pos, const struct klog_batch *b,
     int64_t size);
 int kp_validate(struct klog_part *p, const unsigned char *batch, const struct klog_batch *b,

@@ -111,10 +111,9 @@ test_expect_success 'always: readers see only what was synced' '
 '
 
 # klog-protocol.7: "OFFSET above LOG_END: ERR OFFSET_OUT_OF_RANGE", LOG_END
-# being the visible end.  The broker answers "DATA 0 6 5" instead (it
-# waits for records past the visible end to become durable, which those
-# of a failed partition never will)
-test_expect_failure 'always: a fetch past the visible end of the failed partition is out of range' '
+# being the visible end: the records past it of a failed partition will
+# never become durable (a healthy one's would, so there a fetch waits)
+test_expect_success 'always: a fetch past the visible end of the failed partition is out of range' '
 	fetch_line 6 | cut -d" " -f1-2 >got &&
 	echo "ERR OFFSET_OUT_OF_RANGE" >expect &&
 	test_cmp expect got
@@ -270,11 +269,9 @@ test_expect_success 'never: later produces refused; t-1 works' '
 '
 
 # The first roll synced segment 0 (fdatasync and the directory, both
-# succeeded: see the trace), so everything below $base is durable.  But a
-# sync of rolled files under never does not move the partition's durable
-# end (kpart_sync_prepare with KSYNC_PENDING notes synced_end as the end
-# it covers), so the failed partition shows readers nothing (0 0)
-test_expect_failure 'never: readers still see what the first roll synced' '
+# succeeded: see the trace), so everything below $base is durable, and the
+# failed partition shows readers that much
+test_expect_success 'never: readers still see what the first roll synced' '
 	echo "0 $base" >expect &&
 	kbclient offsets t 0 >got &&
 	test_cmp expect got
@@ -293,9 +290,8 @@ test_expect_success 'never: REPAIR; the partition takes produces again' '
 	! grep -v "^ok" verify
 '
 
-# ... and REPAIR, cutting back to that durable end, moves the synced
-# segment 0 into 00000000000000000000.log.damaged with the rest
-test_expect_failure 'never: REPAIR kept the segment the first roll synced' '
+# ... and REPAIR, cutting back to that durable end, keeps segment 0
+test_expect_success 'never: REPAIR kept the segment the first roll synced' '
 	test_path_is_missing "$seg.damaged" &&
 	head -c $(ktest size seg1.copy) "$seg" >seg1.now &&
 	cmp seg1.copy seg1.now

@@ -92,7 +92,7 @@ test_expect_success "$ROUNDS rounds of producers killed with SIGKILL" '
 			return 1
 		}
 		grep -q "acked k 0 " "mark.$r" || return 1
-		grep -v -e "acked" -e "warning: .*cut an unsynced, damaged tail" \
+		grep -v -e "acked" -e "warning: .*cut segment .*an unsynced, damaged tail" \
 			-e "warning: .*rebuilt the indexes" "mark.$r" >unexpected
 		if test -s unexpected; then
 			echo "round $r: unexpected stderr: $(cat unexpected)" >&2
@@ -109,7 +109,7 @@ test_expect_success "$ROUNDS rounds of producers killed with SIGKILL" '
 	done &&
 	echo "# $(wc -l <killed 2>/dev/null || echo 0) producers killed while running" &&
 	echo "# $(wc -l <acks) acknowledged batches, all present" &&
-	echo "# torn tails cut after a kill: $(cat mark.* | grep -c "cut an unsynced")"
+	echo "# torn tails cut after a kill: $(cat mark.* | grep -c "an unsynced, damaged tail")"
 '
 
 test_expect_success 'the whole log reads back: offsets contiguous from 0' '
@@ -180,7 +180,7 @@ test_expect_success EMBEDDED 'torn below the recovery point: the writer refuses 
 test_expect_success EMBEDDED 'above it the next writer cuts the torn tail, keeps it and says so' '
 	rm "$KLOG_DIR/recovery-point-offset-checkpoint" &&
 	echo i | kproduce torn 2>err &&
-	grep "^kproduce: warning: .*torn-0.* cut an unsynced, damaged tail .* byte 162" err &&
+	grep "^kproduce: warning: .*torn-0.* cut segment .* at byte 162 (an unsynced, damaged tail" err &&
 	test "$(wc -c <"$T/$SEG.log.damaged")" = $((size - 10 - 162)) &&
 	kconsume -e -f "%o %s\n" torn >actual &&
 	printf "0 a\n1 b\n2 c\n3 d\n4 e\n5 i\n" >expect &&
@@ -193,7 +193,7 @@ test_expect_success EMBEDDED 'garbage after the last batch (past the recovery po
 	test_must_fail kconsume -e torn >/dev/null 2>err &&
 	grep "torn-0/$SEG.log'"'"' damaged at byte" err &&
 	echo j | kproduce torn 2>err &&
-	grep "^kproduce: warning: .*cut an unsynced, damaged tail" err &&
+	grep "^kproduce: warning: .*cut segment .*an unsynced, damaged tail" err &&
 	kconsume -e -f "%o %s\n" torn >actual &&
 	printf "0 a\n1 b\n2 c\n3 d\n4 e\n5 i\n6 j\n" >expect &&
 	test_cmp expect actual &&
