@@ -199,7 +199,7 @@ cmd_create(struct conn *c, struct klog_req *r, char *err, const char **code)
 	errno = 0;
 	if (klog_topic_create(b->d, r->argv[1], (int)np, r->argv + 3, r->argc - 3, err) < 0) {
 		*code = errno == EEXIST ? "TOPIC_EXISTS" : errno == 0 || errno == EINVAL ||
-		    errno == ERANGE ? "INVALID" : "INTERNAL";
+		    errno == ERANGE ? "INVALID" : code_for_errno(errno);
 		return -1;
 	}
 	if ((t = kb_topic_find(b, r->argv[1])))     /* stale: deleted behind our back */
@@ -232,7 +232,7 @@ cmd_alter(struct conn *c, struct klog_req *r, char *err, const char **code)
 	errno = 0;
 	if (klog_topic_alter(b->d, r->argv[1], (int)np, r->argv + 3, r->argc - 3, err) < 0) {
 		*code = errno == ENOENT ? "UNKNOWN_TOPIC" : errno == 0 || errno == EINVAL ||
-		    errno == ERANGE ? "INVALID" : "INTERNAL";
+		    errno == ERANGE ? "INVALID" : code_for_errno(errno);
 		return -1;
 	}
 	if (klog_topic_load(b->d, r->argv[1], &cfg, err) < 0) {

@@ -113,8 +113,11 @@
  *		fewer than MIN_BYTES (default 1) are there, the broker waits
  *		up to MAX_WAIT_MS (default 0) for a produce to this
  *		partition, then answers with what there is (maybe DATA 0).
- *		OFFSET == LOG_END is not an error: it waits.  OFFSET below
- *		LOG_START or above LOG_END: ERR OFFSET_OUT_OF_RANGE.
+ *		OFFSET == LOG_END is not an error: it waits; so does an
+ *		OFFSET past LOG_END whose records are written but not yet
+ *		durable (--fsync always).  OFFSET below LOG_START, past
+ *		what is written, or past LOG_END of a failed partition:
+ *		ERR OFFSET_OUT_OF_RANGE.
  *	OFFSETS TOPIC PARTITION          OK LOG_START LOG_END (visible end)
  *	TIMEOFFSET TOPIC PARTITION TS    OK OFFSET
  *		first offset whose timestamp (ms since the epoch) >= TS;
