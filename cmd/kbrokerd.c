@@ -72,6 +72,7 @@ static void
 usage(FILE *f, int code)
 {
 	fprintf(f, "usage: %s [-d DIR] [-l ADDR:PORT] [-s SECRET_FILE] [--fsync always|interval=MS|never]\n"
+	    "                [--visible durable|written]\n"
 	    "                [--max-connections N] [--idle-timeout SEC] [--max-request BYTES]\n"
 	    "                [--max-memory BYTES] [-r FD] [-q]\n", prog);
 	if (code == 0)
@@ -84,6 +85,8 @@ usage(FILE *f, int code)
 		    "  -s, --secret-file FILE  clients must AUTH with the file's first line\n"
 		    "                          (or the secret in $KLOG_SECRET)\n"
 		    "      --fsync POLICY      always (group commit; default), interval=MS, never\n"
+		    "      --visible WHAT      under always, fetches see durable records (default)\n"
+		    "                          or written ones (lower latency)\n"
 		    "      --max-connections N (default 1024)\n"
 		    "      --idle-timeout SEC  close idle connections (default 600; 0 never)\n"
 		    "      --max-request BYTES largest produce payload (default 16777216)\n"
@@ -128,6 +131,7 @@ main(int argc, char **argv)
 		{ "listen", required_argument, NULL, 'l' },
 		{ "secret-file", required_argument, NULL, 's' },
 		{ "fsync", required_argument, NULL, 'F' },
+		{ "visible", required_argument, NULL, 'W' },
 		{ "max-connections", required_argument, NULL, 'C' },
 		{ "idle-timeout", required_argument, NULL, 'I' },
 		{ "max-request", required_argument, NULL, 'R' },
@@ -163,6 +167,16 @@ main(int argc, char **argv)
 			} else {
 				fprintf(stderr, "%s: bad fsync policy '%s' (always, interval=MS, never)\n",
 				    prog, optarg);
+				usage(stderr, 2);
+			}
+			break;
+		case 'W':
+			if (!strcmp(optarg, "written"))
+				o.visible_written = 1;
+			else if (!strcmp(optarg, "durable"))
+				o.visible_written = 0;
+			else {
+				fprintf(stderr, "%s: bad --visible '%s' (durable or written)\n", prog, optarg);
 				usage(stderr, 2);
 			}
 			break;

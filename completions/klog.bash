@@ -310,6 +310,9 @@ _klog_kbrokerd()
 		_klog_reply always interval= never
 		_klog_nospace_eq
 		return ;;
+	--visible)
+		_klog_reply durable written
+		return ;;
 	--max-connections|--idle-timeout|--max-request|--max-memory|-r|--ready-fd)
 		COMPREPLY=(); return ;;
 	esac
@@ -319,7 +322,7 @@ _klog_kbrokerd()
 		_klog_nospace_eq
 		;;
 	-*)
-		_klog_reply -d --dir -l --listen -s --secret-file --fsync \
+		_klog_reply -d --dir -l --listen -s --secret-file --fsync --visible \
 			--max-connections --idle-timeout --max-request --max-memory \
 			-r --ready-fd -q --quiet -h --help -V --version
 		;;

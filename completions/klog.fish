@@ -266,6 +266,7 @@ complete -c kbrokerd -s d -l dir -x -a '(__fish_complete_directories)' -d 'log d
 complete -c kbrokerd -s l -l listen -x -a '127.0.0.1:7092 "*:7092" "[::1]:7092" "[::]:7092"' -d 'address to listen on'
 complete -c kbrokerd -s s -l secret-file -r -F -d 'clients must AUTH with its first line'
 complete -c kbrokerd -l fsync -x -a 'always\t"sync before acknowledging (default)" interval=\t"sync every MS milliseconds" never\t"the kernel syncs"' -d 'when to sync'
+complete -c kbrokerd -l visible -x -a 'durable\t"consumers see synced records (default)" written\t"consumers see written records"' -d 'under --fsync always, what consumers see'
 complete -c kbrokerd -l max-connections -x -d 'most connections at once (1024)'
 complete -c kbrokerd -l idle-timeout -x -d 'close idle connections after SEC (600, 0 never)'
 complete -c kbrokerd -l max-request -x -d 'largest produce payload (16777216)'

@@ -19,24 +19,6 @@
 
 /* --- fetch ------------------------------------------------------------ */
 
-/* walk the batch headers of a slice: next offset and record count */
-static int
-slice_walk(int fd, int64_t pos, size_t len, int64_t *next, uint64_t *records)
-{
-	unsigned char h[KLOG_BATCH_OVERHEAD];
-	int64_t end = pos + (int64_t)len;
-
-	*records = 0;
-	while (pos < end) {
-		if (pread(fd, h, sizeof h, pos) != (ssize_t)sizeof h)
-			return -1;
-		*next = (int64_t)get64(h) + (int32_t)get32(h + 23) + 1;
-		*records += get32(h + 57);
-		pos += (int64_t)get32(h + 8) + KLOG_LOG_OVERHEAD;
-	}
-	return 0;
-}
-
 void
 kb_waiter_unlink(struct oitem *it)
 {
@@ -119,12 +101,11 @@ kb_fetch_try(struct oitem *it, int force)
 	struct conn *c = it->c;
 	struct klog_broker *b = c->b;
 	struct bpart *bp = it->bp;
-	struct klog_slice sl = { -1, 0, 0 };
+	struct klog_slice sl = { -1, 0, 0, 0, 0 };
 	struct klog_buf h = { 0 };
 	const char *code;
 	char err[KLOG_ERRLEN];
 	int64_t next = it->offset, vis;
-	uint64_t recs = 0;
 
 	if (kb_part_online(bp, &code, err) < 0) {
 		klog_proto_err(&h, code, err);
@@ -158,12 +139,10 @@ kb_fetch_try(struct oitem *it, int force)
 			it->timer = klog_loop_timer(b->loop, it->deadline - klog_now_ms(), fetch_timeout, it);
 		return;
 	}
-	if (sl.len > 0 && slice_walk(sl.fd, sl.pos, sl.len, &next, &recs) < 0) {
-		kerr_sys(err, "cannot read partition '%s'", klog_part_name(bp->p));
-		klog_proto_err(&h, "INTERNAL", err);
-		goto fail;
+	if (sl.len > 0) {
+		next = sl.next;
+		b->records_out += (uint64_t)sl.records;
 	}
-	b->records_out += recs;
 	if (klog_buf_printf(&h, "DATA %zu %" PRId64 " %" PRId64 "\n", sl.len, next, vis) < 0) {
 		c->closing = 1;
 		goto fail;

@@ -22,8 +22,11 @@
  *
  * Policies.  always: a produce's "OK" waits until its partition is
  * durable past the batch (broker-out.c, kb_reply_ack), and consumers see
- * only durable records: the visible end of a partition is its durable end,
- * a high watermark of one.  interval=MS: a timer asks for a sync of what
+ * only durable records: the visible end of a partition (its high
+ * watermark) is its durable end, so nothing a consumer saw can vanish in a
+ * power loss; with --visible written they see records once written, as
+ * under the other policies (Kafka's high watermark of one replica: its log
+ * end), at the price of that promise and without waiting for the sync.  interval=MS: a timer asks for a sync of what
  * was written; acknowledgements and reads do not wait.  never: only the
  * files of rolled segments and new directory entries are synced (and
  * everything at shutdown).  Under every policy a failed sync fails the
@@ -146,10 +149,18 @@ job_add(struct job *j)
 	return &j->v[j->n++];
 }
 
+/* durable only under always, unless --visible written; a failed
+ * partition shows what was synced, whatever the policy */
+static int
+durable_visible(struct klog_broker *b)
+{
+	return b->o.fsync_policy == KLOG_FSYNC_ALWAYS && !b->o.visible_written;
+}
+
 int64_t
 kb_visible_end(struct klog_broker *b, struct bpart *bp)
 {
-	if (b->o.fsync_policy == KLOG_FSYNC_ALWAYS || (bp->p && klog_part_failed(bp->p)))
+	if (durable_visible(b) || (bp->p && klog_part_failed(bp->p)))
 		return bp->durable;
 	return bp->log_end;
 }
@@ -176,7 +187,7 @@ kb_written(struct klog_broker *b, struct bpart *bp)
 	}
 	if (b->o.fsync_policy == KLOG_FSYNC_ALWAYS)
 		b->want_sync = 1;
-	else
+	if (!durable_visible(b))
 		kb_wake(b, bp);
 	if (bp->p && kpart_take_log_start(bp->p, &start)) {
 		if (kb_vec_add(&b->startv, &b->nstart, &b->cstart, bp) == 0)

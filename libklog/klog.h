@@ -329,6 +329,8 @@ struct klog_slice {
 	int fd;
 	int64_t pos;
 	size_t len;
+	int64_t next;                   /* the offset after the last batch in it */
+	int64_t records;                /* records in it (the batches' counts) */
 };
 int klog_part_slice(struct klog_part *p, int64_t offset, size_t max,
     struct klog_slice *s, char *err);
@@ -641,6 +643,7 @@ struct klog_broker_opts {
 	const char *secret;             /* NULL: no AUTH needed */
 	int fsync_policy;               /* KLOG_FSYNC_* */
 	int fsync_interval_ms;
+	int visible_written;            /* fetches see written records, not only durable ones */
 	int max_conns;
 	int idle_timeout_ms;            /* 0: none */
 	size_t max_request;             /* largest payload */

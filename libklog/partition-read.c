@@ -162,7 +162,7 @@ locate(struct klog_part *p, int64_t offset, size_t max, int64_t limit, struct kl
 	struct klog_batch b;
 	struct seg *s;
 	struct stat st;
-	int64_t pos, start, prev;
+	int64_t pos, start, prev, records;
 	int tries = 0, r;
 	char e[KLOG_ERRLEN];
 
@@ -197,6 +197,7 @@ retry:
 			return kerr_sys(err, "segment of '%s'", p->name);
 		start = pos = p->rpos;
 		prev = p->rprev;
+		records = 0;
 		r = 0;
 		if (out && pos < st.st_size) {
 			/* one read of up to max bytes, cut to whole batches in memory */
@@ -231,6 +232,7 @@ retry:
 					break;
 				off += klog_batch_size(&b);
 				prev = klog_batch_last(&b);
+				records += b.count;
 			}
 			pos += (int64_t)off;
 			if (r == 0 && pos == start && (r = next_hdr(p, p->rseg, st.st_size, pos, prev,
@@ -246,6 +248,7 @@ retry:
 				break;
 			pos += (int64_t)klog_batch_size(&b);
 			prev = klog_batch_last(&b);
+			records += b.count;
 			if ((size_t)(pos - start) >= max)
 				break;
 		}
@@ -261,6 +264,8 @@ retry:
 			sl->fd = s->fd;
 			sl->pos = start;
 			sl->len = (size_t)(pos - start);
+			sl->next = prev + 1;
+			sl->records = records;
 			p->rpos = pos;
 			p->rprev = prev;
 			p->roff = prev + 1;

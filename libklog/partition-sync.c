@@ -297,7 +297,7 @@ klog_part_recover(struct klog_part *p, struct klog_buf *report, char *err)
 			klog_buf_printf(report, "partition '%s': not failed, nothing to recover\n", p->name);
 		return 0;
 	}
-	if (kp_lock_ex(p->dfd) < 0)
+	if (!p->held && kp_lock_ex(p->dfd) < 0)
 		return kerr_sys(err, "cannot lock partition '%s'", p->name);
 	/* nothing synced since open: the first segment, from its start */
 	if (base < 0 && p->nseg) {
@@ -338,6 +338,7 @@ klog_part_recover(struct klog_part *p, struct klog_buf *report, char *err)
 		    before - p->end == 1 ? "" : "s", p->end);
 	rc = 0;
 out:
-	flock(p->dfd, LOCK_UN);
+	if (!p->held)
+		flock(p->dfd, LOCK_UN);
 	return rc;
 }

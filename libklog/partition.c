@@ -107,7 +107,12 @@ klog_part_open(struct klog_dir *d, const char *topic, int partition, int flags, 
 			flock(p->dfd, LOCK_UN);
 			goto fail;
 		}
-		flock(p->dfd, LOCK_UN);
+		/* a broker is the directory's only writer: it keeps the lock
+		 * while the partition is open, and needs no catching up */
+		if (flags & KLOG_BROKER)
+			p->held = 1;
+		else
+			flock(p->dfd, LOCK_UN);
 		kp_trim_tmp(p);
 	} else if (kp_refresh(p, 0, err) < 0)
 		goto fail;
@@ -387,10 +392,12 @@ klog_part_append(struct klog_part *p, unsigned char *batches, size_t len,
 		in_ts = now;
 	if (len == 0)
 		return 0;
-	if (kp_lock_ex(p->dfd) < 0)
-		return kerr_sys(err, "cannot lock partition '%s'", p->name);
-	if (kp_refresh(p, 1, err) < 0)
-		goto out;
+	if (!p->held) {
+		if (kp_lock_ex(p->dfd) < 0)
+			return kerr_sys(err, "cannot lock partition '%s'", p->name);
+		if (kp_refresh(p, 1, err) < 0)
+			goto out;
+	}
 	kp_trim_tmp(p);
 	if (!kp_active(p)) {
 		if (create_segment(p, p->end, err) < 0)
@@ -475,7 +482,8 @@ klog_part_append(struct klog_part *p, unsigned char *batches, size_t len,
 	p->dirty = 1;
 	rc = 0;
 out:
-	flock(p->dfd, LOCK_UN);
+	if (!p->held)
+		flock(p->dfd, LOCK_UN);
 	return rc;
 }
 

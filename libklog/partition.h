@@ -61,6 +61,7 @@ struct klog_part {
 	char name[KLOG_TOPIC_MAX + 16];
 	int dfd;
 	int flags;
+	int held;               /* a broker's: the writer lock is held while open */
 	struct klog_config cfg;
 	struct seg *segs;
 	size_t nseg;

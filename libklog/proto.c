@@ -107,8 +107,9 @@
  *		first batch alone is larger.  NEXT is the offset to fetch
  *		next; LOG_END the partition's visible end: under --fsync
  *		always only durable records are served (a high watermark;
- *		a produce becomes visible when it is acknowledged), else
- *		everything written.  Every batch served was checked against
+ *		a produce becomes visible when it is acknowledged) unless
+ *		the broker runs with --visible written, else everything
+ *		written.  Every batch served was checked against
  *		its neighbours and, once, its CRC.  Long poll: when
  *		fewer than MIN_BYTES (default 1) are there, the broker waits
  *		up to MAX_WAIT_MS (default 0) for a produce to this

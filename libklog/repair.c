@@ -219,6 +219,32 @@ lower_recovery_point(struct klog_dir *d, const char *partdir, const char *pname,
 	return rc;
 }
 
+/*
+ * The partition's writer lock.  A kbrokerd holds the lock of every
+ * partition it has open for as long as it runs, so a forced repair under
+ * a broker gets only the partitions it fenced (offline): it tries for two
+ * seconds (an embedded writer holds it for one append at a time), then
+ * gives up and says to ask the broker.
+ */
+static int
+lock_partition(int dfd, const char *pname, int flags, char *err)
+{
+	int i;
+
+	for (i = 0; i < 200; i++) {
+		if (flock(dfd, LOCK_EX | ((flags & KLOG_REPAIR_FORCE) ? LOCK_NB : 0)) == 0)
+			return 0;
+		if (errno == EINTR)
+			continue;
+		if (errno != EWOULDBLOCK)
+			return kerr_sys(err, "cannot lock partition '%s'", pname);
+		usleep(10000);
+	}
+	errno = EBUSY;
+	return kerr(err, "partition '%s' is held by its writer (a kbrokerd keeps the partitions "
+	    "it serves locked): repair it through the broker, 'REPAIR TOPIC PARTITION'", pname);
+}
+
 int
 klog_repair_partition(struct klog_dir *d, const char *partdir, int flags,
     struct klog_buf *report, char *err)
@@ -238,12 +264,9 @@ klog_repair_partition(struct klog_dir *d, const char *partdir, int flags,
 		close(dfd);
 		return -1;
 	}
-	while (flock(dfd, LOCK_EX) < 0) {
-		if (errno != EINTR) {
-			kerr_sys(err, "cannot lock partition '%s'", pname);
-			close(dfd);
-			return -1;
-		}
+	if (lock_partition(dfd, pname, flags, err) < 0) {
+		close(dfd);
+		return -1;
 	}
 	kseg_topic_config(d, partdir, &c);
 	if (kseg_list(dfd, pname, &bases, &n, err) < 0)

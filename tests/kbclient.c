@@ -333,12 +333,16 @@ latency(const char *addr, const char *secret, const char *topic, int part, int r
 	for (i = 0; i < n; i++) {
 		unsigned char *batch;
 		size_t len;
-		double due = t0 + (double)i / rate, t;
-		while ((t = now()) < due)
-			if (due - t > 0.0002) {
-				struct timespec ts = { 0, (long)((due - t - 0.0001) * 1e9) };
-				nanosleep(&ts, NULL);
-			}
+		double due = t0 + (double)i / rate;
+		/* sleep to the due time (no spinning: the producer must not take a
+		 * core from the broker it measures) */
+		if (now() < due) {
+			struct timespec ts;
+			ts.tv_sec = (time_t)due;
+			ts.tv_nsec = (long)((due - (double)ts.tv_sec) * 1e9);
+			while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL) == EINTR)
+				;
+		}
 		klog_builder_reset(&bb);
 		snprintf(v, sizeof v, "%.9f", now());
 		klog_builder_add(&bb, klog_now_ms(), NULL, -1, v, (int32_t)strlen(v), NULL, 0);
