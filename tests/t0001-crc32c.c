@@ -69,5 +69,27 @@ main(void)
 	cmp_ok(klog_crc32c(0, buf + 3, 4096), ==, klog_crc32c_sw(0, buf + 3, 4096),
 	    "4 KiB, hardware == tables");
 	cmp_ok(klog_crc32c(0, buf + 3, 4096), ==, crc_ref(buf + 3, 4096), "4 KiB, reference");
+	{
+		/* the three-way loop (three 4 KiB blocks at a time) and its joins,
+		 * at lengths around the block sizes and with odd starts */
+		static unsigned char big[64 << 10];
+		static const size_t lens[] = { 12287, 12288, 12289, 12296, 24576, 30000, 36864,
+		    40000, 65000 };
+		int bad = 0;
+		for (size_t i = 0; i < sizeof big; i++) {
+			seed = seed * 1103515245 + 12345;
+			big[i] = (unsigned char)(seed >> 16);
+		}
+		for (size_t k = 0; k < sizeof lens / sizeof *lens; k++)
+			for (size_t off = 0; off < 9; off += 4) {
+				uint32_t want = crc_ref(big + off, lens[k] - off);
+				if (klog_crc32c(0, big + off, lens[k] - off) != want ||
+				    klog_crc32c_sw(0, big + off, lens[k] - off) != want ||
+				    klog_crc32c(klog_crc32c(0, big + off, 5000), big + off + 5000,
+				    lens[k] - off - 5000) != want)
+					bad++;
+			}
+		cmp_ok(bad, ==, 0, "long buffers: hardware, tables and chains match the reference");
+	}
 	return done_testing();
 }
