@@ -1,6 +1,7 @@
 # klog - what the kbrokerd scenario tests share; source after lib.sh. MIT licence.
 #
-# start_broker, stop_broker, talk (a raw protocol conversation) and alive.
+# start_broker, stop_broker, talk (a raw protocol conversation), alive, and
+# metric and wait_metric (STATS values).
 # Brokers listen on a port the kernel picks (-l 127.0.0.1:0): start_broker
 # reads the bound address from the readiness fd and sets PORT, ADDR and
 # KLOG_BROKERS (for kbclient and the tools) to it, so two copies of the
@@ -49,4 +50,24 @@ alive() {
 	kbclient ping >pong &&
 	echo pong >pong.expect &&
 	test_cmp pong.expect pong
+}
+
+# metric NAME: a value from STATS (the whole first word of its line, labels and all)
+metric() {
+	kbclient stats | awk -v n="$1" '$1 == n { print $2 }'
+}
+
+# wait_metric NAME OP VALUE: poll STATS until the test holds (at most ~10 s)
+wait_metric() {
+	wm_i=0
+	while :; do
+		wm_v=$(metric "$1")
+		test -n "$wm_v" && test "$wm_v" "$2" "$3" && return 0
+		wm_i=$((wm_i + 1))
+		if test $wm_i -gt 500; then
+			echo "wait_metric: $1 is '$wm_v', want $2 $3" >&2
+			return 1
+		fi
+		sleep 0.02
+	done
 }

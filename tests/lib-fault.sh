@@ -92,26 +92,6 @@ synced_past() {
 	done
 }
 
-# metric NAME: a value from STATS (NAME may hold labels: use a regexp-safe form)
-metric() {
-	kbclient stats | awk -v n="$1" '$1 == n { print $2 }'
-}
-
-# wait_metric NAME OP VALUE: poll STATS until the test holds (at most ~10 s)
-wait_metric() {
-	wm_i=0
-	while :; do
-		wm_v=$(metric "$1")
-		test -n "$wm_v" && test "$wm_v" "$2" "$3" && return 0
-		wm_i=$((wm_i + 1))
-		if test $wm_i -gt 500; then
-			echo "wait_metric: $1 is '$wm_v', want $2 $3" >&2
-			return 1
-		fi
-		sleep 0.02
-	done
-}
-
 # produce_req TOPIC PART N: a PRODUCE request (acks 1) of one batch of N records
 produce_req() {
 	kbatch good "$3" >pr.batch &&

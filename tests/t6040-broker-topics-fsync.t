@@ -6,26 +6,6 @@ test_description='kbrokerd: alter and delete under long polls; fsync always, int
 
 . "$TEST_DIRECTORY/lib-broker.sh"
 
-# metric NAME: a value from STATS
-metric() {
-	printf "STATS\nQUIT\n" | talk | sed -n "s/^$1 //p"
-}
-
-# wait_metric NAME OP VALUE: poll STATS until the test holds (at most ~10 s)
-wait_metric() {
-	wm_i=0
-	while :; do
-		wm_v=$(metric "$1")
-		test -n "$wm_v" && test "$wm_v" "$2" "$3" && return 0
-		wm_i=$((wm_i + 1))
-		if test $wm_i -gt 500; then
-			echo "wait_metric: $1 is '$wm_v', want $2 $3" >&2
-			return 1
-		fi
-		sleep 0.02
-	done
-}
-
 test_expect_success 'setup' '
 	mkdir -p "$KLOG_DIR" &&
 	start_broker b

@@ -8,11 +8,6 @@ test_description='a damaged partition is offline, the others serve; REPAIR makes
 
 SEG=00000000000000000000
 
-# metric NAME: a value from STATS
-metric() {
-	printf "STATS\nQUIT\n" | talk | sed -n "s/^$1 //p"
-}
-
 test_expect_success 'setup: two partitions, closed cleanly (recovery points at the end)' '
 	mkdir -p "$KLOG_DIR" &&
 	ktopic -d "$KLOG_DIR" create t -p 2 &&
