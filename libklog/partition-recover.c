@@ -502,6 +502,39 @@ reach(struct klog_part *p, size_t si, int64_t rp, int64_t *pos, int64_t *prev, c
 }
 
 /*
+ * Walk bytes [w->pos, end) of segment i (w initialised there), each batch
+ * checked against its neighbours and, with full, validated whole; note the
+ * segment's largest timestamp (and the first batch's, for segment.ms).
+ * *prev: the last offset before, then of the last good batch.  Returns
+ * kseg_walk_next's last answer: 0 the end, -1 bad or incomplete bytes at
+ * w->pos (w->msg, and w->b as far as its header went), -2 a read error.
+ */
+static int
+walk_checked(struct klog_part *p, size_t i, struct kseg_walk *w, int full, int64_t *prev)
+{
+	struct seg *s = &p->segs[i];
+	char msg[KLOG_ERRLEN];
+	int r;
+
+	while ((r = kseg_walk_next(w)) == 1) {
+		if (kseg_check_next(&w->b, s->base, *prev, kp_limit(p, i), p->cfg.compact, msg,
+		    sizeof msg) < 0 || (full && kp_validate(p, w->p, &w->b, msg) < 0)) {
+			snprintf(w->msg, sizeof w->msg, "%s", msg);
+			return -1;
+		}
+		if (w->b.max_timestamp > s->max_ts) {
+			s->max_ts = w->b.max_timestamp;
+			s->max_ts_off = klog_batch_last(&w->b);
+		}
+		if (w->pos == 0 && i + 1 == p->nseg)
+			p->first_ts = w->b.max_timestamp;
+		*prev = klog_batch_last(&w->b);
+		kseg_walk_skip(w);
+	}
+	return r;
+}
+
+/*
  * Step 2: validate from byte pos of segment si (*prevp: the last offset
  * before it) to the end of the log, cutting at the first damage.  Sets
  * each segment's size, and *prevp to the last offset kept.
@@ -535,20 +568,7 @@ validate_tail(struct klog_part *p, size_t si, int64_t pos, int64_t *prevp, char 
 		if (prev < s->base - 1)
 			prev = s->base - 1;     /* compacted: offsets resume at the base */
 		kseg_walk_init(&w, s->fd, pos, s->size);
-		while ((r = kseg_walk_next(&w)) == 1) {
-			if (kseg_check_next(&w.b, s->base, prev, kp_limit(p, i), p->cfg.compact, msg,
-			    sizeof msg) < 0 || kp_validate(p, w.p, &w.b, msg) < 0) {
-				r = -1;
-				snprintf(w.msg, sizeof w.msg, "%s", msg);
-				break;
-			}
-			if (w.b.max_timestamp > s->max_ts) {
-				s->max_ts = w.b.max_timestamp;
-				s->max_ts_off = klog_batch_last(&w.b);
-			}
-			prev = klog_batch_last(&w.b);
-			kseg_walk_skip(&w);
-		}
+		r = walk_checked(p, i, &w, 1, &prev);
 		if (r == -2) {
 			kseg_walk_free(&w);
 			return kerr_sys(err, "cannot read segment '%s/" SEG_FMT ".log'", p->name, s->base);
@@ -721,7 +741,6 @@ static int
 scan_active(struct klog_part *p, int64_t pos, int64_t prev, int writer, char *err)
 {
 	struct seg *s = kp_active(p);
-	char msg[KLOG_ERRLEN];
 	struct kseg_walk w;
 	struct stat st;
 	int r;
@@ -729,22 +748,7 @@ scan_active(struct klog_part *p, int64_t pos, int64_t prev, int writer, char *er
 	if (fstat(s->fd, &st) < 0)
 		return kerr_sys(err, "segment of '%s'", p->name);
 	kseg_walk_init(&w, s->fd, pos, st.st_size);
-	while ((r = kseg_walk_next(&w)) == 1) {
-		if (kseg_check_next(&w.b, s->base, prev, INT64_MAX, p->cfg.compact, msg,
-		    sizeof msg) < 0 || (writer && kp_validate(p, w.p, &w.b, msg) < 0)) {
-			r = -1;
-			snprintf(w.msg, sizeof w.msg, "%s", msg);
-			break;
-		}
-		if (w.b.max_timestamp > s->max_ts) {
-			s->max_ts = w.b.max_timestamp;
-			s->max_ts_off = klog_batch_last(&w.b);
-		}
-		if (w.pos == 0)
-			p->first_ts = w.b.max_timestamp;
-		prev = klog_batch_last(&w.b);
-		kseg_walk_skip(&w);
-	}
+	r = walk_checked(p, p->nseg - 1, &w, writer, &prev);
 	s->size = w.pos;
 	kseg_walk_free(&w);
 	if (r == -2)
