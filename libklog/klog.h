@@ -629,6 +629,8 @@ int64_t klog_loop_timer(struct klog_loop *l, int64_t ms, klog_timer_fn *fn, void
 void klog_loop_timer_del(struct klog_loop *l, int64_t id);
 /* called once per turn before the loop blocks (group commit goes here) */
 void klog_loop_before_sleep(struct klog_loop *l, klog_hook_fn *fn, void *data);
+/* the next turn polls without blocking (work was left for it) */
+void klog_loop_nowait(struct klog_loop *l);
 int klog_loop_once(struct klog_loop *l, int max_wait_ms);
 int klog_loop_run(struct klog_loop *l);
 void klog_loop_stop(struct klog_loop *l);

@@ -1,8 +1,10 @@
 /* klog - tests for the event loop: fd callbacks, write interest, timers, hooks. MIT licence. */
 #include <errno.h>
 #include <fcntl.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "klog.h"
@@ -49,6 +51,167 @@ static void
 hook(struct klog_loop *l, void *data)
 {
 	hooks++;
+}
+
+/* --- many timers: the heap ------------------------------------------- */
+
+#define NT 20000
+static int64_t ids[NT], due[NT], due_hi[NT], fired_at[NT];
+static int fired[NT], nfired, order_bad, unexpected;
+static char deleted[NT];
+
+static int64_t
+mono(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static int64_t
+t_many(struct klog_loop *l, void *data)
+{
+	int i = (int)(intptr_t)data;
+
+	if (deleted[i])
+		unexpected++;
+	/* nearest first: the deadline is known within [due, due_hi] (the
+	 * clock may tick while a timer is added) */
+	if (nfired > 0 && due_hi[i] < due[fired[nfired - 1]])
+		order_bad++;
+	fired_at[i] = mono();
+	fired[nfired++] = i;
+	return -1;
+}
+
+static int64_t victim = -1, self_id = -1;
+static int victim_ran, self_ran, late_ran, late_turn, turns;
+
+static int64_t
+t_victim(struct klog_loop *l, void *data)
+{
+	victim_ran++;
+	return -1;
+}
+
+static int64_t
+t_late(struct klog_loop *l, void *data)
+{
+	late_ran++;
+	late_turn = turns;
+	return -1;
+}
+
+/* deletes a timer due in the same run, adds a 0 ms one, deletes itself and asks to repeat */
+static int64_t
+t_killer(struct klog_loop *l, void *data)
+{
+	klog_loop_timer_del(l, victim);
+	klog_loop_timer(l, 0, t_late, NULL);
+	klog_loop_timer_del(l, self_id);
+	self_ran++;
+	return 1;
+}
+
+static void
+heap_tests(void)
+{
+	char err[KLOG_ERRLEN];
+	struct klog_loop *l = klog_loop_new(16, err);
+	int i, n, ndel = 0, missing = 0, early = 0, guard;
+	unsigned seed = 7;
+	int64_t stale, t0;
+
+	if (!l)
+		return;
+	/* random deadlines 0..60 ms, a third deleted again (in random order) */
+	for (i = 0; i < NT; i++) {
+		int64_t ms;
+		seed = seed * 1103515245 + 12345;
+		ms = (seed >> 16) % 61;
+		due[i] = mono() + ms;
+		ids[i] = klog_loop_timer(l, ms, t_many, (void *)(intptr_t)i);
+		due_hi[i] = mono() + ms;
+		if (ids[i] <= 0)
+			break;
+	}
+	cmp_ok(i, ==, NT, "%d timers added", NT);
+	for (i = 0; i < NT; i++) {
+		seed = seed * 1103515245 + 12345;
+		n = (int)((seed >> 8) % NT);
+		if (!deleted[n]) {
+			klog_loop_timer_del(l, ids[n]);
+			deleted[n] = 1;
+			ndel++;
+		}
+		if (ndel >= NT / 3)
+			break;
+	}
+	for (guard = 0; guard < 10000 && nfired + ndel < NT; guard++)
+		klog_loop_once(l, 100);
+	for (i = 0, n = 0; i < NT; i++)
+		n += deleted[i];
+	cmp_ok(nfired, ==, NT - n, "every timer not deleted fired once (%d)", nfired);
+	cmp_ok(unexpected, ==, 0, "no deleted timer fired");
+	cmp_ok(order_bad, ==, 0, "in deadline order");
+	for (i = 0; i < NT; i++) {
+		if (!deleted[i] && !fired_at[i])
+			missing++;
+		if (fired_at[i] && fired_at[i] < due[i])
+			early++;
+	}
+	cmp_ok(missing, ==, 0, "none missing");
+	cmp_ok(early, ==, 0, "none early");
+
+	/* a stale id (of a timer that ended) does not delete its slot's next tenant */
+	nfired = 0;
+	memset(deleted, 0, sizeof deleted);
+	memset(fired_at, 0, sizeof fired_at);
+	stale = klog_loop_timer(l, 0, t_many, (void *)(intptr_t)1);
+	due[1] = mono();
+	due_hi[1] = INT64_MAX;
+	for (guard = 0; guard < 100 && nfired < 1; guard++)
+		klog_loop_once(l, 100);
+	cmp_ok(nfired, ==, 1, "a timer fired");
+	due[2] = mono();
+	due_hi[2] = INT64_MAX;
+	ids[2] = klog_loop_timer(l, 0, t_many, (void *)(intptr_t)2);
+	ok(ids[2] != stale, "a new timer has a new id");
+	klog_loop_timer_del(l, stale);
+	for (guard = 0; guard < 100 && nfired < 2; guard++)
+		klog_loop_once(l, 100);
+	cmp_ok(nfired, ==, 2, "deleting a stale id left the new timer alone");
+
+	/* a callback deletes a timer due in the same run and itself; a 0 ms
+	 * timer it adds waits for the next turn */
+	self_id = klog_loop_timer(l, 0, t_killer, NULL);
+	victim = klog_loop_timer(l, 0, t_victim, NULL);
+	turns = 0;
+	t0 = mono();
+	while (!self_ran && mono() - t0 < 1000) {
+		turns++;
+		klog_loop_once(l, 100);
+	}
+	n = turns;
+	while (!late_ran && mono() - t0 < 1000) {
+		turns++;
+		klog_loop_once(l, 100);
+	}
+	cmp_ok(self_ran, ==, 1, "the killer ran");
+	cmp_ok(victim_ran, ==, 0, "the timer it deleted did not");
+	cmp_ok(late_ran, ==, 1, "the 0 ms timer it added ran");
+	cmp_ok(late_turn, >, n, "on a later turn");
+	for (i = 0; i < 5; i++)
+		klog_loop_once(l, 0);
+	cmp_ok(self_ran, ==, 1, "a timer deleted in its own callback does not repeat");
+
+	/* nowait: a loop with nothing to wait for returns at once */
+	klog_loop_nowait(l);
+	alarm(5);
+	cmp_ok(klog_loop_once(l, -1), ==, 0, "nowait: the next turn does not block");
+	alarm(0);
+	klog_loop_free(l);
 }
 
 int
@@ -115,5 +278,6 @@ main(void)
 	cmp_ok(klog_loop_add(l, 5000, KLOG_READABLE, on_read, NULL), ==, -1, "fd past the table");
 	cmp_ok(errno, ==, EMFILE, "EMFILE");
 	klog_loop_free(l);
+	heap_tests();
 	return done_testing();
 }
