@@ -74,7 +74,8 @@ usage(FILE *f, int code)
 	fprintf(f, "usage: %s [-d DIR] [-l ADDR:PORT] [-s SECRET_FILE] [--fsync always|interval=MS|never]\n"
 	    "                [--visible durable|written]\n"
 	    "                [--max-connections N] [--idle-timeout SEC] [--max-request BYTES]\n"
-	    "                [--max-memory BYTES] [-r FD] [-q]\n", prog);
+	    "                [--max-memory BYTES] [--max-waiting-fetches N]\n"
+	    "                [--max-connection-fetches N] [-r FD] [-q]\n", prog);
 	if (code == 0)
 		fprintf(f, "\nServe the log directory DIR (or $KLOG_DIR) over klog's text protocol\n"
 		    "(man klog-protocol.7).  Listens on 127.0.0.1:%d unless -l says otherwise, or on\n"
@@ -91,6 +92,12 @@ usage(FILE *f, int code)
 		    "      --idle-timeout SEC  close idle connections (default 600; 0 never)\n"
 		    "      --max-request BYTES largest produce payload (default 16777216)\n"
 		    "      --max-memory BYTES  all connection buffers (default 1073741824)\n"
+		    "      --max-waiting-fetches N\n"
+		    "                          long-poll fetches waiting, all connections (default\n"
+		    "                          100000); a fetch that would wait beyond: ERR BUSY\n"
+		    "      --max-connection-fetches N\n"
+		    "                          long-poll fetches waiting on one connection\n"
+		    "                          (default 1000)\n"
 		    "  -r, --ready-fd FD       write ADDR:PORT and a newline to FD when ready, then close it\n"
 		    "  -q, --quiet             log warnings and errors only\n"
 		    "  -h, --help, -V, --version\n", KLOG_PORT, KLOG_PORT);
@@ -136,6 +143,8 @@ main(int argc, char **argv)
 		{ "idle-timeout", required_argument, NULL, 'I' },
 		{ "max-request", required_argument, NULL, 'R' },
 		{ "max-memory", required_argument, NULL, 'M' },
+		{ "max-waiting-fetches", required_argument, NULL, 'w' + 256 },
+		{ "max-connection-fetches", required_argument, NULL, 'c' + 256 },
 		{ "ready-fd", required_argument, NULL, 'r' },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "help", no_argument, NULL, 'h' },
@@ -149,6 +158,7 @@ main(int argc, char **argv)
 	const char *dir = NULL, *e;
 	char *secret = NULL;
 	int ch, ready_fd = -1, nfds;
+	int64_t v;
 
 	klog_broker_defaults(&o);
 	while ((ch = getopt_long(argc, argv, "d:l:s:r:qhV", lopts, NULL)) != -1) {
@@ -184,6 +194,14 @@ main(int argc, char **argv)
 		case 'I': o.idle_timeout_ms = (int)num(optarg, "idle timeout", 0) * 1000; break;
 		case 'R': o.max_request = (size_t)num(optarg, "request limit", 1024); break;
 		case 'M': o.max_memory = (size_t)num(optarg, "memory limit", 1 << 20); break;
+		case 'w' + 256:
+			v = num(optarg, "waiting fetch limit", 0);
+			o.max_waiting_fetches = v > INT32_MAX ? INT32_MAX : (int)v;
+			break;
+		case 'c' + 256:
+			v = num(optarg, "connection fetch limit", 0);
+			o.max_conn_fetches = v > INT32_MAX ? INT32_MAX : (int)v;
+			break;
 		case 'r': ready_fd = (int)num(optarg, "readiness fd", 0); break;
 		case 'q': quiet = 1; break;
 		case 'h': usage(stdout, 0); break;

@@ -19,6 +19,15 @@
 
 /* --- fetch ------------------------------------------------------------ */
 
+/*
+ * A partition's waiting fetches are on one of two lists: waiters (parked
+ * since its visible end last grew) and waking (to be checked again: the
+ * end grew).  kb_wake moves the waiters to waking; the before-sleep hook
+ * takes waking's head, tries it, and a fetch that still has too little
+ * parks on waiters again: each waiter is checked once per growth, so a
+ * wake is linear in the waiters, and at most WAKE_BUDGET are checked per
+ * loop turn (the rest on the next turns, other clients served between).
+ */
 void
 kb_waiter_unlink(struct oitem *it)
 {
@@ -26,9 +35,45 @@ kb_waiter_unlink(struct oitem *it)
 		it->wprev->wnext = it->wnext;
 	else if (it->bp && it->bp->waiters == it)
 		it->bp->waiters = it->wnext;
+	else if (it->bp && it->bp->waking == it)
+		it->bp->waking = it->wnext;
 	if (it->wnext)
 		it->wnext->wprev = it->wprev;
 	it->wnext = it->wprev = NULL;
+}
+
+/* the visible end of bp grew: its waiters are to be checked again */
+void
+kb_waiters_move(struct bpart *bp)
+{
+	struct oitem *tail;
+
+	if (!bp->waiters)
+		return;
+	for (tail = bp->waiters; tail->wnext; tail = tail->wnext)
+		;
+	tail->wnext = bp->waking;
+	if (bp->waking)
+		bp->waking->wprev = tail;
+	bp->waking = bp->waiters;
+	bp->waiters = NULL;
+}
+
+/* check at most budget of bp's waking fetches; returns how many it checked */
+int
+kb_waiters_check(struct bpart *bp, int budget)
+{
+	int n = 0;
+
+	while (bp->waking && n < budget) {
+		struct oitem *it = bp->waking;
+		kb_waiter_unlink(it);
+		n++;
+		/* answers it or parks it on waiters again; a flush may close a
+		 * connection and free its other fetches: they leave the list */
+		kb_fetch_try(it, 0);
+	}
+	return n;
 }
 
 /* turn a pending fetch into its response; then flush if it was the head */
@@ -46,6 +91,7 @@ fetch_resolve(struct oitem *it, struct klog_buf *hdr, int fd, int64_t pos, size_
 	it->kind = O_MEM;
 	it->bp = NULL;
 	c->nfetch--;
+	b->nfetch--;
 	it->buf = *hdr;
 	memset(hdr, 0, sizeof *hdr);
 	c->out_mem += it->buf.cap;
@@ -75,8 +121,8 @@ fetch_resolve(struct oitem *it, struct klog_buf *hdr, int fd, int64_t pos, size_
 void
 kb_waiters_fail(struct bpart *bp, const char *code, const char *msg)
 {
-	while (bp->waiters) {
-		struct oitem *it = bp->waiters;
+	while (bp->waiters || bp->waking) {
+		struct oitem *it = bp->waiters ? bp->waiters : bp->waking;
 		struct klog_buf h = { 0 };
 		klog_proto_err(&h, code, msg);
 		kb_observe(it->c->b, KLOG_V_FETCH, it->t0, 1);
@@ -129,6 +175,17 @@ kb_fetch_try(struct oitem *it, int force)
 		goto fail;
 	}
 	if (sl.len < it->min_bytes && !force && !b->draining && klog_now_ms() < it->deadline) {
+		/* a fetch about to park the first time: within the limits? */
+		if (it->timer < 0 && (c->nfetch > b->o.max_conn_fetches ||
+		    b->nfetch > b->o.max_waiting_fetches)) {
+			if (c->nfetch > b->o.max_conn_fetches)
+				kerr(err, "too many waiting fetches on this connection (limit %d)",
+				    b->o.max_conn_fetches);
+			else
+				kerr(err, "too many waiting fetches (limit %d)", b->o.max_waiting_fetches);
+			klog_proto_err(&h, "BUSY", err);
+			goto fail;
+		}
 		if (!it->wprev && bp->waiters != it) {
 			it->wnext = bp->waiters;
 			if (bp->waiters)
@@ -187,6 +244,7 @@ kb_cmd_fetch(struct conn *c, struct klog_req *r, int64_t t0)
 	it->deadline = klog_now_ms() + wait;
 	it->t0 = t0;
 	c->nfetch++;
+	b->nfetch++;
 	kb_item_push(c, it);
 	kb_fetch_try(it, wait == 0);
 	return;

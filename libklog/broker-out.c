@@ -56,6 +56,7 @@ kb_item_free(struct conn *c, struct oitem *it)
 			klog_loop_timer_del(b->loop, it->timer);
 		kb_waiter_unlink(it);
 		c->nfetch--;
+		b->nfetch--;
 	}
 	if (it->abp)
 		kb_part_put(b, it->abp);

@@ -169,10 +169,11 @@ kb_visible_end(struct klog_broker *b, struct bpart *bp)
 void
 kb_wake(struct klog_broker *b, struct bpart *bp)
 {
-	if (bp->waiters && !bp->grew) {
+	if (!bp->waiters)
+		return;
+	kb_waiters_move(bp);
+	if (!bp->grew && kb_vec_add(&b->growv, &b->ngrow, &b->cgrow, bp) == 0)
 		bp->grew = 1;
-		kb_vec_add(&b->growv, &b->ngrow, &b->cgrow, bp);
-	}
 }
 
 /* a produce wrote to bp (or a roll or retention changed its files) */
@@ -460,7 +461,8 @@ void
 kb_before_sleep(struct klog_loop *l, void *data)
 {
 	struct klog_broker *b = data;
-	size_t i;
+	size_t i, keep;
+	int budget = WAKE_BUDGET;
 	struct conn *c;
 
 	b->turn++;
@@ -478,20 +480,21 @@ kb_before_sleep(struct klog_loop *l, void *data)
 					kb_conn_flush(c);
 			}
 	}
-	/* wake fetches on partitions that grew; a wake may free others: rescan */
-	for (i = 0; i < b->ngrow; i++) {
+	/* check the fetches waiting on partitions that grew, at most
+	 * WAKE_BUDGET a turn; partitions with more stay for the next turn,
+	 * which then does not block */
+	for (i = keep = 0; i < b->ngrow; i++) {
 		struct bpart *bp = b->growv[i];
-		struct oitem *it;
-		bp->grew = 0;
-again:
-		for (it = bp->waiters; it; it = it->wnext)
-			if (it->seen != b->turn) {
-				it->seen = b->turn;
-				kb_fetch_try(it, 0);
-				goto again;
-			}
+		if (budget > 0)
+			budget -= kb_waiters_check(bp, budget);
+		if (bp->waking)
+			b->growv[keep++] = bp;
+		else
+			bp->grew = 0;
 	}
-	b->ngrow = 0;
+	b->ngrow = keep;
+	if (keep)
+		klog_loop_nowait(l);
 	commit_start(b);
 	kb_reap(b);
 }

@@ -43,6 +43,8 @@ klog_broker_defaults(struct klog_broker_opts *o)
 	o->max_request = 16 << 20;
 	o->max_output = 4 << 20;
 	o->max_memory = 1024UL << 20;
+	o->max_waiting_fetches = 100000;
+	o->max_conn_fetches = 1000;
 }
 
 static int64_t

@@ -52,6 +52,7 @@
 #define RETENTION_CHECK_MS 300000
 #define NBUCKETS 16                     /* request duration histogram buckets */
 #define THASH 1024
+#define WAKE_BUDGET 1024                /* waiting fetches checked per loop turn */
 
 struct bpart;
 struct conn;
@@ -77,8 +78,7 @@ struct oitem {
 	size_t max_bytes, min_bytes;
 	int64_t timer;
 	int64_t t0;                     /* request start, us */
-	uint64_t seen;                  /* turn of the last wake-up check */
-	struct oitem *wnext, *wprev;    /* the partition's waiters */
+	struct oitem *wnext, *wprev;    /* the partition's waiters or waking list */
 };
 
 struct bpart {
@@ -88,9 +88,10 @@ struct bpart {
 	char *offline;                  /* why it could not be opened (fenced) */
 	int64_t log_end;                /* next offset written */
 	int64_t durable;                /* every offset below is synced */
-	struct oitem *waiters;
+	struct oitem *waiters;          /* parked fetches (broker-fetch.c) */
+	struct oitem *waking;           /* parked fetches to check again: the end grew */
 	int dirty;                      /* in b->dirtyv: written or rolled since its last sync */
-	int grew;                       /* in b->growv: waiters to wake */
+	int grew;                       /* in b->growv: fetches waking */
 	int refs;                       /* acknowledgements and sync jobs holding it */
 	int deleted;                    /* its topic is gone: freed at refs 0 */
 	int syncing;                    /* in the sync job out now */
@@ -139,6 +140,7 @@ struct klog_broker {
 	struct btopic *topics[THASH];
 	struct conn *conns;
 	int nconns, ndead, nresume;
+	int nfetch;                     /* fetches waiting, all connections */
 	uint64_t turn;
 	size_t mem;
 	uint64_t commits;               /* group commits done */
@@ -207,6 +209,8 @@ void kb_reply_take(struct conn *c, struct klog_buf *data);
 void kb_cmd_fetch(struct conn *c, struct klog_req *r, int64_t t0);
 void kb_fetch_try(struct oitem *it, int force);
 void kb_waiter_unlink(struct oitem *it);
+void kb_waiters_move(struct bpart *bp);
+int kb_waiters_check(struct bpart *bp, int budget);
 void kb_waiters_fail(struct bpart *bp, const char *code, const char *msg);
 
 /* broker-cmd.c */

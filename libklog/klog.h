@@ -651,6 +651,8 @@ struct klog_broker_opts {
 	size_t max_request;             /* largest payload */
 	size_t max_output;              /* per connection; reading pauses past it */
 	size_t max_memory;              /* all connection buffers */
+	int max_waiting_fetches;        /* long polls parked, all connections; BUSY beyond */
+	int max_conn_fetches;           /* long polls parked per connection; BUSY beyond */
 	void (*log)(int prio, const char *msg);   /* syslog priorities (LOG_ERR ...) */
 };
 void klog_broker_defaults(struct klog_broker_opts *o);

@@ -20,6 +20,13 @@
  *	kbclient ... latency TOPIC PART RATE SECONDS
  *		one-record produces at RATE/s while a forked consumer follows
  *		with long polls; prints p50, p99, max of produce-to-consume time
+ *	kbclient ... park TOPIC PART PER_CONN CONNS [-o OFFSET] [-W WAIT_MS] [-m MAX_BYTES]
+ *		CONNS raw connections each pipeline PER_CONN fetches (long polls
+ *		with -W); prints "sent" once all are written, then reads every
+ *		answer and prints "data D busy B other O" (answers by kind)
+ *	kbclient ... noread TOPIC PART PER_CONN CONNS [-o OFFSET] [-m MAX_BYTES]
+ *		CONNS raw connections each pipeline PER_CONN fetches and never
+ *		read; prints "sent" once all are written, then waits to be killed
  *	kbclient ... topics | describe TOPIC | create TOPIC N [k=v...] | stats | offsets TOPIC PART
  * Exit 0, 1 on failure (message on stderr), 2 on usage.
  */
@@ -361,6 +368,103 @@ latency(const char *addr, const char *secret, const char *topic, int part, int r
 		die("follower failed");
 }
 
+/* a raw protocol connection (AUTH done when there is a secret) */
+static int
+raw_conn(const char *addr, const char *secret)
+{
+	char line[256];
+	int fd = klog_net_connect(addr, 10000, err);
+
+	if (fd < 0)
+		die("connect");
+	if (!secret && (secret = getenv("KLOG_SECRET")) && !*secret)
+		secret = NULL;
+	if (secret) {
+		int n = snprintf(line, sizeof line, "AUTH %s\n", secret);
+		if (n < 0 || n >= (int)sizeof line || write(fd, line, (size_t)n) != n)
+			die("auth");
+		/* one byte at a time: nothing past the answer may be consumed */
+		for (n = 0; n < (int)sizeof line - 1 && read(fd, line + n, 1) == 1 && line[n] != '\n'; n++)
+			;
+		line[n] = 0;
+		if (strncmp(line, "OK", 2) != 0)
+			die(line);
+	}
+	return fd;
+}
+
+/* pipeline per_conn fetches on each of nconn raw connections */
+static int *
+send_fetches(const char *addr, const char *secret, const char *topic, int part, int per_conn,
+    int nconn)
+{
+	int *fds = calloc((size_t)nconn, sizeof *fds), i, k;
+	char line[512];
+
+	if (!fds)
+		die("out of memory");
+	for (i = 0; i < nconn; i++)
+		fds[i] = raw_conn(addr, secret);
+	for (k = 0; k < per_conn; k++)
+		for (i = 0; i < nconn; i++) {
+			int n = snprintf(line, sizeof line, "FETCH %s %d %" PRId64 " %" PRId64 " %d\n",
+			    topic, part, start_off, maxb, wait_ms);
+			if (n < 0 || n >= (int)sizeof line || write(fds[i], line, (size_t)n) != n) {
+				snprintf(err, sizeof err, "%s", strerror(errno));
+				die("send");
+			}
+		}
+	puts("sent");
+	fflush(stdout);
+	return fds;
+}
+
+static void
+park(const char *addr, const char *secret, const char *topic, int part, int per_conn, int nconn)
+{
+	int *fds = send_fetches(addr, secret, topic, part, per_conn, nconn), i, k;
+	long data = 0, busy = 0, other = 0;
+	char *line = NULL, skip[65536];
+	size_t cap = 0;
+
+	for (i = 0; i < nconn; i++) {
+		FILE *f = fdopen(fds[i], "r");
+		if (!f)
+			die("fdopen");
+		for (k = 0; k < per_conn; k++) {
+			size_t len;
+			if (getline(&line, &cap, f) < 0)
+				die("connection closed early");
+			if (sscanf(line, "DATA %zu", &len) == 1) {
+				data++;
+				while (len > 0) {
+					size_t n = fread(skip, 1, len < sizeof skip ? len : sizeof skip, f);
+					if (n == 0)
+						die("connection closed in fetch data");
+					len -= n;
+				}
+			} else if (!strncmp(line, "ERR BUSY ", 9))
+				busy++;
+			else {
+				other++;
+				fprintf(stderr, "kbclient: park: %s", line);
+			}
+		}
+		fclose(f);
+	}
+	free(line);
+	free(fds);
+	printf("data %ld busy %ld other %ld\n", data, busy, other);
+}
+
+static void
+noread(const char *addr, const char *secret, const char *topic, int part, int per_conn, int nconn)
+{
+	send_fetches(addr, secret, topic, part, per_conn, nconn);
+	for (;;)
+		pause();
+}
+
 int
 main(int argc, char **argv)
 {
@@ -406,6 +510,12 @@ main(int argc, char **argv)
 	} else if (!strcmp(cmd, "latency") && argc >= 5) {
 		fflush(stdout);
 		latency(addr, secret, argv[1], atoi(argv[2]), atoi(argv[3]), atoi(argv[4]));
+	} else if ((!strcmp(cmd, "park") || !strcmp(cmd, "noread")) && argc >= 5) {
+		opts(argc - 4, argv + 4);
+		if (cmd[0] == 'p')
+			park(addr, secret, argv[1], atoi(argv[2]), atoi(argv[3]), atoi(argv[4]));
+		else
+			noread(addr, secret, argv[1], atoi(argv[2]), atoi(argv[3]), atoi(argv[4]));
 	} else if (!strcmp(cmd, "topics")) {
 		char **v;
 		size_t n, k;
