@@ -48,6 +48,35 @@ in_reserve(struct conn *c, size_t need)
 	return 0;
 }
 
+/*
+ * Fairness: a connection executes at most EXEC_BUDGET requests a loop
+ * turn; past that it stops reading and resumes at the top of the next
+ * turn (which then does not block), so one client's pipeline cannot hold
+ * the loop while others wait.  Not while draining: shutdown runs all.
+ */
+static int
+exec_budget_spent(struct conn *c)
+{
+	struct klog_broker *b = c->b;
+
+	if (b->draining)
+		return 0;
+	if (c->exec_turn != b->turn) {
+		c->exec_turn = b->turn;
+		c->nexec = 0;
+	}
+	if (c->nexec++ < EXEC_BUDGET)
+		return 0;
+	c->paused = 1;
+	klog_loop_del(b->loop, c->fd, KLOG_READABLE);
+	if (!c->resume) {
+		c->resume = 1;
+		b->nresume++;
+	}
+	klog_loop_nowait(b->loop);
+	return 1;
+}
+
 /* run whole buffered requests */
 void
 kb_conn_process(struct conn *c)
@@ -112,6 +141,8 @@ kb_conn_process(struct conn *c)
 			}
 			break;
 		}
+		if (exec_budget_spent(c))
+			break;
 		c->have_req = 0;
 		kb_execute(c, r, buf);
 		c->in_off += (size_t)r->payload;
@@ -123,6 +154,9 @@ kb_conn_process(struct conn *c)
 			klog_buf_free(&c->in);
 		}
 	}
+	/* the client is done sending and all it sent has run */
+	if (c->fd >= 0 && c->eof && !c->paused)
+		c->closing = 1;
 	if (c->fd >= 0 && c->closing)
 		klog_loop_del(b->loop, c->fd, KLOG_READABLE);
 }
@@ -202,8 +236,7 @@ conn_read(struct conn *c)
 			/* the client is done sending: answer what it sent, then close */
 			klog_loop_del(b->loop, c->fd, KLOG_READABLE);
 			c->eof = 1;
-			kb_conn_process(c);
-			c->closing = 1;
+			kb_conn_process(c);     /* closing once all it sent has run */
 			break;
 		}
 		b->bytes_in += (uint64_t)n;

@@ -107,6 +107,8 @@ fetch_resolve(struct oitem *it, struct klog_buf *hdr, int fd, int64_t pos, size_
 		} else {
 			f->pos = pos;
 			f->len = len;
+			c->out_file += len;
+			c->out_files++;
 			f->next = it->next;
 			it->next = f;
 			if (c->tail == it)

@@ -49,8 +49,12 @@ kb_item_free(struct conn *c, struct oitem *it)
 {
 	struct klog_broker *b = c->b;
 
-	if (it->kind == O_FILE && it->fd >= 0)
-		close(it->fd);
+	if (it->kind == O_FILE) {
+		if (it->fd >= 0)
+			close(it->fd);
+		c->out_file -= it->len;
+		c->out_files--;
+	}
 	if (it->kind == O_FETCH) {
 		if (it->timer >= 0)
 			klog_loop_timer_del(b->loop, it->timer);
@@ -207,10 +211,19 @@ kb_reply_take(struct conn *c, struct klog_buf *data)
 	kb_item_push(c, it);
 }
 
+/* what a connection's queue holds: memory, file ranges still to send
+ * (a non-reading client must not make the broker read and check its
+ * fetches' data without end), and a per-item overhead */
+size_t
+kb_out_size(struct conn *c)
+{
+	return c->out_mem + c->out_file + (size_t)c->out_items * 128;
+}
+
 int
 kb_out_full(struct conn *c)
 {
-	return c->out_mem + (size_t)c->out_items * 128 >= c->b->o.max_output;
+	return kb_out_size(c) >= c->b->o.max_output || c->out_files >= OUT_FILES_MAX;
 }
 
 void
@@ -300,6 +313,7 @@ kb_conn_flush(struct conn *c)
 				}
 				b->bytes_out += (uint64_t)w;
 				it->len -= (size_t)w;
+				c->out_file -= (size_t)w;
 			}
 			if (it->len == 0) {
 				c->head = it->next;
@@ -315,7 +329,8 @@ kb_conn_flush(struct conn *c)
 		return;
 	}
 	kb_conn_set_write(c, blocked);
-	if (c->paused && !c->resume && c->out_mem + (size_t)c->out_items * 128 < b->o.max_output / 2) {
+	if (c->paused && !c->resume && kb_out_size(c) < b->o.max_output / 2 &&
+	    c->out_files < OUT_FILES_MAX / 2) {
 		/* run its buffered requests at the top of the next turn */
 		c->resume = 1;
 		b->nresume++;

@@ -53,6 +53,8 @@
 #define NBUCKETS 16                     /* request duration histogram buckets */
 #define THASH 1024
 #define WAKE_BUDGET 1024                /* waiting fetches checked per loop turn */
+#define EXEC_BUDGET 32                  /* requests one connection executes per loop turn */
+#define OUT_FILES_MAX 64                /* file ranges (descriptors) queued per connection */
 
 struct bpart;
 struct conn;
@@ -116,6 +118,10 @@ struct conn {
 	struct oitem *head, *tail;
 	size_t out_mem;
 	int out_items;
+	size_t out_file;                /* bytes of the queued file ranges */
+	int out_files;                  /* file ranges queued (each holds a descriptor) */
+	uint64_t exec_turn;             /* the turn nexec counts */
+	int nexec;                      /* requests executed in that turn */
 	int authed, closing, paused, commit_wait, nfetch, eof, resume;
 	int lingering;                  /* output done, discarding input until EOF */
 	size_t discarded;
@@ -199,6 +205,7 @@ void kb_item_free(struct conn *c, struct oitem *it);
 struct oitem *kb_item_new(struct conn *c, int kind);
 void kb_item_push(struct conn *c, struct oitem *it);
 int kb_out_full(struct conn *c);
+size_t kb_out_size(struct conn *c);
 void kb_reply(struct conn *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void kb_reply_ack(struct conn *c, struct bpart *bp, int64_t first, int64_t last);
 void kb_commit_waiters(struct klog_broker *b);
