@@ -9,6 +9,7 @@
 #include <sys/file.h>
 #include <sys/resource.h>
 #include <sys/sendfile.h>
+#include <sys/stat.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
 #include <syslog.h>
@@ -76,6 +77,76 @@ kb_waiters_check(struct bpart *bp, int budget)
 	return n;
 }
 
+/*
+ * File ranges hold a dup of the segment's descriptor (retention cannot pull
+ * the file away from a response on its way out).  Fetches answered in one
+ * turn from the same file share one dup: the last one made is kept (and
+ * reused when fstat says it is the same file) until the turn ends.
+ */
+void
+kb_sfile_put(struct sfile *sf)
+{
+	if (sf && --sf->refs == 0) {
+		close(sf->fd);
+		free(sf);
+	}
+}
+
+void
+kb_sfile_release(struct klog_broker *b)
+{
+	kb_sfile_put(b->sf_last);
+	b->sf_last = NULL;
+}
+
+static struct sfile *
+sfile_get(struct klog_broker *b, int fd)
+{
+	struct sfile *sf = b->sf_last;
+	struct stat st;
+
+	if (fstat(fd, &st) < 0)
+		return NULL;
+	if (sf && sf->dev == st.st_dev && sf->ino == st.st_ino) {
+		sf->refs++;
+		return sf;
+	}
+	if (!(sf = calloc(1, sizeof *sf)))
+		return NULL;
+	if ((sf->fd = fcntl(fd, F_DUPFD_CLOEXEC, 0)) < 0) {
+		free(sf);
+		return NULL;
+	}
+	sf->dev = st.st_dev;
+	sf->ino = st.st_ino;
+	sf->refs = 2;                   /* the caller's and the cache's */
+	kb_sfile_release(b);
+	b->sf_last = sf;
+	return sf;
+}
+
+/* out of descriptors: the range into memory (at most 1 MiB), else -1 */
+static int
+range_copy(struct conn *c, struct klog_buf *buf, int fd, int64_t pos, size_t len)
+{
+	size_t cap0 = buf->cap, got = 0;
+
+	if (len > (1 << 20) || klog_buf_reserve(buf, len) < 0)
+		return -1;
+	while (got < len) {
+		ssize_t n = pread(fd, buf->data + buf->len + got, len - got, pos + (int64_t)got);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return -1;
+		got += (size_t)n;
+	}
+	buf->len += len;
+	c->out_mem += buf->cap - cap0;
+	c->b->mem += buf->cap - cap0;
+	return 0;
+}
+
 /* turn a pending fetch into its response; then flush if it was the head */
 static void
 fetch_resolve(struct oitem *it, struct klog_buf *hdr, int fd, int64_t pos, size_t len)
@@ -98,13 +169,16 @@ fetch_resolve(struct oitem *it, struct klog_buf *hdr, int fd, int64_t pos, size_
 	b->mem += it->buf.cap;
 	if (fd >= 0 && len > 0) {
 		struct oitem *f = kb_item_new(c, O_FILE);
-		if (!f || (f->fd = fcntl(fd, F_DUPFD_CLOEXEC, 0)) < 0) {
-			kb_log(b, LOG_ERR, "connection %s: cannot queue fetch data: %s", c->peer,
-			    strerror(errno));
+		if (!f || !(f->sf = sfile_get(b, fd))) {
 			free(f);
-			c->closing = 1;
-			it->buf.len = 0;
+			if (range_copy(c, &it->buf, fd, pos, len) < 0) {
+				kb_log(b, LOG_ERR, "connection %s: cannot queue fetch data: %s", c->peer,
+				    strerror(errno));
+				c->closing = 1;
+				it->buf.len = 0;
+			}
 		} else {
+			f->fd = f->sf->fd;
 			f->pos = pos;
 			f->len = len;
 			c->out_file += len;

@@ -50,8 +50,8 @@ kb_item_free(struct conn *c, struct oitem *it)
 	struct klog_broker *b = c->b;
 
 	if (it->kind == O_FILE) {
-		if (it->fd >= 0)
-			close(it->fd);
+		if (it->sf)
+			kb_sfile_put(it->sf);
 		c->out_file -= it->len;
 		c->out_files--;
 	}

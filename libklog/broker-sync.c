@@ -495,6 +495,7 @@ kb_before_sleep(struct klog_loop *l, void *data)
 	b->ngrow = keep;
 	if (keep)
 		klog_loop_nowait(l);
+	kb_sfile_release(b);
 	commit_start(b);
 	kb_reap(b);
 }

@@ -325,6 +325,7 @@ klog_broker_close(struct klog_broker *b)
 	for (struct conn *c = b->conns; c; c = c->next)
 		kb_conn_close(c);
 	kb_reap(b);
+	kb_sfile_release(b);
 	kb_sync_stop(b);
 	for (h = 0; h < THASH; h++)
 		while (b->topics[h]) {

@@ -43,6 +43,8 @@
 #ifndef KLOG_BROKER_H
 #define KLOG_BROKER_H
 
+#include <sys/types.h>
+
 #include "internal.h"
 
 #define INBUF_MIN (16 * 1024)
@@ -52,7 +54,7 @@
 #define RETENTION_CHECK_MS 300000
 #define NBUCKETS 16                     /* request duration histogram buckets */
 #define THASH 1024
-#define WAKE_BUDGET 1024                /* waiting fetches checked per loop turn */
+#define WAKE_BUDGET 256                 /* waiting fetches checked per loop turn */
 #define EXEC_BUDGET 32                  /* requests one connection executes per loop turn */
 #define OUT_FILES_MAX 64                /* file ranges (descriptors) queued per connection */
 
@@ -60,6 +62,14 @@ struct bpart;
 struct conn;
 
 enum { O_MEM, O_FILE, O_FETCH };
+
+/* a dup of a segment's descriptor that file ranges share (broker-fetch.c):
+ * thousands of fetches woken at once on one segment hold one descriptor */
+struct sfile {
+	int fd, refs;
+	dev_t dev;
+	ino_t ino;
+};
 
 struct oitem {
 	struct oitem *next;
@@ -70,7 +80,8 @@ struct oitem {
 	int64_t need;
 	struct klog_buf buf;            /* O_MEM */
 	size_t off;
-	int fd;                         /* O_FILE */
+	int fd;                         /* O_FILE: sf->fd */
+	struct sfile *sf;
 	int64_t pos;
 	size_t len;
 	/* O_FETCH */
@@ -147,6 +158,7 @@ struct klog_broker {
 	struct conn *conns;
 	int nconns, ndead, nresume;
 	int nfetch;                     /* fetches waiting, all connections */
+	struct sfile *sf_last;          /* the descriptor shared last (for one turn) */
 	uint64_t turn;
 	size_t mem;
 	uint64_t commits;               /* group commits done */
@@ -217,6 +229,8 @@ void kb_cmd_fetch(struct conn *c, struct klog_req *r, int64_t t0);
 void kb_fetch_try(struct oitem *it, int force);
 void kb_waiter_unlink(struct oitem *it);
 void kb_waiters_move(struct bpart *bp);
+void kb_sfile_put(struct sfile *sf);
+void kb_sfile_release(struct klog_broker *b);
 int kb_waiters_check(struct bpart *bp, int budget);
 void kb_waiters_fail(struct bpart *bp, const char *code, const char *msg);
 

@@ -27,6 +27,9 @@
  *	kbclient ... noread TOPIC PART PER_CONN CONNS [-o OFFSET] [-m MAX_BYTES]
  *		CONNS raw connections each pipeline PER_CONN fetches and never
  *		read; prints "sent" once all are written, then waits to be killed
+ *	kbclient ... wake-ping TOPIC PART
+ *		produce one record, then time a PING on a new connection
+ *		(connect included); prints the milliseconds
  *	kbclient ... topics | describe TOPIC | create TOPIC N [k=v...] | stats | offsets TOPIC PART
  * Exit 0, 1 on failure (message on stderr), 2 on usage.
  */
@@ -465,6 +468,30 @@ noread(const char *addr, const char *secret, const char *topic, int part, int pe
 		pause();
 }
 
+static void
+wake_ping(const char *addr, const char *secret, const char *topic, int part)
+{
+	struct klog_builder bb;
+	struct klog_client *p;
+	unsigned char *batch;
+	size_t len;
+	int64_t f, l;
+	double t0;
+
+	klog_builder_init(&bb, KLOG_CODEC_NONE);
+	if (klog_builder_add(&bb, klog_now_ms(), NULL, -1, "wake", 4, NULL, 0) < 0 ||
+	    klog_builder_finish(&bb, &batch, &len, err) < 0)
+		die("batch");
+	if (klog_client_produce(c, topic, part, 1, batch, len, &f, &l, err) < 0)
+		die("produce");
+	t0 = now();
+	if (!(p = klog_client_open(addr, secret, err)) || klog_client_ping(p, err) < 0)
+		die("ping");
+	printf("%.3f\n", (now() - t0) * 1e3);
+	klog_client_close(p);
+	klog_builder_free(&bb);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -516,6 +543,8 @@ main(int argc, char **argv)
 			park(addr, secret, argv[1], atoi(argv[2]), atoi(argv[3]), atoi(argv[4]));
 		else
 			noread(addr, secret, argv[1], atoi(argv[2]), atoi(argv[3]), atoi(argv[4]));
+	} else if (!strcmp(cmd, "wake-ping") && argc >= 3) {
+		wake_ping(addr, secret, argv[1], atoi(argv[2]));
 	} else if (!strcmp(cmd, "topics")) {
 		char **v;
 		size_t n, k;

@@ -90,6 +90,23 @@ test_expect_success '20,000 fetches waiting on 20 connections: all answered afte
 	alive
 '
 
+test_expect_success 'woken fetches whose answers cannot go out yet share descriptors' '
+	test -d /proc/$b2_pid/fd || { echo "no /proc: skipped"; return 0; }
+	end=$(kbclient offsets t 0 | cut -d" " -f2) &&
+	test_fifo noread.out &&
+	{ kbclient noread t 0 1000 5 -o "$end" -W 30000 >noread.out & } &&
+	noread_pid=$! &&
+	test_when_finished "kill $noread_pid 2>/dev/null" &&
+	test_wait_line noread.out "^sent" 30 &&
+	wait_metric klog_fetches_waiting -eq 5000 &&
+	kbclient produce t 0 1 -r 65536 >/dev/null &&
+	wait_metric klog_fetches_waiting -eq 0 &&
+	nfd=$(ls /proc/$b2_pid/fd | wc -l) &&
+	echo "broker descriptors: $nfd" &&
+	test "$nfd" -lt 500 &&
+	alive
+'
+
 test_expect_success 'the broker stops cleanly' '
 	stop_broker b2
 '
