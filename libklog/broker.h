@@ -28,8 +28,19 @@
  * interval=MS syncs dirty partitions from a timer; never leaves it to the
  * kernel (and to shutdown).
  *
- * Limits.  A connection whose queued output passes max_output is not read
- * (nor are its buffered requests executed) until it drains below half.
+ * Limits.  A connection whose queued output (memory, file ranges still
+ * to send, 128 bytes an item) passes max_output, or that holds
+ * OUT_FILES_MAX file ranges, is not read (nor are its buffered requests
+ * executed) until it drains below half: a client that pipelines fetches
+ * and never reads makes the broker run a few, not all.  A connection
+ * executes at most EXEC_BUDGET requests a loop turn, then pauses until the
+ * next (which does not block: klog_loop_nowait).  Waiting (parked)
+ * fetches: at most max_conn_fetches per connection and max_waiting_fetches
+ * in all; a fetch that would park beyond gets BUSY (the connection stays).
+ * A partition that grows moves its waiters to a waking list, checked once
+ * each, WAKE_BUDGET a turn; the loop's timers (one per waiting fetch) are
+ * a heap, so parking and answering are O(log n).  File ranges answered in
+ * one turn from one file share a dup of its descriptor (struct sfile).
  * Input buffers grow to hold a whole payload (at most max_request) only
  * while the sum of all buffers stays under max_memory; otherwise BUSY and
  * close.  max_conns connections; idle ones (no request for

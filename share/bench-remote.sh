@@ -86,3 +86,4 @@ if [ "${BENCH_PEERS:-1}" != 0 ] && [ -f "$SHARED/bench/peers.sh" ]; then
 	fi
 	grep -v '^#' "$WORK/peers.out" || true
 fi
+WORK=$WORK "$top/share/bench-load-wake.sh"
