@@ -262,7 +262,7 @@ kb_fetch_try(struct oitem *it, int force)
 			klog_proto_err(&h, "BUSY", err);
 			goto fail;
 		}
-		if (!it->wprev && bp->waiters != it) {
+		if (!it->wprev && bp->waiters != it && bp->waking != it) {
 			it->wnext = bp->waiters;
 			if (bp->waiters)
 				bp->waiters->wprev = it;
