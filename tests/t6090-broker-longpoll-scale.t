@@ -91,7 +91,6 @@ test_expect_success '20,000 fetches waiting on 20 connections: all answered afte
 '
 
 test_expect_success 'woken fetches whose answers cannot go out yet share descriptors' '
-	test -d /proc/$b2_pid/fd || { echo "no /proc: skipped"; return 0; }
 	end=$(kbclient offsets t 0 | cut -d" " -f2) &&
 	test_fifo noread.out &&
 	{ kbclient noread t 0 1000 5 -o "$end" -W 30000 >noread.out & } &&
