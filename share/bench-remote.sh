@@ -78,7 +78,6 @@ start_broker "$D"
 echo "broker start to ready, 1000 partitions (100000 records): ${READY_MS} ms"
 stop_broker
 rm -rf "$D" "$WORK/cat.out"
-WORK=$WORK "$top/share/bench-load-parts.sh" 10000 3
 
 if [ "${BENCH_PEERS:-1}" != 0 ] && [ -f "$SHARED/bench/peers.sh" ]; then
 	echo "# peers, same workload, same run: $SHARED/bench/peers.sh (redis, nats)"
@@ -87,3 +86,4 @@ if [ "${BENCH_PEERS:-1}" != 0 ] && [ -f "$SHARED/bench/peers.sh" ]; then
 	fi
 	grep -v '^#' "$WORK/peers.out" || true
 fi
+WORK=$WORK "$top/share/bench-load-parts.sh" 10000 3
