@@ -53,7 +53,7 @@ klog_part_open(struct klog_dir *d, const char *topic, int partition, int flags, 
 	snprintf(p->topic, sizeof p->topic, "%s", topic);
 	p->partition = partition;
 	p->flags = flags;
-	p->ifd = p->tfd = p->ino = -1;
+	p->dfd = p->ifd = p->tfd = p->ino = -1;
 	p->first_ts = INT64_MIN;
 	p->synced_base = p->rp_written = -1;
 	p->rseg = SIZE_MAX;
@@ -78,6 +78,12 @@ klog_part_open(struct klog_dir *d, const char *topic, int partition, int flags, 
 		if (klog_fsync_dir(klog_dir_path(d), err) < 0)
 			goto fail;
 		p->dfd = openat(d->fd, path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	}
+	if (p->dfd < 0 && errno == ENOENT && !(flags & KLOG_WRITE)) {
+		/* not written yet: a broker makes a big topic's directories at
+		 * their first write (topic.c); empty until then */
+		p->dfd = -1;
+		return p;
 	}
 	if (p->dfd < 0) {
 		kerr_sys(err, "cannot open partition '%s'", p->name);
@@ -167,7 +173,7 @@ klog_part_close(struct klog_part *p)
 	}
 	ksync_free(&p->pend);
 	kp_segs_free(p);
-	if (p->dfd > 0)
+	if (p->dfd >= 0)
 		close(p->dfd);
 	if (p->ino >= 0)
 		close(p->ino);
