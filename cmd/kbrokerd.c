@@ -74,7 +74,8 @@ usage(FILE *f, int code)
 	fprintf(f, "usage: %s [-d DIR] [-l ADDR:PORT] [-s SECRET_FILE] [--fsync always|interval=MS|never]\n"
 	    "                [--visible durable|written]\n"
 	    "                [--max-connections N] [--idle-timeout SEC] [--max-request BYTES]\n"
-	    "                [--max-memory BYTES] [-r FD] [-q]\n", prog);
+	    "                [--max-memory BYTES] [--max-partitions N] [--max-topic-partitions N]\n"
+	    "                [--max-open-partitions N] [-r FD] [-q]\n", prog);
 	if (code == 0)
 		fprintf(f, "\nServe the log directory DIR (or $KLOG_DIR) over klog's text protocol\n"
 		    "(man klog-protocol.7).  Listens on 127.0.0.1:%d unless -l says otherwise, or on\n"
@@ -91,9 +92,14 @@ usage(FILE *f, int code)
 		    "      --idle-timeout SEC  close idle connections (default 600; 0 never)\n"
 		    "      --max-request BYTES largest produce payload (default 16777216)\n"
 		    "      --max-memory BYTES  all connection buffers (default 1073741824)\n"
+		    "      --max-partitions N  in the log directory (default %d)\n"
+		    "      --max-topic-partitions N  in one topic (default %d)\n"
+		    "      --max-open-partitions N  open at once, the others closed until used\n"
+		    "                          (default: from the file descriptor limit)\n"
 		    "  -r, --ready-fd FD       write ADDR:PORT and a newline to FD when ready, then close it\n"
 		    "  -q, --quiet             log warnings and errors only\n"
-		    "  -h, --help, -V, --version\n", KLOG_PORT, KLOG_PORT);
+		    "  -h, --help, -V, --version\n", KLOG_PORT, KLOG_PORT, KLOG_BROKER_MAX_PARTITIONS,
+		    KLOG_BROKER_MAX_TOPIC_PARTITIONS);
 	exit(code);
 }
 
@@ -136,6 +142,9 @@ main(int argc, char **argv)
 		{ "idle-timeout", required_argument, NULL, 'I' },
 		{ "max-request", required_argument, NULL, 'R' },
 		{ "max-memory", required_argument, NULL, 'M' },
+		{ "max-partitions", required_argument, NULL, 'P' },
+		{ "max-topic-partitions", required_argument, NULL, 'T' },
+		{ "max-open-partitions", required_argument, NULL, 'O' },
 		{ "ready-fd", required_argument, NULL, 'r' },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "help", no_argument, NULL, 'h' },
@@ -184,6 +193,9 @@ main(int argc, char **argv)
 		case 'I': o.idle_timeout_ms = (int)num(optarg, "idle timeout", 0) * 1000; break;
 		case 'R': o.max_request = (size_t)num(optarg, "request limit", 1024); break;
 		case 'M': o.max_memory = (size_t)num(optarg, "memory limit", 1 << 20); break;
+		case 'P': o.max_partitions = (int)num(optarg, "partition limit", 1); break;
+		case 'T': o.max_topic_partitions = (int)num(optarg, "topic partition limit", 1); break;
+		case 'O': o.max_open_partitions = (int)num(optarg, "open partition limit", 1); break;
 		case 'r': ready_fd = (int)num(optarg, "readiness fd", 0); break;
 		case 'q': quiet = 1; break;
 		case 'h': usage(stdout, 0); break;

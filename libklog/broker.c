@@ -43,6 +43,8 @@ klog_broker_defaults(struct klog_broker_opts *o)
 	o->max_request = 16 << 20;
 	o->max_output = 4 << 20;
 	o->max_memory = 1024UL << 20;
+	o->max_partitions = KLOG_BROKER_MAX_PARTITIONS;
+	o->max_topic_partitions = KLOG_BROKER_MAX_TOPIC_PARTITIONS;
 }
 
 static int64_t
@@ -93,6 +95,14 @@ retention_timer(struct klog_loop *l, void *data)
 		for (t = b->topics[h]; t; t = t->next)
 			for (i = 0; i < t->np; i++)
 				kb_retention(b, t->parts[i]);
+	/* closed partitions: a sweep opens them (which applies it) */
+	if (b->sweep_timer < 0) {
+		for (h = 0; h < THASH; h++)
+			for (t = b->topics[h]; t; t = t->next)
+				t->swept = 0;
+		b->sweep_h = 0;
+		b->sweep_timer = klog_loop_timer(l, 0, kb_sweep, b);
+	}
 	return RETENTION_CHECK_MS;
 }
 
@@ -160,7 +170,7 @@ klog_broker_open(const struct klog_broker_opts *o, char *err)
 	b->o = *o;
 	b->lfd = b->pidfd = -1;
 	b->sigpipe[0] = b->sigpipe[1] = -1;
-	b->idle_timer = b->sync_timer = -1;
+	b->idle_timer = b->sync_timer = b->sweep_timer = -1;
 	if (b->o.max_output < 65536)
 		b->o.max_output = 65536;
 	if (!(b->d = klog_dir_open(o->dir, 0, err)))
@@ -168,15 +178,27 @@ klog_broker_open(const struct klog_broker_opts *o, char *err)
 	snprintf(b->dirpath, sizeof b->dirpath, "%s", o->dir);
 	if (pidfile_lock(b, err) < 0)
 		goto fail;
-	/* open and recover every partition before listening */
+	if (kb_cache_init(b, err) < 0)
+		goto fail;
+	/* the topics; partitions open at first use (and in the sweep) */
 	if (klog_topic_list(b->d, &names, &n, err) < 0)
 		goto fail;
+	b->loading = 1;
 	for (i = 0; i < n; i++)
 		if (!kb_topic_find(b, names[i]) && !kb_topic_load(b, names[i], err)) {
 			klog_strv_free(names, n);
 			goto fail;
 		}
+	b->loading = 0;
 	klog_strv_free(names, n);
+	if (b->nparts > b->o.max_partitions)
+		kb_log(b, LOG_WARNING, "log directory '%s' holds %ld partitions, more than "
+		    "--max-partitions %d: serving them all, creating no more", b->dirpath, b->nparts,
+		    b->o.max_partitions);
+	/* a first batch of the sweep before ready: a small directory is
+	 * checked whole, and what it fences said, by then */
+	b->sweep_timer = 0;
+	kb_sweep(NULL, b);
 	b->nfiles = o->max_conns + 64 + 16;
 	{
 		/* the loop indexes records by descriptor: partitions hold many */
@@ -219,6 +241,8 @@ klog_broker_open(const struct klog_broker_opts *o, char *err)
 	}
 	klog_loop_before_sleep(b->loop, kb_before_sleep, b);
 	b->idle_timer = klog_loop_timer(b->loop, 1000, idle_timer, b);
+	if (b->sweep_timer == 0)
+		b->sweep_timer = klog_loop_timer(b->loop, 0, kb_sweep, b);
 	klog_loop_timer(b->loop, RETENTION_CHECK_MS, retention_timer, b);
 	if (o->fsync_policy == KLOG_FSYNC_INTERVAL)
 		b->sync_timer = klog_loop_timer(b->loop, o->fsync_interval_ms > 0 ?
@@ -350,5 +374,6 @@ klog_broker_close(struct klog_broker *b)
 	for (h = 0; h < b->nstart; h++)
 		kb_part_put(b, b->startv[h]);
 	free(b->startv);
+	free(b->rpv);
 	free(b);
 }
