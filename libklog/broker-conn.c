@@ -112,6 +112,8 @@ kb_conn_process(struct conn *c)
 			}
 			break;
 		}
+		if (kb_slot_wait(c, r))         /* no partition can be opened now */
+			break;
 		c->have_req = 0;
 		kb_execute(c, r, buf);
 		c->in_off += (size_t)r->payload;

@@ -350,6 +350,7 @@ on_synced(struct klog_loop *l, int fd, void *data, int mask)
 	}
 	job_free(j);
 	kb_commit_waiters(b);
+	kb_slot_resume(b);
 	commit_start(b);
 }
 

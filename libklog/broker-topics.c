@@ -134,6 +134,67 @@ make_room(struct klog_broker *b)
 	return -1;
 }
 
+/*
+ * Before a request runs: one for a closed partition while the cache is
+ * full of busy ones (written, not yet synced; long polls) waits, its
+ * connection paused, until a sync job or the idle timer frees a slot
+ * (kb_slot_resume) -- for at most SLOT_WAIT_MS, then it runs and gets
+ * BUSY.  So a producer pipelining to more partitions than may be open is
+ * slowed down, not refused.  1: wait.
+ */
+#define SLOT_WAIT_MS 10000
+
+int
+kb_slot_wait(struct conn *c, struct klog_req *r)
+{
+	struct klog_broker *b = c->b;
+	struct btopic *t;
+	int64_t p;
+
+	if (r->verb != KLOG_V_PRODUCE && r->verb != KLOG_V_FETCH && r->verb != KLOG_V_OFFSETS &&
+	    r->verb != KLOG_V_TIMEOFFSET)
+		goto run;
+	if (b->nopen < b->max_open || !(t = kb_topic_find(b, r->argv[1])) ||
+	    klog_parse_i64(r->argv[2], &p) < 0 || p < 0 || p >= t->np || t->parts[p]->p ||
+	    t->parts[p]->offline || make_room(b) == 0)
+		goto run;
+	if (!c->slot_wait) {
+		c->slot_wait = klog_now_ms();
+		b->nslot_wait++;
+	} else if (klog_now_ms() - c->slot_wait > SLOT_WAIT_MS)
+		goto run;
+	c->paused = 1;
+	klog_loop_del(b->loop, c->fd, KLOG_READABLE);
+	return 1;
+run:
+	if (c->slot_wait) {
+		c->slot_wait = 0;
+		if (b->nslot_wait > 0)
+			b->nslot_wait--;
+	}
+	return 0;
+}
+
+/* slots may have come free: let the waiting connections try again (the
+ * before-sleep hook runs them) */
+void
+kb_slot_resume(struct klog_broker *b)
+{
+	struct conn *c;
+
+	if (!b->nslot_wait)
+		return;
+	b->nslot_wait = 0;      /* counted again: closed ones drop out */
+	for (c = b->conns; c; c = c->next)
+		if (c->slot_wait && c->fd >= 0) {
+			b->nslot_wait++;
+			if (!c->resume) {
+				c->resume = 1;
+				b->nresume++;
+			}
+		}
+}
+
 /* the descriptor budget: max_open from the limit, or a given one checked
  * against it; room is kept for connections and the broker's own files */
 int
@@ -157,7 +218,8 @@ kb_cache_init(struct klog_broker *b, char *err)
 		}
 		b->max_open = b->o.max_open_partitions;
 	} else {
-		/* sealed segments being read hold one more each: half the rest */
+		/* a sync job holds a dup of each file it syncs, and sealed
+		 * segments being read one more each: half the rest */
 		b->max_open = (int)(avail / KB_FDS_PER_PART / 2);
 		if (b->max_open < 1) {
 			errno = EMFILE;

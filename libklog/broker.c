@@ -54,6 +54,7 @@ idle_timer(struct klog_loop *l, void *data)
 	struct conn *c, *n;
 	int64_t now = klog_now_ms();
 
+	kb_slot_resume(b);      /* long polls that ended may have freed slots */
 	for (c = b->conns; c; c = n) {
 		n = c->next;
 		if (c->fd < 0)
@@ -195,10 +196,11 @@ klog_broker_open(const struct klog_broker_opts *o, char *err)
 		kb_log(b, LOG_WARNING, "log directory '%s' holds %ld partitions, more than "
 		    "--max-partitions %d: serving them all, creating no more", b->dirpath, b->nparts,
 		    b->o.max_partitions);
-	/* a first batch of the sweep before ready: a small directory is
-	 * checked whole, and what it fences said, by then */
+	/* a small directory is checked whole before ready (what it fences
+	 * said by then); a big one after, a batch per loop turn */
 	b->sweep_timer = 0;
-	kb_sweep(NULL, b);
+	if (b->nparts <= KB_SWEEP_BATCH)
+		kb_sweep(NULL, b);
 	b->nfiles = o->max_conns + 64 + 16;
 	{
 		/* the loop indexes records by descriptor: partitions hold many */

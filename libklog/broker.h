@@ -142,6 +142,7 @@ struct conn {
 	int lingering;                  /* output done, discarding input until EOF */
 	size_t discarded;
 	int64_t last_active;
+	int64_t slot_wait;              /* since when its request waits for a partition slot, 0 not */
 	struct conn *prev, *next;
 };
 
@@ -188,6 +189,7 @@ struct klog_broker {
 	int64_t sweep_timer;
 	size_t sweep_h;
 	uint64_t part_opens, part_closes, part_busy;
+	int nslot_wait;                 /* connections paused for a partition slot */
 	int loading;                    /* klog_broker_open reads the topics */
 	int sweeps;                     /* sweeps finished */
 	/* stats */
@@ -219,6 +221,8 @@ struct bpart *kb_part_get(struct klog_broker *b, const char *name, const char *p
 int kb_part_open(struct klog_broker *b, struct bpart *bp, char *err);
 void kb_part_close(struct klog_broker *b, struct bpart *bp);
 int kb_cache_init(struct klog_broker *b, char *err);
+int kb_slot_wait(struct conn *c, struct klog_req *r);
+void kb_slot_resume(struct klog_broker *b);
 int64_t kb_sweep(struct klog_loop *l, void *data);
 struct btopic *kb_topic_find(struct klog_broker *b, const char *name);
 void kb_topic_free(struct klog_broker *b, struct btopic *t, int unlink_it);
