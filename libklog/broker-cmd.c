@@ -245,7 +245,10 @@ cmd_create(struct conn *c, struct klog_req *r, char *err, const char **code)
 	}
 	if ((t = kb_topic_find(b, r->argv[1])))     /* stale: deleted behind our back */
 		kb_topic_free(b, t, 1);
-	if (!kb_topic_load(b, r->argv[1], err)) {
+	b->fresh = 1;
+	t = kb_topic_load(b, r->argv[1], err);
+	b->fresh = 0;
+	if (!t) {
 		*code = "INTERNAL";
 		return -1;
 	}
@@ -292,7 +295,10 @@ cmd_alter(struct conn *c, struct klog_req *r, char *err, const char **code)
 			kpart_set_config(t->parts[i]->p, &cfg);
 			kb_retention(b, t->parts[i]);
 		}
-	if (kb_topic_grow(b, t, cfg.partitions, err) < 0) {
+	b->fresh = 1;
+	i = kb_topic_grow(b, t, cfg.partitions, err);
+	b->fresh = 0;
+	if (i < 0) {
 		*code = "INTERNAL";
 		return -1;
 	}

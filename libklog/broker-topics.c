@@ -288,6 +288,15 @@ kb_part_open(struct klog_broker *b, struct bpart *bp, char *err)
 	return 0;
 }
 
+/* what DESCRIBE shows of a partition never written (no directory) */
+static void
+empty_info(struct bpart *bp)
+{
+	memset(&bp->ci, 0, sizeof bp->ci);
+	snprintf(bp->ci.state, sizeof bp->ci.state, "online");
+	bp->ci_known = 1;
+}
+
 /*
  * The start-up sweep: every partition that has a directory is opened once
  * (recovered, or fenced) and closed again if idle, KB_SWEEP_BATCH per loop
@@ -314,8 +323,10 @@ kb_sweep(struct klog_loop *l, void *data)
 				if (bp->p || bp->offline)
 					continue;
 				snprintf(nm, sizeof nm, "%s-%d", t->name, bp->id);
-				if (faccessat(b->d->fd, nm, F_OK, 0) < 0)
-					continue;       /* never written (topic.c) */
+				if (faccessat(b->d->fd, nm, F_OK, 0) < 0) {
+					empty_info(bp);         /* never written (topic.c) */
+					continue;
+				}
 				if (n++ == KB_SWEEP_BATCH)
 					return 0;
 				if (kb_part_open(b, bp, e) < 0 && !bp->offline)
@@ -419,11 +430,13 @@ kb_topic_grow(struct klog_broker *b, struct btopic *t, int np, char *err)
 			return kerr_sys(err, "topic '%s'", t->name);
 		bp->t = t;
 		bp->id = t->np;
+		if (b->fresh)
+			empty_info(bp); /* CREATE, ALTER: made now, empty */
 		t->parts[t->np++] = bp;
 		b->nparts++;
 	}
 	/* new partitions, empty: the sweep need not look at them */
-	if (!b->loading && t->swept >= old)
+	if (b->fresh && t->swept >= old)
 		t->swept = np;
 	return 0;
 }

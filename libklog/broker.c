@@ -184,13 +184,11 @@ klog_broker_open(const struct klog_broker_opts *o, char *err)
 	/* the topics; partitions open at first use (and in the sweep) */
 	if (klog_topic_list(b->d, &names, &n, err) < 0)
 		goto fail;
-	b->loading = 1;
 	for (i = 0; i < n; i++)
 		if (!kb_topic_find(b, names[i]) && !kb_topic_load(b, names[i], err)) {
 			klog_strv_free(names, n);
 			goto fail;
 		}
-	b->loading = 0;
 	klog_strv_free(names, n);
 	if (b->nparts > b->o.max_partitions)
 		kb_log(b, LOG_WARNING, "log directory '%s' holds %ld partitions, more than "

@@ -190,7 +190,7 @@ struct klog_broker {
 	size_t sweep_h;
 	uint64_t part_opens, part_closes, part_busy;
 	int nslot_wait;                 /* connections paused for a partition slot */
-	int loading;                    /* klog_broker_open reads the topics */
+	int fresh;                      /* CREATE and ALTER make partitions */
 	int sweeps;                     /* sweeps finished */
 	/* stats */
 	uint64_t conns_total, conns_rejected, bytes_in, bytes_out, records_in, records_out;
