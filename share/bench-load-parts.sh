@@ -41,6 +41,7 @@ echo "# $NP partitions: start to ready and idle RSS of kbrokerd (descriptor limi
 if ! start_broker; then
 	echo "broker did not start on an empty directory"; exit 1
 fi
+echo "start to ready on an empty directory (for scale): ${READY_MS} ms, rss $(rss "$BPID") KiB"
 if ! ktopic -b "$ADDR" create parts --partitions "$NP" 2>>"$WORK/broker-parts.log" ||
    ! seq 1 "$NP" | sed 's/^/k/; s/$/:v/' | kproduce -b "$ADDR" -K : parts 2>>"$WORK/broker-parts.log"; then
 	echo "creating and filling $NP partitions failed: $(tail -n 1 "$WORK/broker-parts.log")"
