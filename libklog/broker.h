@@ -17,7 +17,9 @@
  * open at once (an fd cache, as Kafka's and RocksDB's): opening one more
  * closes the least recently used idle one (written data synced, no sync
  * out, no waiting fetch or acknowledgement, no log start to record), its
- * recovery point recorded by the next sync job.  Right after start-up a
+ * recovery point recorded by the next sync job; a request for a closed
+ * partition while none is idle waits, its connection paused, for a sync
+ * job to make some idle (kb_slot_wait).  Right after start-up a
  * sweep opens every partition once, KB_SWEEP_BATCH per loop turn, so that
  * damage is found and fenced (and retention applied) soon, not only when
  * a client asks; DESCRIBE and STATS show a closed partition from a
