@@ -75,7 +75,8 @@ usage(FILE *f, int code)
 	    "                [--visible durable|written]\n"
 	    "                [--max-connections N] [--idle-timeout SEC] [--max-request BYTES]\n"
 	    "                [--max-memory BYTES] [--max-waiting-fetches N]\n"
-	    "                [--max-connection-fetches N] [-r FD] [-q]\n", prog);
+	    "                [--max-connection-fetches N] [--max-partitions N]\n"
+	    "                [--max-topic-partitions N] [--max-open-partitions N] [-r FD] [-q]\n", prog);
 	if (code == 0)
 		fprintf(f, "\nServe the log directory DIR (or $KLOG_DIR) over klog's text protocol\n"
 		    "(man klog-protocol.7).  Listens on 127.0.0.1:%d unless -l says otherwise, or on\n"
@@ -98,9 +99,14 @@ usage(FILE *f, int code)
 		    "      --max-connection-fetches N\n"
 		    "                          long-poll fetches waiting on one connection\n"
 		    "                          (default 1000)\n"
+		    "      --max-partitions N  in the log directory (default %d)\n"
+		    "      --max-topic-partitions N  in one topic (default %d)\n"
+		    "      --max-open-partitions N  open at once, the others closed until used\n"
+		    "                          (default: from the file descriptor limit)\n"
 		    "  -r, --ready-fd FD       write ADDR:PORT and a newline to FD when ready, then close it\n"
 		    "  -q, --quiet             log warnings and errors only\n"
-		    "  -h, --help, -V, --version\n", KLOG_PORT, KLOG_PORT);
+		    "  -h, --help, -V, --version\n", KLOG_PORT, KLOG_PORT, KLOG_BROKER_MAX_PARTITIONS,
+		    KLOG_BROKER_MAX_TOPIC_PARTITIONS);
 	exit(code);
 }
 
@@ -145,6 +151,9 @@ main(int argc, char **argv)
 		{ "max-memory", required_argument, NULL, 'M' },
 		{ "max-waiting-fetches", required_argument, NULL, 'w' + 256 },
 		{ "max-connection-fetches", required_argument, NULL, 'c' + 256 },
+		{ "max-partitions", required_argument, NULL, 'P' },
+		{ "max-topic-partitions", required_argument, NULL, 'T' },
+		{ "max-open-partitions", required_argument, NULL, 'O' },
 		{ "ready-fd", required_argument, NULL, 'r' },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "help", no_argument, NULL, 'h' },
@@ -202,6 +211,9 @@ main(int argc, char **argv)
 			v = num(optarg, "connection fetch limit", 0);
 			o.max_conn_fetches = v > INT32_MAX ? INT32_MAX : (int)v;
 			break;
+		case 'P': o.max_partitions = (int)num(optarg, "partition limit", 1); break;
+		case 'T': o.max_topic_partitions = (int)num(optarg, "topic partition limit", 1); break;
+		case 'O': o.max_open_partitions = (int)num(optarg, "open partition limit", 1); break;
 		case 'r': ready_fd = (int)num(optarg, "readiness fd", 0); break;
 		case 'q': quiet = 1; break;
 		case 'h': usage(stdout, 0); break;

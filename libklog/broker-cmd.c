@@ -181,6 +181,42 @@ cmd_config(struct conn *c, struct klog_req *r, char *err, const char **code)
 	return 0;
 }
 
+/*
+ * The partition limits: np in one topic (one that had old before), checked
+ * before anything is made.  The descriptors are not the bound (partitions
+ * open at use, at most max_open at once); memory and start-up are.
+ */
+static int
+parts_check(struct klog_broker *b, const char *name, int64_t np, int old, char *err)
+{
+	if (np > b->o.max_topic_partitions) {
+		errno = EINVAL;
+		return kerr(err, "topic '%s': %" PRId64 " partitions is more than this broker allows "
+		    "in a topic (--max-topic-partitions %d)", name, np, b->o.max_topic_partitions);
+	}
+	if (b->nparts - old + np > b->o.max_partitions) {
+		errno = EINVAL;
+		return kerr(err, "topic '%s': %" PRId64 " partitions would make %ld in the log "
+		    "directory, more than this broker allows (--max-partitions %d)", name, np,
+		    b->nparts - old + np, b->o.max_partitions);
+	}
+	return 0;
+}
+
+/* the partition count that ALTER's "-" and key=value arguments ask for, 0 none */
+static int64_t
+parts_asked(struct klog_req *r)
+{
+	int64_t v = 0, n;
+	int i;
+
+	for (i = 3; i < r->argc; i++)
+		if (!strncmp(r->argv[i], "partitions=", 11) &&
+		    klog_parse_i64(r->argv[i] + 11, &n) == 0)
+			v = n;
+	return v;
+}
+
 static int
 cmd_create(struct conn *c, struct klog_req *r, char *err, const char **code)
 {
@@ -196,15 +232,23 @@ cmd_create(struct conn *c, struct klog_req *r, char *err, const char **code)
 		*code = "BAD_REQUEST";
 		return kerr(err, "bad partition count '%s'", r->argv[2]);
 	}
+	if (!kb_topic_find(b, r->argv[1]) && parts_check(b, r->argv[1], np, 0, err) < 0) {
+		*code = "INVALID";
+		return -1;
+	}
 	errno = 0;
-	if (klog_topic_create(b->d, r->argv[1], (int)np, r->argv + 3, r->argc - 3, err) < 0) {
+	/* one directory now, the others at first write: a big topic is quick */
+	if (ktopic_create(b->d, r->argv[1], (int)np, r->argv + 3, r->argc - 3, 1, err) < 0) {
 		*code = errno == EEXIST ? "TOPIC_EXISTS" : errno == 0 || errno == EINVAL ||
 		    errno == ERANGE ? "INVALID" : code_for_errno(errno);
 		return -1;
 	}
 	if ((t = kb_topic_find(b, r->argv[1])))     /* stale: deleted behind our back */
 		kb_topic_free(b, t, 1);
-	if (!kb_topic_load(b, r->argv[1], err)) {
+	b->fresh = 1;
+	t = kb_topic_load(b, r->argv[1], err);
+	b->fresh = 0;
+	if (!t) {
 		*code = "INTERNAL";
 		return -1;
 	}
@@ -229,8 +273,13 @@ cmd_alter(struct conn *c, struct klog_req *r, char *err, const char **code)
 		*code = "BAD_REQUEST";
 		return kerr(err, "bad partition count '%s'", r->argv[2]);
 	}
+	if ((np || parts_asked(r)) && parts_check(b, r->argv[1], np ? np : parts_asked(r), t->np,
+	    err) < 0) {
+		*code = "INVALID";
+		return -1;
+	}
 	errno = 0;
-	if (klog_topic_alter(b->d, r->argv[1], (int)np, r->argv + 3, r->argc - 3, err) < 0) {
+	if (ktopic_alter(b->d, r->argv[1], (int)np, r->argv + 3, r->argc - 3, 1, err) < 0) {
 		*code = errno == ENOENT ? "UNKNOWN_TOPIC" : errno == 0 || errno == EINVAL ||
 		    errno == ERANGE ? "INVALID" : code_for_errno(errno);
 		return -1;
@@ -246,7 +295,10 @@ cmd_alter(struct conn *c, struct klog_req *r, char *err, const char **code)
 			kpart_set_config(t->parts[i]->p, &cfg);
 			kb_retention(b, t->parts[i]);
 		}
-	if (kb_topic_grow(b, t, cfg.partitions, err) < 0) {
+	b->fresh = 1;
+	i = kb_topic_grow(b, t, cfg.partitions, err);
+	b->fresh = 0;
+	if (i < 0) {
 		*code = "INTERNAL";
 		return -1;
 	}
@@ -327,6 +379,9 @@ cmd_repair(struct conn *c, struct klog_req *r, char *err, const char **code)
 	int rc = 0;
 
 	if (!bp)
+		return -1;
+	/* a closed partition is opened first: that recovers it, or fences it */
+	if (!bp->p && !bp->offline && kb_part_online(bp, code, err) < 0 && !bp->offline)
 		return -1;
 	if (bp->p && klog_part_failed(bp->p)) {
 		if (bp->syncing) {

@@ -141,7 +141,8 @@ kb_conn_process(struct conn *c)
 			}
 			break;
 		}
-		if (exec_budget_spent(c))
+		/* no partition can be opened now, or this turn's share is used */
+		if (kb_slot_wait(c, r) || exec_budget_spent(c))
 			break;
 		c->have_req = 0;
 		kb_execute(c, r, buf);

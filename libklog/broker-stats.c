@@ -117,8 +117,9 @@ stats_text(struct klog_broker *b, struct klog_buf *o)
 		for (t = b->topics[h]; t; t = t->next)
 			for (i = 0; i < t->np; i++) {
 				struct bpart *bp = t->parts[i];
-				int on = bp->p && !klog_part_failed(bp->p);
-				offline += !bp->p;
+				/* a closed one serves: it opens on use */
+				int on = bp->p ? !klog_part_failed(bp->p) : !bp->offline;
+				offline += !bp->p && bp->offline;
 				failed += bp->p && !on;
 				klog_buf_printf(o, "klog_partition_online{topic=\"%s\",partition=\"%d\"} %d\n",
 				    t->name, i, on);
@@ -128,6 +129,20 @@ stats_text(struct klog_broker *b, struct klog_buf *o)
 	    "# TYPE klog_partitions_offline gauge\nklog_partitions_offline %d\n", offline);
 	klog_buf_printf(o, "# HELP klog_partitions_failed Partitions whose sync failed.\n"
 	    "# TYPE klog_partitions_failed gauge\nklog_partitions_failed %d\n", failed);
+	klog_buf_printf(o, "# HELP klog_partitions Partitions of every topic.\n"
+	    "# TYPE klog_partitions gauge\nklog_partitions %ld\n"
+	    "# HELP klog_partitions_open Partitions open now (the rest open on use).\n"
+	    "# TYPE klog_partitions_open gauge\nklog_partitions_open %d\n"
+	    "# HELP klog_partitions_open_max At most this many open at once.\n"
+	    "# TYPE klog_partitions_open_max gauge\nklog_partitions_open_max %d\n"
+	    "# HELP klog_partition_opens_total Partitions opened (and recovered).\n"
+	    "# TYPE klog_partition_opens_total counter\nklog_partition_opens_total %" PRIu64 "\n"
+	    "# HELP klog_partition_closes_total Idle partitions closed to make room.\n"
+	    "# TYPE klog_partition_closes_total counter\nklog_partition_closes_total %" PRIu64 "\n"
+	    "# HELP klog_partition_open_busy_total Opens refused: no idle one to close, or out of "
+	    "descriptors.\n# TYPE klog_partition_open_busy_total counter\n"
+	    "klog_partition_open_busy_total %" PRIu64 "\n", b->nparts, b->nopen, b->max_open,
+	    b->part_opens, b->part_closes, b->part_busy);
 	klog_buf_printf(o, "# HELP klog_partition_log_start_offset First offset.\n"
 	    "# TYPE klog_partition_log_start_offset gauge\n"
 	    "# HELP klog_partition_log_end_offset Next offset.\n"
@@ -144,8 +159,11 @@ stats_text(struct klog_broker *b, struct klog_buf *o)
 			for (i = 0; i < t->np; i++) {
 				struct klog_part_info pi;
 				char e[KLOG_ERRLEN];
-				if (!t->parts[i]->p || klog_part_info(t->parts[i]->p, &pi, e) < 0)
+				if (t->parts[i]->p ? klog_part_info(t->parts[i]->p, &pi, e) < 0 :
+				    !t->parts[i]->ci_known || t->parts[i]->offline)
 					continue;
+				if (!t->parts[i]->p)
+					pi = t->parts[i]->ci;
 				klog_buf_printf(o, "klog_partition_durable_offset{topic=\"%s\",partition=\"%d\"} %"
 				    PRId64 "\n", t->name, i, t->parts[i]->durable);
 				klog_buf_printf(o, "klog_partition_log_start_offset{topic=\"%s\",partition=\"%d\"} %"

@@ -61,6 +61,8 @@ struct job {
 	size_t n, cap;
 	struct klog_ckpt_entry *start;  /* log starts to record */
 	size_t nstart;
+	struct klog_ckpt_entry *rpx;    /* recovery points of partitions closed idle */
+	size_t nrpx;
 	int ckpt_failed;
 	char ckpt_err[KLOG_ERRLEN];
 };
@@ -96,9 +98,12 @@ sync_main(void *arg)
 			return NULL;
 		for (i = 0; i < j->n; i++)
 			ksync_run(&j->v[i].s);
-		/* recovery points only of what really was synced */
-		rp = calloc(j->n + 1, sizeof *rp);
-		for (i = nrp = 0; rp && i < j->n; i++)
+		/* recovery points only of what really was synced; those of
+		 * closed partitions first, so a reopened one's own comes later */
+		rp = calloc(j->nrpx + j->n + 1, sizeof *rp);
+		if (rp && j->nrpx)
+			memcpy(rp, j->rpx, j->nrpx * sizeof *rp);
+		for (i = 0, nrp = rp ? j->nrpx : 0; rp && i < j->n; i++)
 			if (j->v[i].rp && !j->v[i].s.err) {
 				snprintf(rp[nrp].topic, sizeof rp[nrp].topic, "%s", j->v[i].topic);
 				rp[nrp].partition = j->v[i].id;
@@ -131,6 +136,7 @@ job_free(struct job *j)
 		ksync_free(&j->v[i].s);
 	free(j->v);
 	free(j->start);
+	free(j->rpx);
 	free(j);
 }
 
@@ -210,7 +216,7 @@ commit_start(struct klog_broker *b)
 	struct btopic *t;
 	int k;
 
-	if (!sy || sy->busy || (!b->ndirty && !b->nstart && !rp))
+	if (!sy || sy->busy || (!b->ndirty && !b->nstart && !b->nrpv && !rp))
 		return;
 	if (!(j = calloc(1, sizeof *j)))
 		return;
@@ -283,7 +289,13 @@ commit_start(struct klog_broker *b)
 		}
 		b->nstart = 0;
 	}
-	if (!j->n && !j->nstart) {
+	if (b->nrpv) {
+		j->rpx = b->rpv;
+		j->nrpx = b->nrpv;
+		b->rpv = NULL;
+		b->nrpv = b->crpv = 0;
+	}
+	if (!j->n && !j->nstart && !j->nrpx) {
 		job_free(j);
 		return;
 	}
@@ -339,6 +351,7 @@ on_synced(struct klog_loop *l, int fd, void *data, int mask)
 	}
 	job_free(j);
 	kb_commit_waiters(b);
+	kb_slot_resume(b);
 	commit_start(b);
 }
 
@@ -417,10 +430,17 @@ kb_sync_all(struct klog_broker *b)
 	for (h = 0; h < THASH; h++)
 		for (t = b->topics[h]; t; t = t->next)
 			cap += (size_t)t->np;
+	cap += b->nrpv;
 	if (cap && (!(rp = calloc(cap, sizeof *rp)) || !(ls = calloc(cap, sizeof *ls)))) {
 		kb_log(b, LOG_ERR, "shutdown: out of memory for checkpoints");
 		cap = 0;
 	}
+	/* partitions closed idle since the last job first */
+	if (cap && b->nrpv) {
+		memcpy(rp, b->rpv, b->nrpv * sizeof *rp);
+		nrp = b->nrpv;
+	}
+	b->nrpv = 0;
 	for (h = 0; h < THASH; h++)
 		for (t = b->topics[h]; t; t = t->next)
 			for (k = 0; k < t->np; k++) {

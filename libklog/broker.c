@@ -45,6 +45,8 @@ klog_broker_defaults(struct klog_broker_opts *o)
 	o->max_memory = 1024UL << 20;
 	o->max_waiting_fetches = 100000;
 	o->max_conn_fetches = 1000;
+	o->max_partitions = KLOG_BROKER_MAX_PARTITIONS;
+	o->max_topic_partitions = KLOG_BROKER_MAX_TOPIC_PARTITIONS;
 }
 
 static int64_t
@@ -54,6 +56,7 @@ idle_timer(struct klog_loop *l, void *data)
 	struct conn *c, *n;
 	int64_t now = klog_now_ms();
 
+	kb_slot_resume(b);      /* long polls that ended may have freed slots */
 	for (c = b->conns; c; c = n) {
 		n = c->next;
 		if (c->fd < 0)
@@ -95,6 +98,14 @@ retention_timer(struct klog_loop *l, void *data)
 		for (t = b->topics[h]; t; t = t->next)
 			for (i = 0; i < t->np; i++)
 				kb_retention(b, t->parts[i]);
+	/* closed partitions: a sweep opens them (which applies it) */
+	if (b->sweep_timer < 0) {
+		for (h = 0; h < THASH; h++)
+			for (t = b->topics[h]; t; t = t->next)
+				t->swept = 0;
+		b->sweep_h = 0;
+		b->sweep_timer = klog_loop_timer(l, 0, kb_sweep, b);
+	}
 	return RETENTION_CHECK_MS;
 }
 
@@ -162,7 +173,7 @@ klog_broker_open(const struct klog_broker_opts *o, char *err)
 	b->o = *o;
 	b->lfd = b->pidfd = -1;
 	b->sigpipe[0] = b->sigpipe[1] = -1;
-	b->idle_timer = b->sync_timer = -1;
+	b->idle_timer = b->sync_timer = b->sweep_timer = -1;
 	if (b->o.max_output < 65536)
 		b->o.max_output = 65536;
 	if (!(b->d = klog_dir_open(o->dir, 0, err)))
@@ -170,7 +181,9 @@ klog_broker_open(const struct klog_broker_opts *o, char *err)
 	snprintf(b->dirpath, sizeof b->dirpath, "%s", o->dir);
 	if (pidfile_lock(b, err) < 0)
 		goto fail;
-	/* open and recover every partition before listening */
+	if (kb_cache_init(b, err) < 0)
+		goto fail;
+	/* the topics; partitions open at first use (and in the sweep) */
 	if (klog_topic_list(b->d, &names, &n, err) < 0)
 		goto fail;
 	for (i = 0; i < n; i++)
@@ -179,6 +192,15 @@ klog_broker_open(const struct klog_broker_opts *o, char *err)
 			goto fail;
 		}
 	klog_strv_free(names, n);
+	if (b->nparts > b->o.max_partitions)
+		kb_log(b, LOG_WARNING, "log directory '%s' holds %ld partitions, more than "
+		    "--max-partitions %d: serving them all, creating no more", b->dirpath, b->nparts,
+		    b->o.max_partitions);
+	/* a small directory is checked whole before ready (what it fences
+	 * said by then); a big one after, a batch per loop turn */
+	b->sweep_timer = 0;
+	if (b->nparts <= KB_SWEEP_BATCH)
+		kb_sweep(NULL, b);
 	b->nfiles = o->max_conns + 64 + 16;
 	{
 		/* the loop indexes records by descriptor: partitions hold many */
@@ -221,6 +243,8 @@ klog_broker_open(const struct klog_broker_opts *o, char *err)
 	}
 	klog_loop_before_sleep(b->loop, kb_before_sleep, b);
 	b->idle_timer = klog_loop_timer(b->loop, 1000, idle_timer, b);
+	if (b->sweep_timer == 0)
+		b->sweep_timer = klog_loop_timer(b->loop, 0, kb_sweep, b);
 	klog_loop_timer(b->loop, RETENTION_CHECK_MS, retention_timer, b);
 	if (o->fsync_policy == KLOG_FSYNC_INTERVAL)
 		b->sync_timer = klog_loop_timer(b->loop, o->fsync_interval_ms > 0 ?
@@ -353,5 +377,6 @@ klog_broker_close(struct klog_broker *b)
 	for (h = 0; h < b->nstart; h++)
 		kb_part_put(b, b->startv[h]);
 	free(b->startv);
+	free(b->rpv);
 	free(b);
 }

@@ -7,8 +7,26 @@
  *
  * Ownership.  The broker holds an exclusive flock(2) on DIR/kbrokerd.pid
  * ("PID HOST:PORT\n", see dir.c) while it runs; a second broker fails at
- * once, embedded writers refuse.  Every partition of every topic is
- * opened for writing (and so recovered) before the broker listens.
+ * once, embedded writers refuse.  That lock is what keeps embedded writers
+ * off the partitions the broker has closed; an open partition's writer
+ * lock (its directory's flock) is held for as long as it is open.
+ *
+ * Partitions (broker-topics.c).  Start-up reads the topic files only: a
+ * partition is opened for writing -- locked and recovered, or fenced
+ * offline when it cannot be -- at its first use, and at most max_open are
+ * open at once (an fd cache, as Kafka's and RocksDB's): opening one more
+ * closes the least recently used idle one (written data synced, no sync
+ * out, no waiting fetch or acknowledgement, no log start to record), its
+ * recovery point recorded by the next sync job; a request for a closed
+ * partition while none is idle waits, its connection paused, for a sync
+ * job to make some idle (kb_slot_wait).  Right after start-up a
+ * sweep opens every partition once, KB_SWEEP_BATCH per loop turn, so that
+ * damage is found and fenced (and retention applied) soon, not only when
+ * a client asks; DESCRIBE and STATS show a closed partition from a
+ * read-only look at its files.  A broker's CREATE and ALTER make one
+ * partition directory; the others are made at their first write (topic.c).
+ * Partition counts are limited per topic (max_topic_partitions) and per
+ * directory (max_partitions); CREATE and ALTER beyond are INVALID.
  *
  * Connections.  Each has an input buffer and an output queue.  Requests
  * are executed in order as soon as they are whole; responses are queued
@@ -68,6 +86,8 @@
 #define WAKE_BUDGET 256                 /* waiting fetches checked per loop turn */
 #define EXEC_BUDGET 32                  /* requests one connection executes per loop turn */
 #define OUT_FILES_MAX 64                /* file ranges (descriptors) queued per connection */
+#define KB_FDS_PER_PART 4               /* open: directory, active .log, .index, .timeindex */
+#define KB_SWEEP_BATCH 32               /* partitions the start-up sweep opens per turn */
 
 struct bpart;
 struct conn;
@@ -119,12 +139,17 @@ struct bpart {
 	int refs;                       /* acknowledgements and sync jobs holding it */
 	int deleted;                    /* its topic is gone: freed at refs 0 */
 	int syncing;                    /* in the sync job out now */
+	struct bpart *lprev, *lnext;    /* open ones, most recently used first */
+	struct klog_part_info ci;       /* as it was closed (ci_known) */
+	int ci_known;
 };
 
 struct btopic {
 	char *name;
 	int np;
 	struct bpart **parts;
+	int swept;                      /* [0, swept) opened once since start-up */
+	struct klog_broker *b;
 	struct btopic *next;
 };
 
@@ -148,6 +173,7 @@ struct conn {
 	int lingering;                  /* output done, discarding input until EOF */
 	size_t discarded;
 	int64_t last_active;
+	int64_t slot_wait;              /* since when its request waits for a partition slot, 0 not */
 	struct conn *prev, *next;
 };
 
@@ -187,6 +213,18 @@ struct klog_broker {
 	int draining;
 	int64_t drain_deadline;
 	int nfiles;
+	/* the partition cache (broker-topics.c) */
+	struct bpart *lru_head, *lru_tail;
+	int nopen, max_open;
+	long nparts;                    /* in every topic loaded */
+	struct klog_ckpt_entry *rpv;    /* recovery points of closed partitions, to record */
+	size_t nrpv, crpv;
+	int64_t sweep_timer;
+	size_t sweep_h;
+	uint64_t part_opens, part_closes, part_busy;
+	int nslot_wait;                 /* connections paused for a partition slot */
+	int fresh;                      /* CREATE and ALTER make partitions */
+	int sweeps;                     /* sweeps finished */
 	/* stats */
 	uint64_t conns_total, conns_rejected, bytes_in, bytes_out, records_in, records_out;
 	uint64_t batches_in, fsyncs, fsync_errors, produce_errors;
@@ -214,6 +252,11 @@ int kb_part_info(struct klog_broker *b, struct bpart *bp, struct klog_part_info 
 int kb_part_online(struct bpart *bp, const char **code, char *err);
 struct bpart *kb_part_get(struct klog_broker *b, const char *name, const char *ps, const char **code, char *err);
 int kb_part_open(struct klog_broker *b, struct bpart *bp, char *err);
+void kb_part_close(struct klog_broker *b, struct bpart *bp);
+int kb_cache_init(struct klog_broker *b, char *err);
+int kb_slot_wait(struct conn *c, struct klog_req *r);
+void kb_slot_resume(struct klog_broker *b);
+int64_t kb_sweep(struct klog_loop *l, void *data);
 struct btopic *kb_topic_find(struct klog_broker *b, const char *name);
 void kb_topic_free(struct klog_broker *b, struct btopic *t, int unlink_it);
 struct btopic *kb_topic_get(struct klog_broker *b, const char *name, const char **code, char *err);

@@ -282,25 +282,52 @@ klog_ckpt_update(struct klog_dir *d, const char *file, const char *topic,
 	return klog_ckpt_update_many(d, file, &e, 1, err);
 }
 
+/* klog_ckpt_get's search: the file checked whole as klog_ckpt_read does,
+ * nothing kept but the match (a broker opens partitions one at a time in a
+ * directory of thousands) */
+struct ckpt_find {
+	const char *topic;
+	int partition;
+	int64_t offset;
+	int found;
+};
+
+static int
+find_entry(void *arg, const char *path, int lineno, char **f, int nf, char *err)
+{
+	struct ckpt_find *k = arg;
+	int64_t v, off;
+
+	if (klog_topic_name_check(f[0], NULL) < 0 || klog_parse_i64(f[1], &v) < 0 || v < 0 ||
+	    v > INT32_MAX || klog_parse_i64(f[2], &off) < 0) {
+		errno = EINVAL;
+		return kerr(err, "checkpoint '%s' line %d: bad entry", path, lineno);
+	}
+	if (v == k->partition && !strcmp(f[0], k->topic)) {
+		k->offset = off;
+		k->found = 1;
+	}
+	return 0;
+}
+
 int
 klog_ckpt_get(struct klog_dir *d, const char *file, const char *topic, int partition,
     int64_t *offset)
 {
-	struct klog_ckpt_entry *e = NULL;
+	struct ckpt_find k = { topic, partition, 0, 0 };
 	char path[PATH_MAX];
-	size_t n = 0, i;
-	int found = 0;
+	char *text;
+	int r;
 
 	if (snprintf(path, sizeof path, "%s/%s", d->path, file) >= (int)sizeof path ||
-	    klog_ckpt_read(path, &e, &n, NULL) < 0)
+	    klog_read_file(path, &text, NULL, NULL) < 0)
 		return 0;
-	for (i = 0; i < n; i++)
-		if (e[i].partition == partition && !strcmp(e[i].topic, topic)) {
-			*offset = e[i].offset;
-			found = 1;
-		}
-	free(e);
-	return found;
+	r = parse(path, text, 3, find_entry, &k, NULL);
+	free(text);
+	if (r < 0 || !k.found)
+		return 0;
+	*offset = k.offset;
+	return 1;
 }
 
 /* many entries in one read-modify-write (a broker records every

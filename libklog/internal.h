@@ -201,6 +201,13 @@ int kverify_segment(const char *log_path, const struct kverify_seg *s,
     struct klog_verify_report *r, void (*problem)(void *arg, const char *msg), void *arg,
     int64_t *index_bad, char *err);
 
+/* topic.c: klog_topic_create and _alter; lazy: partition directories past
+ * NAME-0 are made at their first write (a broker's big topics) */
+int ktopic_create(struct klog_dir *d, const char *name, int partitions, char **kv, int nkv,
+    int lazy, char *err);
+int ktopic_alter(struct klog_dir *d, const char *name, int partitions, char **kv, int nkv,
+    int lazy, char *err);
+
 /*
  * partition-sync.c: what makes a partition durable, in three steps so that
  * a broker can run the middle one in another thread (group commit):
@@ -240,6 +247,9 @@ int kpart_take_recovery_point(struct klog_part *p, int64_t *off);
 int kpart_rp_stale(const struct klog_part *p);
 void kpart_recorded_recovery_point(struct klog_part *p, int64_t off);
 void kpart_discard(struct klog_part *p);       /* close with no sync (partition.c) */
+/* nothing to write, sync or cut: a broker may close it with kpart_discard;
+ * *rp the recovery point to record then, -1 if none is needed */
+int kpart_idle(const struct klog_part *p, int64_t *rp);
 void kpart_set_config(struct klog_part *p, const struct klog_config *c);
 int kpart_slice(struct klog_part *p, int64_t offset, size_t max, int64_t limit,
     struct klog_slice *s, char *err);   /* partition-read.c */

@@ -653,11 +653,16 @@ struct klog_broker_opts {
 	size_t max_memory;              /* all connection buffers */
 	int max_waiting_fetches;        /* long polls parked, all connections; BUSY beyond */
 	int max_conn_fetches;           /* long polls parked per connection; BUSY beyond */
+	int max_partitions;             /* in the directory (CREATE/ALTER refuse beyond) */
+	int max_topic_partitions;       /* in one topic */
+	int max_open_partitions;        /* open at once; 0: from the descriptor limit */
 	void (*log)(int prio, const char *msg);   /* syslog priorities (LOG_ERR ...) */
 };
+#define KLOG_BROKER_MAX_PARTITIONS 100000        /* defaults of max_partitions */
+#define KLOG_BROKER_MAX_TOPIC_PARTITIONS 10000  /* and max_topic_partitions */
 void klog_broker_defaults(struct klog_broker_opts *o);
-/* open the directory (recovering every partition), take DIR/kbrokerd.pid,
- * listen: after this the broker is ready */
+/* open the directory (partitions open, and recover, at first use), take
+ * DIR/kbrokerd.pid, listen: after this the broker is ready */
 struct klog_broker *klog_broker_open(const struct klog_broker_opts *o, char *err);
 const char *klog_broker_address(const struct klog_broker *b);
 /* serve until klog_broker_shutdown; then drain, fsync, checkpoint */

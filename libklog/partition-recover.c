@@ -841,6 +841,17 @@ kp_refresh(struct klog_part *p, int writer, char *err)
 	int reloaded = 0, r;
 
 again:
+	if (p->dfd < 0) {
+		/* a partition whose directory is not made yet (topic.c) */
+		if ((p->dfd = openat(p->d->fd, p->name, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0) {
+			if (errno != ENOENT)
+				return kerr_sys(err, "cannot open partition '%s'", p->name);
+			p->end = p->start_empty;
+			return 0;
+		}
+		if (p->held && kp_lock_ex(p->dfd) < 0)  /* a broker's: its lock as ever */
+			return kerr_sys(err, "cannot lock partition '%s'", p->name);
+	}
 	if (!p->nseg) {
 		if (load_segments(p, err) < 0)
 			return -1;

@@ -278,6 +278,15 @@ kpart_rp_stale(const struct klog_part *p)
 	return !p->failed && p->synced_end != p->rp_written;
 }
 
+int
+kpart_idle(const struct klog_part *p, int64_t *rp)
+{
+	if (p->failed || p->dirty || p->dir_dirty || p->pend.n || p->synced_end != p->end)
+		return 0;
+	*rp = p->nseg && p->rp_written != p->synced_end ? p->synced_end : -1;
+	return 1;
+}
+
 void
 kpart_recorded_recovery_point(struct klog_part *p, int64_t off)
 {

@@ -37,6 +37,21 @@ sync_found(struct klog_part *p, char *err)
 	return klog_part_sync(p, err);
 }
 
+/* a partition directory made at the first write (one added by alter in a
+ * directory we only now write, or a broker's): its name is durable before
+ * anything is written in it */
+static int
+make_dir(struct klog_part *p, char *err)
+{
+	if (mkdirat(p->d->fd, p->name, 0755) < 0 && errno != EEXIST)
+		return kerr_sys(err, "cannot create partition '%s'", p->name);
+	if (klog_fsync_dir(klog_dir_path(p->d), err) < 0)
+		return -1;
+	if ((p->dfd = openat(p->d->fd, p->name, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
+		return kerr_sys(err, "cannot open partition '%s'", p->name);
+	return 0;
+}
+
 struct klog_part *
 klog_part_open(struct klog_dir *d, const char *topic, int partition, int flags, char *err)
 {
@@ -53,7 +68,7 @@ klog_part_open(struct klog_dir *d, const char *topic, int partition, int flags, 
 	snprintf(p->topic, sizeof p->topic, "%s", topic);
 	p->partition = partition;
 	p->flags = flags;
-	p->ifd = p->tfd = p->ino = -1;
+	p->dfd = p->ifd = p->tfd = p->ino = -1;
 	p->first_ts = INT64_MIN;
 	p->synced_base = p->rp_written = -1;
 	p->rseg = SIZE_MAX;
@@ -68,16 +83,26 @@ klog_part_open(struct klog_dir *d, const char *topic, int partition, int flags, 
 		goto fail;
 	}
 	p->dfd = openat(d->fd, path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (p->dfd < 0 && errno == ENOENT && (flags & KLOG_WRITE)) {
-		/* a partition added by alter in a directory we only now write;
-		 * its name is durable before anything is written in it */
-		if (mkdirat(d->fd, path, 0755) < 0 && errno != EEXIST) {
-			kerr_sys(err, "cannot create partition '%s'", p->name);
+	if (p->dfd < 0 && errno == ENOENT && (flags & KLOG_BROKER)) {
+		/* never written (a broker's big topic, topic.c): a broker
+		 * makes the directory at the first append, not to read */
+		if (access(klog_dir_path(d), W_OK) < 0) {
+			kerr_sys(err, "cannot write partition '%s'", p->name);
 			goto fail;
 		}
-		if (klog_fsync_dir(klog_dir_path(d), err) < 0)
-			goto fail;
-		p->dfd = openat(d->fd, path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		klog_ckpt_get(d, "log-start-offset-checkpoint", topic, partition, &p->start_empty);
+		p->start_noted = p->start_empty;
+		p->end = p->synced_end = p->start_empty;
+		p->held = 1;
+		return p;
+	}
+	if (p->dfd < 0 && errno == ENOENT && (flags & KLOG_WRITE) && make_dir(p, err) < 0)
+		goto fail;
+	if (p->dfd < 0 && errno == ENOENT && !(flags & KLOG_WRITE)) {
+		/* not written yet: a broker makes a big topic's directories at
+		 * their first write (topic.c); empty until then */
+		p->dfd = -1;
+		return p;
 	}
 	if (p->dfd < 0) {
 		kerr_sys(err, "cannot open partition '%s'", p->name);
@@ -167,7 +192,7 @@ klog_part_close(struct klog_part *p)
 	}
 	ksync_free(&p->pend);
 	kp_segs_free(p);
-	if (p->dfd > 0)
+	if (p->dfd >= 0)
 		close(p->dfd);
 	if (p->ino >= 0)
 		close(p->ino);
@@ -397,6 +422,14 @@ klog_part_append(struct klog_part *p, unsigned char *batches, size_t len,
 			return kerr_sys(err, "cannot lock partition '%s'", p->name);
 		if (kp_refresh(p, 1, err) < 0)
 			goto out;
+	}
+	if (p->dfd < 0) {       /* a broker's first write here (klog_part_open) */
+		if (make_dir(p, err) < 0)
+			goto out;
+		if (kp_lock_ex(p->dfd) < 0) {
+			kerr_sys(err, "cannot lock partition '%s'", p->name);
+			goto out;
+		}
 	}
 	kp_trim_tmp(p);
 	if (!kp_active(p)) {

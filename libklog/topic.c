@@ -26,6 +26,12 @@
  * writes every key, partitions first, atomically (temp file, fsync,
  * rename, fsync dir), so the file is safe to edit by hand.
  *
+ * A broker makes only NAME-0/ (the claim) when it creates or grows a
+ * topic; the other partition directories are made at their first write
+ * (klog_part_open), so a topic of 10,000 partitions costs one mkdir and
+ * one file.  Readers take a partition directory that is not there yet,
+ * below the topic's count, for an empty partition.
+ *
  * Topics written by Apache Kafka have partition directories but no .topic
  * file: they read as Kafka's defaults with partitions = 1 + the highest
  * partition number found.  Altering such a topic writes its .topic file.
@@ -502,10 +508,11 @@ make_partitions(struct klog_dir *d, const char *name, int from, int to, int exis
 	return 0;
 }
 
-/* partitions <= 0: from kv ("partitions=N") or the default, 1 */
+/* partitions <= 0: from kv ("partitions=N") or the default, 1; lazy:
+ * only NAME-0 now, the others at their first write */
 int
-klog_topic_create(struct klog_dir *d, const char *name, int partitions,
-    char **kv, int nkv, char *err)
+ktopic_create(struct klog_dir *d, const char *name, int partitions, char **kv, int nkv,
+    int lazy, char *err)
 {
 	struct klog_config c;
 	char buf[KLOG_TOPIC_MAX + 16];
@@ -529,7 +536,7 @@ klog_topic_create(struct klog_dir *d, const char *name, int partitions,
 		return kerr(err, "topic '%s' already exists", name);
 	}
 	/* mkdir NAME-0 is the atomic claim against a concurrent create */
-	if (make_partitions(d, name, 0, c.partitions, 0, err) < 0)
+	if (make_partitions(d, name, 0, lazy ? 1 : c.partitions, 0, err) < 0)
 		return -1;
 	if (write_topic_file(d, name, &c, err) < 0) {
 		/* the rename may have happened before a failed directory sync:
@@ -547,10 +554,18 @@ klog_topic_create(struct klog_dir *d, const char *name, int partitions,
 	return klog_fsync_dir(d->path, err);
 }
 
-/* partitions <= 0: unchanged, unless kv says "partitions=N" */
 int
-klog_topic_alter(struct klog_dir *d, const char *name, int partitions,
+klog_topic_create(struct klog_dir *d, const char *name, int partitions,
     char **kv, int nkv, char *err)
+{
+	return ktopic_create(d, name, partitions, kv, nkv, 0, err);
+}
+
+/* partitions <= 0: unchanged, unless kv says "partitions=N"; lazy: new
+ * partition directories are made at their first write */
+int
+ktopic_alter(struct klog_dir *d, const char *name, int partitions, char **kv, int nkv,
+    int lazy, char *err)
 {
 	struct klog_config c;
 	int has_file, old;
@@ -572,7 +587,7 @@ klog_topic_alter(struct klog_dir *d, const char *name, int partitions,
 		return kerr(err, "topic '%s' has %d partitions; cannot shrink to %d",
 		    name, old, c.partitions);
 	}
-	if (make_partitions(d, name, old, c.partitions, 1, err) < 0)
+	if (!lazy && make_partitions(d, name, old, c.partitions, 1, err) < 0)
 		return -1;
 	if (write_topic_file(d, name, &c, err) < 0) {
 		/* the new partition directories go again (empty ones only),
@@ -580,7 +595,7 @@ klog_topic_alter(struct klog_dir *d, const char *name, int partitions,
 		struct klog_config now;
 		char buf[KLOG_TOPIC_MAX + 16];
 		int e = errno, i;
-		if (topic_load(d, name, &now, &has_file, NULL) < 0 || now.partitions == old)
+		if (!lazy && (topic_load(d, name, &now, &has_file, NULL) < 0 || now.partitions == old))
 			for (i = old; i < c.partitions; i++) {
 				snprintf(buf, sizeof buf, "%s-%d", name, i);
 				unlinkat(d->fd, buf, AT_REMOVEDIR);
@@ -589,6 +604,13 @@ klog_topic_alter(struct klog_dir *d, const char *name, int partitions,
 		return -1;
 	}
 	return klog_fsync_dir(d->path, err);
+}
+
+int
+klog_topic_alter(struct klog_dir *d, const char *name, int partitions,
+    char **kv, int nkv, char *err)
+{
+	return ktopic_alter(d, name, partitions, kv, nkv, 0, err);
 }
 
 /* remove every file of a partition directory, then the directory */

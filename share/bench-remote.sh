@@ -87,3 +87,4 @@ if [ "${BENCH_PEERS:-1}" != 0 ] && [ -f "$SHARED/bench/peers.sh" ]; then
 	grep -v '^#' "$WORK/peers.out" || true
 fi
 WORK=$WORK "$top/share/bench-load-wake.sh"
+WORK=$WORK "$top/share/bench-load-parts.sh" 10000 3
