@@ -846,6 +846,8 @@ again:
 		if ((p->dfd = openat(p->d->fd, p->name, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0) {
 			if (errno != ENOENT)
 				return kerr_sys(err, "cannot open partition '%s'", p->name);
+			if (kp_dir_missing(p, err) < 0)
+				return -1;
 			p->end = p->start_empty;
 			return 0;
 		}

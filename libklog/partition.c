@@ -52,6 +52,25 @@ make_dir(struct klog_part *p, char *err)
 	return 0;
 }
 
+/* a partition directory that is not there reads as empty only if nothing
+ * was ever made durable in it: a recovery point past its log start says
+ * records were (the directory was removed by hand), and they are lost */
+int
+kp_dir_missing(struct klog_part *p, char *err)
+{
+	int64_t rp, start = 0;
+
+	klog_ckpt_get(p->d, "log-start-offset-checkpoint", p->topic, p->partition, &start);
+	if (klog_ckpt_get(p->d, "recovery-point-offset-checkpoint", p->topic, p->partition, &rp) &&
+	    rp > start) {
+		errno = EILSEQ;
+		return kerr(err, "partition '%s': directory missing, but "
+		    "recovery-point-offset-checkpoint records offsets up to %" PRId64 " in it: "
+		    "records lost", p->name, rp);
+	}
+	return 0;
+}
+
 struct klog_part *
 klog_part_open(struct klog_dir *d, const char *topic, int partition, int flags, char *err)
 {
@@ -90,19 +109,23 @@ klog_part_open(struct klog_dir *d, const char *topic, int partition, int flags, 
 			kerr_sys(err, "cannot write partition '%s'", p->name);
 			goto fail;
 		}
+		if (kp_dir_missing(p, err) < 0)
+			goto fail;
 		klog_ckpt_get(d, "log-start-offset-checkpoint", topic, partition, &p->start_empty);
 		p->start_noted = p->start_empty;
 		p->end = p->synced_end = p->start_empty;
 		p->held = 1;
 		return p;
 	}
-	if (p->dfd < 0 && errno == ENOENT && (flags & KLOG_WRITE) && make_dir(p, err) < 0)
-		goto fail;
-	if (p->dfd < 0 && errno == ENOENT && !(flags & KLOG_WRITE)) {
+	if (p->dfd < 0 && errno == ENOENT) {
+		if (kp_dir_missing(p, err) < 0)
+			goto fail;
 		/* not written yet: a broker makes a big topic's directories at
 		 * their first write (topic.c); empty until then */
-		p->dfd = -1;
-		return p;
+		if (!(flags & KLOG_WRITE))
+			return p;
+		if (make_dir(p, err) < 0)
+			goto fail;
 	}
 	if (p->dfd < 0) {
 		kerr_sys(err, "cannot open partition '%s'", p->name);

@@ -101,6 +101,7 @@ struct klog_part {
 int kp_delete_segment(struct klog_part *p, int64_t base, char *err);
 
 /* partition-sync.c */
+int kp_dir_missing(struct klog_part *p, char *err);
 int kp_fail(struct klog_part *p, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 int kp_sync_pending(struct klog_part *p, char *err);
 int ksync_add(struct ksync *s, int fd, int dir, const char *name);

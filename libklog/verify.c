@@ -338,6 +338,45 @@ verify_partition(struct vpath *vp, const char *dir, char *err)
 	return rc;
 }
 
+/* a partition whose directory is gone while the recovery point says
+ * records in it were durable: they are lost (partition.c, kp_dir_missing) */
+static void
+verify_lost_dirs(struct vpath *vp, const char *path)
+{
+	char ck[PATH_MAX], sub[PATH_MAX], msg[KLOG_ERRLEN], e[KLOG_ERRLEN];
+	struct klog_ckpt_entry *rp = NULL, *ls = NULL;
+	size_t nrp = 0, nls = 0, i, j;
+	struct stat st;
+	int64_t start;
+
+	snprintf(ck, sizeof ck, "%s/recovery-point-offset-checkpoint", path);
+	if (klog_ckpt_read(ck, &rp, &nrp, e) < 0)
+		return;
+	snprintf(ck, sizeof ck, "%s/log-start-offset-checkpoint", path);
+	if (klog_ckpt_read(ck, &ls, &nls, e) < 0)
+		nls = 0;
+	for (i = 0; i < nrp; i++) {
+		snprintf(sub, sizeof sub, "%s/%s-%d", path, rp[i].topic, rp[i].partition);
+		if (stat(sub, &st) == 0 || errno != ENOENT)
+			continue;
+		for (start = 0, j = 0; j < nls; j++)
+			if (ls[j].partition == rp[i].partition && !strcmp(ls[j].topic, rp[i].topic))
+				start = ls[j].offset;
+		if (rp[i].offset <= start)
+			continue;
+		kmsgf(msg, sizeof msg, "partition '%s-%d': directory missing, but "
+		    "recovery-point-offset-checkpoint records offsets up to %" PRId64 " in it: "
+		    "records lost", rp[i].topic, rp[i].partition, rp[i].offset);
+		vp->bad = 1;
+		if (vp->problem)
+			vp->problem(vp->arg, msg);
+		else
+			kwarn("%s", msg);
+	}
+	free(rp);
+	free(ls);
+}
+
 int
 klog_verify_path(const char *path, void (*problem)(void *arg, const char *msg),
     void (*done)(void *arg, const char *segment, const struct klog_verify_report *r),
@@ -363,6 +402,8 @@ klog_verify_path(const char *path, void (*problem)(void *arg, const char *msg),
 				rc = verify_partition(&vp, sub, err);
 			}
 			klog_strv_free(names, n);
+			if (rc == 0)
+				verify_lost_dirs(&vp, path);
 		}
 	} else {
 		switch ((kind = klog_file_kind(path))) {
