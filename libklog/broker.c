@@ -43,6 +43,8 @@ klog_broker_defaults(struct klog_broker_opts *o)
 	o->max_request = 16 << 20;
 	o->max_output = 4 << 20;
 	o->max_memory = 1024UL << 20;
+	o->request_timeout_ms = 10000;
+	o->max_conns_per_ip = -1;
 }
 
 static int64_t
@@ -61,6 +63,8 @@ idle_timer(struct klog_loop *l, void *data)
 				kb_conn_close(c);
 			continue;
 		}
+		if (kb_conn_expire(c, now))
+			continue;
 		if (b->o.idle_timeout_ms > 0 && !c->nfetch && !c->head &&
 		    now - c->last_active > b->o.idle_timeout_ms) {
 			kb_log(b, LOG_INFO, "connection %s: idle for %d s; closing", c->peer,
@@ -76,6 +80,7 @@ idle_timer(struct klog_loop *l, void *data)
 			c->in_off = 0;
 		}
 	}
+	kb_mem_trim(b);
 	return 1000;
 }
 
@@ -203,6 +208,10 @@ klog_broker_open(const struct klog_broker_opts *o, char *err)
 		goto fail;
 	if (klog_net_local(b->lfd, b->addr, sizeof b->addr) < 0)
 		snprintf(b->addr, sizeof b->addr, "?");
+	if (kb_listen_check(b, err) < 0)
+		goto fail;
+	b->max_per_ip = o->max_conns_per_ip >= 0 ? o->max_conns_per_ip :
+	    (o->max_conns / 4 > 0 ? o->max_conns / 4 : 1);
 	if (b->lfd >= b->nfiles) {
 		errno = EMFILE;
 		kerr(err, "listening socket descriptor %d is past the limit", b->lfd);
@@ -227,7 +236,11 @@ klog_broker_open(const struct klog_broker_opts *o, char *err)
 		goto fail;
 	return b;
 fail:
-	klog_broker_close(b);
+	{
+		int e = errno;
+		klog_broker_close(b);
+		errno = e;
+	}
 	return NULL;
 }
 
@@ -350,5 +363,6 @@ klog_broker_close(struct klog_broker *b)
 	for (h = 0; h < b->nstart; h++)
 		kb_part_put(b, b->startv[h]);
 	free(b->startv);
+	free(b->secret_pad);
 	free(b);
 }

@@ -650,10 +650,14 @@ struct klog_broker_opts {
 	size_t max_output;              /* per connection; reading pauses past it */
 	size_t max_memory;              /* all connection buffers */
 	void (*log)(int prio, const char *msg);   /* syslog priorities (LOG_ERR ...) */
+	int request_timeout_ms;         /* a request line, or each 64 KiB of payload, within it; 0: none */
+	int max_conns_per_ip;           /* per source address; 0: no limit; -1: max_conns / 4 */
+	int insecure;                   /* serve a non-loopback address without a secret */
 };
 void klog_broker_defaults(struct klog_broker_opts *o);
 /* open the directory (recovering every partition), take DIR/kbrokerd.pid,
- * listen: after this the broker is ready */
+ * listen: after this the broker is ready.  errno EPERM: a configuration it
+ * refuses (a non-loopback listener without a secret or insecure) */
 struct klog_broker *klog_broker_open(const struct klog_broker_opts *o, char *err);
 const char *klog_broker_address(const struct klog_broker *b);
 /* serve until klog_broker_shutdown; then drain, fsync, checkpoint */
