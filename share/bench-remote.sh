@@ -86,3 +86,4 @@ if [ "${BENCH_PEERS:-1}" != 0 ] && [ -f "$SHARED/bench/peers.sh" ]; then
 	fi
 	grep -v '^#' "$WORK/peers.out" || true
 fi
+WORK=$WORK bash "$top/share/bench-load-mem.sh"   # RSS before, during, after a burst of big payloads
