@@ -97,7 +97,7 @@ usage(FILE *f, int code)
 		    "      --request-timeout SEC  a request line, and each 64 KiB of payload,\n"
 		    "                          must arrive within SEC (default 10; 0 never)\n"
 		    "      --max-connections-per-ip N  per source address (default a quarter\n"
-		    "                          of --max-connections; 0 no limit)\n"
+		    "                          of --max-connections, at least 64; 0 no limit)\n"
 		    "  -r, --ready-fd FD       write ADDR:PORT and a newline to FD when ready, then close it\n"
 		    "  -q, --quiet             log warnings and errors only\n"
 		    "  -h, --help, -V, --version\n", KLOG_PORT, KLOG_PORT);

@@ -211,7 +211,7 @@ klog_broker_open(const struct klog_broker_opts *o, char *err)
 	if (kb_listen_check(b, err) < 0)
 		goto fail;
 	b->max_per_ip = o->max_conns_per_ip >= 0 ? o->max_conns_per_ip :
-	    (o->max_conns / 4 > 0 ? o->max_conns / 4 : 1);
+	    (o->max_conns / 4 > 64 ? o->max_conns / 4 : 64);
 	if (b->lfd >= b->nfiles) {
 		errno = EMFILE;
 		kerr(err, "listening socket descriptor %d is past the limit", b->lfd);

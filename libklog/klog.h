@@ -651,7 +651,7 @@ struct klog_broker_opts {
 	size_t max_memory;              /* all connection buffers */
 	void (*log)(int prio, const char *msg);   /* syslog priorities (LOG_ERR ...) */
 	int request_timeout_ms;         /* a request line, or each 64 KiB of payload, within it; 0: none */
-	int max_conns_per_ip;           /* per source address; 0: no limit; -1: max_conns / 4 */
+	int max_conns_per_ip;           /* per source address; 0: no limit; -1: max_conns / 4, at least 64 */
 	int insecure;                   /* serve a non-loopback address without a secret */
 };
 void klog_broker_defaults(struct klog_broker_opts *o);

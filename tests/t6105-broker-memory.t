@@ -87,4 +87,8 @@ test_expect_success UNSANITIZED 'RSS after a burst of big payloads comes back ne
 	bg_end late 6
 '
 
+test_expect_success 'the broker stops clean' '
+	stop_broker b
+'
+
 test_done
