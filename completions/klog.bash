@@ -313,7 +313,8 @@ _klog_kbrokerd()
 	--visible)
 		_klog_reply durable written
 		return ;;
-	--max-connections|--idle-timeout|--max-request|--max-memory|-r|--ready-fd)
+	--max-connections|--idle-timeout|--max-request|--max-memory|-r|--ready-fd|\
+	--request-timeout|--max-connections-per-ip)
 		COMPREPLY=(); return ;;
 	esac
 	case $_klog_cur in
@@ -324,6 +325,7 @@ _klog_kbrokerd()
 	-*)
 		_klog_reply -d --dir -l --listen -s --secret-file --fsync --visible \
 			--max-connections --idle-timeout --max-request --max-memory \
+			--request-timeout --max-connections-per-ip --insecure \
 			-r --ready-fd -q --quiet -h --help -V --version
 		;;
 	*)

@@ -50,11 +50,11 @@
  * full (paused) is not timed.  Idle ones (no request for idle_timeout_ms,
  * no pending fetch, no output) are closed.  At most max_conns_per_ip
  * connections per source address (default max_conns / 4, at least 64;
- * newcomers beyond get BUSY).  When all
- * max_conns are taken, a newcomer sheds the connection idle longest (no
- * request in progress, no pending fetch, no unsent output), or else the
- * in-progress one whose request made progress least recently; only when
- * every connection waits on a fetch or on output is the newcomer refused.
+ * newcomers beyond get BUSY).  When all max_conns are taken, a newcomer
+ * sheds the connection idle longest (no request in progress, no pending
+ * fetch, no unsent output), or else the in-progress one whose request
+ * made progress least recently; only when every connection waits on a
+ * fetch or on output is the newcomer refused.
  *
  * Authentication.  A listener (given or inherited) not on a loopback
  * address needs a secret, or opts.insecure (logged as a warning).  AUTH
