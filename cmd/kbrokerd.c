@@ -76,7 +76,9 @@ usage(FILE *f, int code)
 	    "                [--max-connections N] [--idle-timeout SEC] [--max-request BYTES]\n"
 	    "                [--max-memory BYTES] [--max-waiting-fetches N]\n"
 	    "                [--max-connection-fetches N] [--max-partitions N]\n"
-	    "                [--max-topic-partitions N] [--max-open-partitions N] [-r FD] [-q]\n", prog);
+	    "                [--max-topic-partitions N] [--max-open-partitions N]\n"
+	    "                [--request-timeout SEC] [--max-connections-per-ip N] [--insecure]\n"
+	    "                [-r FD] [-q]\n", prog);
 	if (code == 0)
 		fprintf(f, "\nServe the log directory DIR (or $KLOG_DIR) over klog's text protocol\n"
 		    "(man klog-protocol.7).  Listens on 127.0.0.1:%d unless -l says otherwise, or on\n"
@@ -85,7 +87,9 @@ usage(FILE *f, int code)
 		    "  -d, --dir DIR           log directory (default $KLOG_DIR)\n"
 		    "  -l, --listen ADDR:PORT  address to listen on (default 127.0.0.1:%d)\n"
 		    "  -s, --secret-file FILE  clients must AUTH with the file's first line\n"
-		    "                          (or the secret in $KLOG_SECRET)\n"
+		    "                          (default $CREDENTIALS_DIRECTORY/kbrokerd.secret,\n"
+		    "                          else the secret in $KLOG_SECRET)\n"
+		    "      --insecure          serve a non-loopback address without a secret\n"
 		    "      --fsync POLICY      always (group commit; default), interval=MS, never\n"
 		    "      --visible WHAT      under always, fetches see durable records (default)\n"
 		    "                          or written ones (lower latency)\n"
@@ -103,6 +107,10 @@ usage(FILE *f, int code)
 		    "      --max-topic-partitions N  in one topic (default %d)\n"
 		    "      --max-open-partitions N  open at once, the others closed until used\n"
 		    "                          (default: from the file descriptor limit)\n"
+		    "      --request-timeout SEC  a request line, and each 64 KiB of payload,\n"
+		    "                          must arrive within SEC (default 10; 0 never)\n"
+		    "      --max-connections-per-ip N  per source address (default a quarter\n"
+		    "                          of --max-connections, at least 64; 0 no limit)\n"
 		    "  -r, --ready-fd FD       write ADDR:PORT and a newline to FD when ready, then close it\n"
 		    "  -q, --quiet             log warnings and errors only\n"
 		    "  -h, --help, -V, --version\n", KLOG_PORT, KLOG_PORT, KLOG_BROKER_MAX_PARTITIONS,
@@ -136,6 +144,21 @@ read_secret(const char *path)
 	return data;
 }
 
+/* systemd's LoadCredential=kbrokerd.secret:PATH puts it in $CREDENTIALS_DIRECTORY */
+static char *
+credential_secret(void)
+{
+	const char *d = getenv("CREDENTIALS_DIRECTORY");
+	char path[4096];
+
+	if (!d || !*d)
+		return NULL;
+	snprintf(path, sizeof path, "%s/kbrokerd.secret", d);
+	if (access(path, F_OK) < 0)
+		return NULL;
+	return read_secret(path);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -155,6 +178,9 @@ main(int argc, char **argv)
 		{ "max-topic-partitions", required_argument, NULL, 'T' },
 		{ "max-open-partitions", required_argument, NULL, 'O' },
 		{ "ready-fd", required_argument, NULL, 'r' },
+		{ "request-timeout", required_argument, NULL, 't' + 256 },
+		{ "max-connections-per-ip", required_argument, NULL, 'p' + 256 },
+		{ "insecure", no_argument, NULL, 'i' + 256 },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
@@ -215,6 +241,12 @@ main(int argc, char **argv)
 		case 'T': o.max_topic_partitions = (int)num(optarg, "topic partition limit", 1); break;
 		case 'O': o.max_open_partitions = (int)num(optarg, "open partition limit", 1); break;
 		case 'r': ready_fd = (int)num(optarg, "readiness fd", 0); break;
+		case 't' + 256:
+			o.request_timeout_ms = (int)(num(optarg, "request timeout", 0) > 2000000 ?
+			    2000000000 : num(optarg, "request timeout", 0) * 1000);
+			break;
+		case 'p' + 256: o.max_conns_per_ip = (int)num(optarg, "per-address connection limit", 0); break;
+		case 'i' + 256: o.insecure = 1; break;
 		case 'q': quiet = 1; break;
 		case 'h': usage(stdout, 0); break;
 		case 'V': printf("%s %s\n", prog, KLOG_VERSION); return 0;
@@ -230,6 +262,8 @@ main(int argc, char **argv)
 	if (!dir)
 		die(2, "no log directory: use -d DIR or set KLOG_DIR%s", "");
 	o.dir = dir;
+	if (!secret)
+		secret = credential_secret();
 	if (!secret && (e = getenv("KLOG_SECRET")) && *e)
 		secret = strdup(e);
 	unsetenv("KLOG_SECRET");
@@ -254,7 +288,7 @@ main(int argc, char **argv)
 	sigaction(SIGINT, &sa, NULL);
 
 	if (!(broker = klog_broker_open(&o, err)))
-		die(1, "%s", err);
+		die(errno == EPERM ? 2 : 1, "%s", err);
 	if (early_stop)
 		klog_broker_shutdown(broker);
 	/* ready: the log is recovered and the socket listens */

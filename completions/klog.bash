@@ -314,7 +314,8 @@ _klog_kbrokerd()
 		_klog_reply durable written
 		return ;;
 	--max-connections|--idle-timeout|--max-request|--max-memory|--max-partitions|\
-	--max-topic-partitions|--max-open-partitions|-r|--ready-fd)
+	--max-topic-partitions|--max-open-partitions|--max-waiting-fetches|\
+	--max-connection-fetches|--request-timeout|--max-connections-per-ip|-r|--ready-fd)
 		COMPREPLY=(); return ;;
 	esac
 	case $_klog_cur in
@@ -325,7 +326,9 @@ _klog_kbrokerd()
 	-*)
 		_klog_reply -d --dir -l --listen -s --secret-file --fsync --visible \
 			--max-connections --idle-timeout --max-request --max-memory \
+			--max-waiting-fetches --max-connection-fetches \
 			--max-partitions --max-topic-partitions --max-open-partitions \
+			--request-timeout --max-connections-per-ip --insecure \
 			-r --ready-fd -q --quiet -h --help -V --version
 		;;
 	*)

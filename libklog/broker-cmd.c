@@ -420,17 +420,6 @@ cmd_repair(struct conn *c, struct klog_req *r, char *err, const char **code)
 	return 0;
 }
 
-static int
-secret_ok(const char *want, const char *got)
-{
-	size_t i, n = strlen(want), m = strlen(got);
-	unsigned char d = n != m;
-
-	for (i = 0; i < n; i++)
-		d |= (unsigned char)(want[i] ^ got[i < m ? i : 0]);
-	return d == 0;
-}
-
 /* kb_execute one whole request */
 void
 kb_execute(struct conn *c, struct klog_req *r, unsigned char *payload)
@@ -455,7 +444,7 @@ kb_execute(struct conn *c, struct klog_req *r, unsigned char *payload)
 			kb_reply(c, "OK PONG\n");
 		break;
 	case KLOG_V_AUTH:
-		if (b->o.secret && !secret_ok(b->o.secret, r->argv[1])) {
+		if (!kb_secret_ok(b, r->argv[1])) {
 			kb_log(b, LOG_WARNING, "connection %s: authentication failed", c->peer);
 			kb_reply_err(c, "AUTH", "wrong secret");
 			c->closing = 1;

@@ -67,6 +67,15 @@ stats_text(struct klog_broker *b, struct klog_buf *o)
 	klog_buf_printf(o, "# HELP klog_connections_rejected_total Connections refused (limit).\n"
 	    "# TYPE klog_connections_rejected_total counter\nklog_connections_rejected_total %"
 	    PRIu64 "\n", b->conns_rejected);
+	klog_buf_printf(o, "# HELP klog_connections_shed_total Connections closed to make room "
+	    "for a newcomer (table full).\n# TYPE klog_connections_shed_total counter\n"
+	    "klog_connections_shed_total %" PRIu64 "\n", b->conns_shed);
+	klog_buf_printf(o, "# HELP klog_request_timeouts_total Connections closed for a request "
+	    "that did not arrive in time.\n# TYPE klog_request_timeouts_total counter\n"
+	    "klog_request_timeouts_total %" PRIu64 "\n", b->req_timeouts);
+	klog_buf_printf(o, "# HELP klog_memory_trims_total Free memory returned to the system "
+	    "after a burst.\n# TYPE klog_memory_trims_total counter\n"
+	    "klog_memory_trims_total %" PRIu64 "\n", b->trims);
 	klog_buf_printf(o, "# HELP klog_buffer_bytes Memory held by connection buffers.\n"
 	    "# TYPE klog_buffer_bytes gauge\nklog_buffer_bytes %zu\n", b->mem);
 	klog_buf_printf(o, "# HELP klog_fetches_waiting Long-poll fetches waiting for data.\n"

@@ -47,6 +47,8 @@ klog_broker_defaults(struct klog_broker_opts *o)
 	o->max_conn_fetches = 1000;
 	o->max_partitions = KLOG_BROKER_MAX_PARTITIONS;
 	o->max_topic_partitions = KLOG_BROKER_MAX_TOPIC_PARTITIONS;
+	o->request_timeout_ms = 10000;
+	o->max_conns_per_ip = -1;
 }
 
 static int64_t
@@ -66,6 +68,8 @@ idle_timer(struct klog_loop *l, void *data)
 				kb_conn_close(c);
 			continue;
 		}
+		if (kb_conn_expire(c, now))
+			continue;
 		if (b->o.idle_timeout_ms > 0 && !c->nfetch && !c->head &&
 		    now - c->last_active > b->o.idle_timeout_ms) {
 			kb_log(b, LOG_INFO, "connection %s: idle for %d s; closing", c->peer,
@@ -81,6 +85,7 @@ idle_timer(struct klog_loop *l, void *data)
 			c->in_off = 0;
 		}
 	}
+	kb_mem_trim(b);
 	return 1000;
 }
 
@@ -227,6 +232,10 @@ klog_broker_open(const struct klog_broker_opts *o, char *err)
 		goto fail;
 	if (klog_net_local(b->lfd, b->addr, sizeof b->addr) < 0)
 		snprintf(b->addr, sizeof b->addr, "?");
+	if (kb_listen_check(b, err) < 0)
+		goto fail;
+	b->max_per_ip = o->max_conns_per_ip >= 0 ? o->max_conns_per_ip :
+	    (o->max_conns / 4 > 64 ? o->max_conns / 4 : 64);
 	if (b->lfd >= b->nfiles) {
 		errno = EMFILE;
 		kerr(err, "listening socket descriptor %d is past the limit", b->lfd);
@@ -253,7 +262,11 @@ klog_broker_open(const struct klog_broker_opts *o, char *err)
 		goto fail;
 	return b;
 fail:
-	klog_broker_close(b);
+	{
+		int e = errno;
+		klog_broker_close(b);
+		errno = e;
+	}
 	return NULL;
 }
 
@@ -378,5 +391,6 @@ klog_broker_close(struct klog_broker *b)
 		kb_part_put(b, b->startv[h]);
 	free(b->startv);
 	free(b->rpv);
+	free(b->secret_pad);
 	free(b);
 }

@@ -59,10 +59,36 @@
  * each, WAKE_BUDGET a turn; the loop's timers (one per waiting fetch) are
  * a heap, so parking and answering are O(log n).  File ranges answered in
  * one turn from one file share a dup of its descriptor (struct sfile).
- * Input buffers grow to hold a whole payload (at most max_request) only
- * while the sum of all buffers stays under max_memory; otherwise BUSY and
- * close.  max_conns connections; idle ones (no request for
- * idle_timeout_ms and no pending fetch) are closed.
+ * Input buffers grow with the bytes of a payload as they arrive (at most
+ * doubling; at most max_request), never on its announced length alone,
+ * and only while the sum of all buffers stays under max_memory; otherwise
+ * BUSY and close.  Once a request completes, an input buffer past
+ * INBUF_STD is given back (what follows it moves to a small one), the
+ * request line's copy past LINEBUF_KEEP too; a connection's buffers go
+ * when it closes, an idle one's after 10 s; and when the buffer total has
+ * dropped by TRIM_DROP since its high mark, the idle timer (once a second
+ * at most) tells the allocator to return free pages (malloc_trim), so
+ * memory comes back after a burst.
+ *
+ * Slow clients (broker-conn.c).  A request line must be whole within
+ * request_timeout_ms of its first byte; a payload must start within it
+ * and then bring 64 KiB (REQ_RATE_BYTES) per request_timeout_ms (each
+ * 64 KiB restarts the clock: Apache's RequestReadTimeout MinRate); on
+ * expiry the connection is closed and logged.  Time between requests is
+ * idleness, not slowness, and a connection not read because its output is
+ * full (paused) is not timed.  Idle ones (no request for idle_timeout_ms,
+ * no pending fetch, no output) are closed.  At most max_conns_per_ip
+ * connections per source address (default max_conns / 4, at least 64;
+ * newcomers beyond get BUSY).  When all max_conns are taken, a newcomer
+ * sheds the connection idle longest (no request in progress, no pending
+ * fetch, no unsent output), or else the in-progress one whose request
+ * made progress least recently; only when every connection waits on a
+ * fetch or on output is the newcomer refused.
+ *
+ * Authentication.  A listener (given or inherited) not on a loopback
+ * address needs a secret, or opts.insecure (logged as a warning).  AUTH
+ * compares in time that depends on the length of what the client sent,
+ * never on the secret or on where they differ.
  *
  * Shutdown (klog_broker_shutdown, e.g. from SIGTERM): stop listening,
  * execute the requests already buffered, answer pending fetches with what
@@ -88,6 +114,10 @@
 #define OUT_FILES_MAX 64                /* file ranges (descriptors) queued per connection */
 #define KB_FDS_PER_PART 4               /* open: directory, active .log, .index, .timeindex */
 #define KB_SWEEP_BATCH 32               /* partitions the start-up sweep opens per turn */
+#define IPHASH 256                      /* connections per source address */
+#define REQ_RATE_BYTES (64 * 1024)      /* payload bytes that restart the request clock */
+#define LINEBUF_KEEP 4096
+#define TRIM_DROP (4 << 20)             /* buffer bytes freed before malloc_trim */
 
 struct bpart;
 struct conn;
@@ -175,6 +205,16 @@ struct conn {
 	int64_t last_active;
 	int64_t slot_wait;              /* since when its request waits for a partition slot, 0 not */
 	struct conn *prev, *next;
+	int64_t req_due;                /* ms: the request in progress must be whole (or progress) by then */
+	size_t req_mark;                /* payload bytes there when req_due was set */
+	struct kb_ip *ip;               /* its source address's count */
+};
+
+/* connections from one source address */
+struct kb_ip {
+	struct kb_ip *next;
+	int n;
+	char host[64];
 };
 
 struct vstats {
@@ -230,6 +270,13 @@ struct klog_broker {
 	uint64_t batches_in, fsyncs, fsync_errors, produce_errors;
 	struct vstats vs[KLOG_V_NVERBS];
 	char err[KLOG_ERRLEN];
+	/* broker-conn.c: slow clients, sources, memory, secret */
+	struct kb_ip *ips[IPHASH];
+	int max_per_ip;                 /* 0: no limit */
+	size_t mem_high;                /* buffer total's high mark since the last trim */
+	uint64_t conns_shed, req_timeouts, trims;
+	unsigned char *secret_pad;      /* the secret, zero-padded to a request line */
+	size_t secret_len;
 };
 
 /* broker.c */
@@ -305,5 +352,9 @@ void kb_conn_process(struct conn *c);
 void kb_conn_want_read(struct conn *c);
 void kb_on_accept(struct klog_loop *l, int fd, void *data, int mask);
 void kb_reap(struct klog_broker *b);
+int kb_conn_expire(struct conn *c, int64_t now);
+void kb_mem_trim(struct klog_broker *b);
+int kb_listen_check(struct klog_broker *b, char *err);
+int kb_secret_ok(struct klog_broker *b, const char *got);
 
 #endif

@@ -657,12 +657,17 @@ struct klog_broker_opts {
 	int max_topic_partitions;       /* in one topic */
 	int max_open_partitions;        /* open at once; 0: from the descriptor limit */
 	void (*log)(int prio, const char *msg);   /* syslog priorities (LOG_ERR ...) */
+	int request_timeout_ms;         /* a request line, or each 64 KiB of payload, within it; 0: none */
+	int max_conns_per_ip;           /* per source address; 0: no limit; -1: max_conns / 4, at least 64 */
+	int insecure;                   /* serve a non-loopback address without a secret */
 };
 #define KLOG_BROKER_MAX_PARTITIONS 100000        /* defaults of max_partitions */
 #define KLOG_BROKER_MAX_TOPIC_PARTITIONS 10000  /* and max_topic_partitions */
 void klog_broker_defaults(struct klog_broker_opts *o);
 /* open the directory (partitions open, and recover, at first use), take
- * DIR/kbrokerd.pid, listen: after this the broker is ready */
+ * DIR/kbrokerd.pid, listen: after this the broker is ready.  errno EPERM: a
+ * configuration it refuses (a non-loopback listener without a secret or
+ * insecure) */
 struct klog_broker *klog_broker_open(const struct klog_broker_opts *o, char *err);
 const char *klog_broker_address(const struct klog_broker *b);
 /* serve until klog_broker_shutdown; then drain, fsync, checkpoint */

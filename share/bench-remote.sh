@@ -88,3 +88,4 @@ if [ "${BENCH_PEERS:-1}" != 0 ] && [ -f "$SHARED/bench/peers.sh" ]; then
 fi
 WORK=$WORK "$top/share/bench-load-wake.sh"
 WORK=$WORK "$top/share/bench-load-parts.sh" 10000 3
+WORK=$WORK bash "$top/share/bench-load-mem.sh"   # RSS before, during, after a burst of big payloads

@@ -31,6 +31,23 @@
  *		produce one record, then time a PING on a new connection
  *		(connect included); prints the milliseconds
  *	kbclient ... topics | describe TOPIC | create TOPIC N [k=v...] | stats | offsets TOPIC PART
+ * Raw connections, for the broker's connection limits (-B ADDR binds the
+ * client side to ADDR first, e.g. 127.0.0.2, so one host has many sources):
+ *	kbclient ... hold [-B ADDR] [-p PARTIAL] N
+ *		opens N connections, PINGs on each and prints "I PORT REPLY" (the
+ *		local port; REPLY "closed" if none), then sends PARTIAL (no newline:
+ *		a request in progress), prints "ready" and waits for the end of
+ *		stdin; then prints "I PORT open" or "I PORT shed[: LINE]" for each
+ *		that answered the PING
+ *	kbclient ... drip [-B ADDR] [-i MS] [-c CHUNK]
+ *		sends stdin CHUNK bytes (default 1) every MS ms (default 100),
+ *		copies what comes back to stdout, and ends with "closed after N of
+ *		M bytes" when the broker closes (or "open after M of M bytes" 10 s
+ *		after the last byte went)
+ *	kbclient ... burst [-B ADDR] N SIZE [SENT]
+ *		N connections each announce "PRODUCE burst 0 1 SIZE" and send SENT
+ *		bytes (default SIZE - 1) of it; prints "sent N of N", waits for the
+ *		end of stdin, closes them all
  * Exit 0, 1 on failure (message on stderr), 2 on usage.
  */
 #include <errno.h>
@@ -41,6 +58,9 @@
 #include <string.h>
 #include <signal.h>
 #include <stdarg.h>
+#include <netdb.h>
+#include <poll.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -492,6 +512,230 @@ wake_ping(const char *addr, const char *secret, const char *topic, int part)
 	klog_builder_free(&bb);
 }
 
+/* --- raw connections (hold, drip, burst) ----------------------------- */
+
+static const char *src_addr;            /* -B: the local address to bind */
+
+/* a blocking connection to addr (the first of a list), bound to src_addr */
+static int
+raw_connect(const char *addrs)
+{
+	char addr[300], host[256], port[16];
+	struct addrinfo hints, *res = NULL, *src = NULL;
+	struct timeval tv = { 10, 0 };
+	int fd, rc;
+
+	snprintf(addr, sizeof addr, "%s", addrs ? addrs : "");
+	addr[strcspn(addr, ",")] = 0;
+	if (klog_net_split(addr, host, sizeof host, port, sizeof port, "127.0.0.1", err) < 0)
+		die("address");
+	memset(&hints, 0, sizeof hints);
+	hints.ai_socktype = SOCK_STREAM;
+	hints.ai_flags = AI_NUMERICSERV;
+	if ((rc = getaddrinfo(host, port, &hints, &res)) != 0 ||
+	    (src_addr && (rc = getaddrinfo(src_addr, "0", &hints, &src)) != 0)) {
+		snprintf(err, sizeof err, "%s", gai_strerror(rc));
+		die("resolve");
+	}
+	if ((fd = socket(res->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0)) < 0 ||
+	    (src && bind(fd, src->ai_addr, src->ai_addrlen) < 0) ||
+	    connect(fd, res->ai_addr, res->ai_addrlen) < 0) {
+		snprintf(err, sizeof err, "%s", strerror(errno));
+		die("connect");
+	}
+	/* bounded: a test never hangs on a broker that stopped answering */
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+	freeaddrinfo(res);
+	if (src)
+		freeaddrinfo(src);
+	return fd;
+}
+
+static int
+raw_port(int fd)
+{
+	char a[128], *p;
+
+	if (klog_net_local(fd, a, sizeof a) < 0 || !(p = strrchr(a, ':')))
+		return 0;
+	return atoi(p + 1);
+}
+
+/* one reply line (without its newline) into line; 0 at EOF or an error */
+static int
+raw_line(int fd, char *line, size_t n)
+{
+	size_t k = 0;
+	char ch;
+
+	while (k + 1 < n && read(fd, &ch, 1) == 1) {
+		if (ch == '\n') {
+			line[k] = 0;
+			return 1;
+		}
+		line[k++] = ch;
+	}
+	line[k] = 0;
+	return k > 0;
+}
+
+static void
+wait_stdin(void)
+{
+	char buf[256];
+
+	while (read(0, buf, sizeof buf) > 0)
+		;
+}
+
+static int
+raw_opts(int argc, char **argv, const char *spec, int *ms, int *chunk, const char **partial)
+{
+	int ch;
+
+	optind = 1;
+	while ((ch = getopt(argc, argv, spec)) != -1) {
+		switch (ch) {
+		case 'B': src_addr = optarg; break;
+		case 'i': *ms = atoi(optarg); break;
+		case 'c': *chunk = atoi(optarg) > 0 ? atoi(optarg) : 1; break;
+		case 'p': *partial = optarg; break;
+		default: exit(2);
+		}
+	}
+	return optind;
+}
+
+static void
+hold(const char *addr, int argc, char **argv)
+{
+	const char *partial = NULL;
+	int ms = 0, chunk = 1, n, i, *fds, *port;
+	char line[512];
+
+	i = raw_opts(argc, argv, "B:p:", &ms, &chunk, &partial);
+	if (i >= argc || (n = atoi(argv[i])) <= 0)
+		exit(2);
+	fds = calloc((size_t)n, sizeof *fds);
+	port = calloc((size_t)n, sizeof *port);
+	for (i = 0; i < n; i++) {
+		fds[i] = raw_connect(addr);
+		port[i] = raw_port(fds[i]);
+		if (write(fds[i], "PING\n", 5) != 5 || !raw_line(fds[i], line, sizeof line))
+			snprintf(line, sizeof line, "closed");
+		printf("%d %d %s\n", i, port[i], line);
+		if (strcmp(line, "OK PONG")) {
+			close(fds[i]);
+			fds[i] = -1;
+		} else if (partial && write(fds[i], partial, strlen(partial)) < 0)
+			die("write");
+	}
+	printf("ready\n");
+	fflush(stdout);
+	wait_stdin();
+	for (i = 0; i < n; i++) {
+		struct pollfd p = { fds[i], POLLIN, 0 };
+		if (fds[i] < 0)
+			continue;
+		if (poll(&p, 1, 0) == 1) {
+			if (raw_line(fds[i], line, sizeof line))
+				printf("%d %d shed: %s\n", i, port[i], line);
+			else
+				printf("%d %d shed\n", i, port[i]);
+		} else
+			printf("%d %d open\n", i, port[i]);
+		close(fds[i]);
+	}
+	free(fds);
+	free(port);
+}
+
+/* for wait ms, copy what the broker sends to stdout; 0 once it closed */
+static int
+drip_read(int fd, int wait)
+{
+	struct pollfd p = { fd, POLLIN, 0 };
+	double end = now() + wait / 1e3, left;
+	char buf[4096];
+	ssize_t r;
+
+	while ((left = end - now()) > 0 && poll(&p, 1, (int)(left * 1e3) + 1) == 1) {
+		if ((r = read(fd, buf, sizeof buf)) <= 0)
+			return 0;
+		fwrite(buf, 1, (size_t)r, stdout);
+		fflush(stdout);
+	}
+	return 1;
+}
+
+static void
+drip(const char *addr, int argc, char **argv)
+{
+	struct klog_buf in = { 0 };
+	const char *partial = NULL;
+	int ms = 100, chunk = 1, fd, open_ = 1;
+	size_t off = 0;
+	char buf[65536];
+	ssize_t r;
+
+	raw_opts(argc, argv, "B:i:c:", &ms, &chunk, &partial);
+	while ((r = read(0, buf, sizeof buf)) > 0)
+		klog_buf_append(&in, buf, (size_t)r);
+	fd = raw_connect(addr);
+	while (off < in.len && open_) {
+		size_t k = in.len - off < (size_t)chunk ? in.len - off : (size_t)chunk;
+		if ((r = send(fd, in.data + off, k, MSG_NOSIGNAL)) <= 0)
+			break;
+		off += (size_t)r;
+		if (off < in.len)
+			open_ = drip_read(fd, ms);
+	}
+	if (open_)
+		open_ = drip_read(fd, 10000);
+	printf("%s after %zu of %zu bytes\n", open_ ? "open" : "closed", off, in.len);
+	close(fd);
+	klog_buf_free(&in);
+}
+
+static void
+burst(const char *addr, int argc, char **argv)
+{
+	const char *partial = NULL;
+	int ms = 0, chunk = 1, n, i, *fds, ok = 0;
+	long long size, sent;
+	char buf[65536];
+
+	i = raw_opts(argc, argv, "B:", &ms, &chunk, &partial);
+	if (argc - i < 2 || (n = atoi(argv[i])) <= 0 || (size = atoll(argv[i + 1])) <= 0)
+		exit(2);
+	sent = argc - i > 2 ? atoll(argv[i + 2]) : size - 1;
+	memset(buf, 'x', sizeof buf);
+	fds = calloc((size_t)n, sizeof *fds);
+	for (i = 0; i < n; i++) {
+		char line[128];
+		long long left = sent;
+		int k = snprintf(line, sizeof line, "PRODUCE burst 0 1 %lld\n", size);
+		fds[i] = raw_connect(addr);
+		if (send(fds[i], line, (size_t)k, MSG_NOSIGNAL) != k)
+			continue;
+		while (left > 0) {
+			ssize_t w = send(fds[i], buf, left < (long long)sizeof buf ? (size_t)left :
+			    sizeof buf, MSG_NOSIGNAL);
+			if (w <= 0)
+				break;
+			left -= w;
+		}
+		ok += left == 0;
+	}
+	printf("sent %d of %d\n", ok, n);
+	fflush(stdout);
+	wait_stdin();
+	for (i = 0; i < n; i++)
+		close(fds[i]);
+	free(fds);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -513,6 +757,10 @@ main(int argc, char **argv)
 	cmd = argv[i];
 	argc -= i;
 	argv += i;
+	if (!strcmp(cmd, "hold") || !strcmp(cmd, "drip") || !strcmp(cmd, "burst")) {
+		(cmd[0] == 'h' ? hold : cmd[0] == 'd' ? drip : burst)(addr, argc, argv);
+		return fflush(stdout) == 0 ? 0 : 1;
+	}
 	if (!(c = klog_client_open(addr, secret, err)))
 		die("connect");
 	if (!strcmp(cmd, "ping")) {

@@ -96,12 +96,16 @@ test_expect_success 'a client that never reads cannot grow the broker' '
 	alive
 '
 
-test_expect_success 'connection limit: the one too many gets BUSY' '
+test_expect_success 'connection limit: the one too many takes the place of the oldest idle one' '
 	bash -c "
-		for i in 1 2 3 4 5 6 7 8; do exec {fd}<>/dev/tcp/127.0.0.1/$PORT; done
-		exec 9<>/dev/tcp/127.0.0.1/$PORT && timeout 5 cat <&9
+		exec 3<>/dev/tcp/127.0.0.1/$PORT && echo PING >&3 && read -r l <&3
+		for i in 2 3 4 5 6 7 8; do
+			exec {fd}<>/dev/tcp/127.0.0.1/$PORT && echo PING >&\$fd && read -r l <&\$fd
+		done
+		exec 9<>/dev/tcp/127.0.0.1/$PORT && echo PING >&9 && read -r l <&9 && echo \"\$l\"
+		timeout 5 cat <&3
 	" >out &&
-	echo "ERR BUSY too many connections" >expect &&
+	printf "OK PONG\nERR BUSY connection closed to make room: the broker is full\n" >expect &&
 	test_cmp expect out &&
 	alive
 '
