@@ -83,7 +83,7 @@ test_expect_success UNSANITIZED 'RSS after a burst of big payloads comes back ne
 	echo "# broker RSS idle $idle KiB, during the burst $during KiB, after $after KiB" &&
 	test "$during" -gt $((idle + 30000)) &&
 	test "$after" -lt $((idle + 8192)) &&
-	test "$(metric klog_memory_trims_total)" -ge 1 &&
+	wait_metric klog_memory_trims_total -ge 1 &&
 	bg_end late 6
 '
 
