@@ -331,15 +331,18 @@ klog_ckpt_get(struct klog_dir *d, const char *file, const char *topic, int parti
 }
 
 /* many entries in one read-modify-write (a broker records every
- * partition's recovery point at once) */
+ * partition's recovery point at once); an entry with a negative offset
+ * removes its partition's, and with a negative partition too every
+ * partition of its topic (a topic deleted or made anew).  Nothing is
+ * written when nothing changes. */
 int
 klog_ckpt_update_many(struct klog_dir *d, const char *file, const struct klog_ckpt_entry *in,
     size_t nin, char *err)
 {
 	struct klog_ckpt_entry *e = NULL, *tmp;
 	char path[PATH_MAX], lock[PATH_MAX];
-	size_t n = 0, i, j, cap;
-	int fd, r = -1;
+	size_t n = 0, i, j, k, cap;
+	int fd, r = -1, changed = 0;
 
 	if (snprintf(path, sizeof path, "%s/%s", d->path, file) >= (int)sizeof path ||
 	    snprintf(lock, sizeof lock, "%s/%s", d->path, LOCK_FILE) >= (int)sizeof lock) {
@@ -368,13 +371,29 @@ klog_ckpt_update_many(struct klog_dir *d, const char *file, const struct klog_ck
 	}
 	e = tmp;
 	for (j = 0; j < nin; j++) {
+		if (in[j].offset < 0) {
+			for (i = k = 0; i < n; i++)
+				if (strcmp(e[i].topic, in[j].topic) != 0 ||
+				    (in[j].partition >= 0 && e[i].partition != in[j].partition))
+					e[k++] = e[i];
+			changed |= k != n;
+			n = k;
+			continue;
+		}
 		for (i = 0; i < n; i++)
 			if (e[i].partition == in[j].partition && !strcmp(e[i].topic, in[j].topic))
 				break;
 		if (i == n)
 			e[n++] = in[j];
-		else
+		else if (e[i].offset != in[j].offset)
 			e[i].offset = in[j].offset;
+		else
+			continue;
+		changed = 1;
+	}
+	if (!changed) {
+		r = 0;
+		goto out;
 	}
 	r = klog_ckpt_write(path, e, n, err);
 out:

@@ -508,6 +508,21 @@ make_partitions(struct klog_dir *d, const char *name, int from, int to, int exis
 	return 0;
 }
 
+/* a topic made or removed keeps no recovery point or log start of an
+ * earlier topic of its name: a stale one would make a partition directory
+ * not made yet look lost (partition.c, kp_dir_missing) */
+static int
+forget_checkpoints(struct klog_dir *d, const char *name, char *err)
+{
+	struct klog_ckpt_entry e = { .partition = -1, .offset = -1 };
+
+	snprintf(e.topic, sizeof e.topic, "%s", name);
+	if (klog_ckpt_update_many(d, "recovery-point-offset-checkpoint", &e, 1, err) < 0 ||
+	    klog_ckpt_update_many(d, "log-start-offset-checkpoint", &e, 1, err) < 0)
+		return -1;
+	return 0;
+}
+
 /* partitions <= 0: from kv ("partitions=N") or the default, 1; lazy:
  * only NAME-0 now, the others at their first write */
 int
@@ -538,7 +553,7 @@ ktopic_create(struct klog_dir *d, const char *name, int partitions, char **kv, i
 	/* mkdir NAME-0 is the atomic claim against a concurrent create */
 	if (make_partitions(d, name, 0, lazy ? 1 : c.partitions, 0, err) < 0)
 		return -1;
-	if (write_topic_file(d, name, &c, err) < 0) {
+	if (forget_checkpoints(d, name, err) < 0 || write_topic_file(d, name, &c, err) < 0) {
 		/* the rename may have happened before a failed directory sync:
 		 * a topic refused must not exist */
 		int e = errno;
@@ -690,6 +705,8 @@ klog_topic_delete(struct klog_dir *d, const char *name, char *err)
 		kerr(err, "no such topic '%s'", name);
 		goto out;
 	}
+	if (forget_checkpoints(d, name, err) < 0)
+		goto out;
 	r = klog_fsync_dir(d->path, err);
 	goto out;
 nomem:

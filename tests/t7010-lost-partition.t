@@ -44,4 +44,19 @@ test_expect_success 'a broker fences it offline and serves the others' '
 	test_path_is_missing "$KLOG_DIR/lost-1"
 '
 
+test_expect_success 'a deleted topic leaves no checkpoint entries: made again, it is empty, not lost' '
+	start_broker b2 &&
+	printf "CREATE again 2\nQUIT\n" | talk >out &&
+	echo x | kproduce -b "$ADDR" -p 1 again &&
+	stop_broker b2 &&
+	grep "^again 1 1$" "$KLOG_DIR/recovery-point-offset-checkpoint" &&
+	start_broker b3 &&
+	printf "DELETE again\nCREATE again 2\nFETCH again 1 0 1000\nQUIT\n" | talk >out &&
+	sed -n 3p out | grep "^DATA 0 0 0$" &&
+	! grep "^again " "$KLOG_DIR/recovery-point-offset-checkpoint" &&
+	stop_broker b3 &&
+	env -u KLOG_BROKERS kconsume -e again:1 >out &&
+	! test -s out
+'
+
 test_done
