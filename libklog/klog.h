@@ -475,6 +475,12 @@ struct klog_producer *klog_producer_open(struct klog_log *lg, const char *topic,
  * max.message.bytes; err says why), -1 failed (err) */
 int klog_producer_send(struct klog_producer *pr, int64_t ts, const void *key, int32_t key_len,
     const void *value, int32_t value_len, char *err);
+/* the same with this record's own headers (nh of them at h; NULL, 0:
+ * none), sent instead of the producer's o->headers; their bytes are
+ * copied, h need not outlive the call.  -1 EINVAL on a malformed header */
+int klog_producer_send_h(struct klog_producer *pr, int64_t ts, const void *key,
+    int32_t key_len, const void *value, int32_t value_len,
+    const struct klog_header *h, int nh, char *err);
 int klog_producer_flush(struct klog_producer *pr, char *err);  /* write every pending batch */
 int64_t klog_producer_skipped(const struct klog_producer *pr);  /* records skipped so far */
 void klog_producer_close(struct klog_producer *pr);     /* frees; does not flush */
