@@ -199,7 +199,7 @@ bench: deps
 
 install: all
 	mkdir -p $(DESTDIR)$(BINDIR) $(DESTDIR)$(LIBDIR)/pkgconfig $(DESTDIR)$(INCDIR) \
-		$(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(MANDIR)/man7 \
+		$(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man3 $(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(MANDIR)/man7 \
 		$(DESTDIR)$(MANDIR)/man8 \
 		$(DESTDIR)$(BASHCOMPDIR) $(DESTDIR)$(ZSHCOMPDIR) $(DESTDIR)$(FISHCOMPDIR) $(DESTDIR)$(DATADIR)
 	install -m0755 $(BINS) $(DESTDIR)$(BINDIR)
@@ -210,6 +210,7 @@ install: all
 	printf $(PCFMT) '$(PREFIX)' '$(LIBDIR)' '$(INCDIR)' '$(PCLIBS)' > $(DESTDIR)$(LIBDIR)/pkgconfig/klog.pc
 	install -m0644 libklog/klog.h $(DESTDIR)$(INCDIR)
 	install -m0644 $(MAN1) $(DESTDIR)$(MANDIR)/man1
+	install -m0644 $(MAN3) $(DESTDIR)$(MANDIR)/man3
 	install -m0644 man/*.5 $(DESTDIR)$(MANDIR)/man5
 	install -m0644 man/*.7 $(DESTDIR)$(MANDIR)/man7
 	install -m0644 $(MAN8) $(DESTDIR)$(MANDIR)/man8
