@@ -193,8 +193,10 @@ demo: deps
 	$(MAKE) all
 	./share/demo.sh
 
+# share/bench*.sh run the tools and tests/kbclient (latency, load) from this tree
+BENCH_HELPERS = tests/kbclient
 bench: deps
-	$(MAKE) all tests/kbclient
+	$(MAKE) all $(BENCH_HELPERS)
 	./share/bench.sh
 
 install: all
