@@ -43,7 +43,7 @@ endif
 # optional codecs: on when the Debian -dev package is installed
 have = $(shell echo '\#include <$(1)>' | $(CC) -E -x c - >/dev/null 2>&1 && echo 1)
 LDLIBS = -lz -lpthread
-PCLIBS = -lz -lpthread  # Libs.private: what a static link of libklog.a needs
+PCLIBS = -lz  # Libs.private: what a static link of libklog.a needs (no threads in it)
 ifeq ($(call have,zstd.h),1)
 override CFLAGS += -DHAVE_ZSTD
 LDLIBS += -lzstd
