@@ -199,10 +199,12 @@ bench: deps
 	$(MAKE) all $(BENCH_HELPERS)
 	./share/bench.sh
 
+# the library with its soname and dev links; the systemd units start the
+# kbrokerd installed here (BINDIR), not /usr/local/bin's
 install: all
 	mkdir -p $(DESTDIR)$(BINDIR) $(DESTDIR)$(LIBDIR)/pkgconfig $(DESTDIR)$(INCDIR) \
-		$(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man3 $(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(MANDIR)/man7 \
-		$(DESTDIR)$(MANDIR)/man8 \
+		$(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man3 $(DESTDIR)$(MANDIR)/man5 \
+		$(DESTDIR)$(MANDIR)/man7 $(DESTDIR)$(MANDIR)/man8 \
 		$(DESTDIR)$(BASHCOMPDIR) $(DESTDIR)$(ZSHCOMPDIR) $(DESTDIR)$(FISHCOMPDIR) $(DESTDIR)$(DATADIR)
 	install -m0755 $(BINS) $(DESTDIR)$(BINDIR)
 	install -m0644 libklog/libklog.a $(DESTDIR)$(LIBDIR)
@@ -222,13 +224,13 @@ install: all
 	install -m0644 completions/klog.fish $(DESTDIR)$(FISHCOMPDIR)
 	for b in $(BINS); do ln -sf klog.fish $(DESTDIR)$(FISHCOMPDIR)/$$b.fish; done
 	cp -R share/. $(DESTDIR)$(DATADIR)
-	# the units start the kbrokerd installed here, not /usr/local/bin's
 	for u in kbrokerd.service kbrokerd@.service kbrokerd.socket; do \
 		sed 's|/usr/local/bin/|$(BINDIR)/|g' share/$$u > $(DESTDIR)$(DATADIR)/$$u || exit 1; \
 	done
 
 clean:
-	rm -f $(BINS) cmd/*.o libklog/*.o libklog/*.a libklog/libklog.so* libklog/klog.pc tests/*.t.tmp \
+	rm -f $(BINS) cmd/*.o libklog/*.o libklog/*.a libklog/libklog.so* libklog/klog.pc \
+		tests/*.t.tmp \
 		$(CTESTS) $(HELPERS) $(FUZZ:%=tests/fuzz-%)
 	rm -rf tests/fuzz-corpus tests/fuzz-obj
 	rm -rf tests/trash.* demo-data
