@@ -1,5 +1,14 @@
 # klog - one flat makefile.  make; make test; make install PREFIX=... DESTDIR=...
 # make demo; make bench; make clean.  SANITIZE=1 builds with ASan and UBSan.
+#
+# libklog/ builds two things:
+#   libklog.a, libklog.so.$(SOMAJOR) -- the embedding library, klog.h (installed,
+#     with klog.pc); objects built -fPIC -fvisibility=hidden, so the shared
+#     object exports what klog.h declares and nothing else;
+#   libkserver.a -- the event loop, the protocol's request side, the broker
+#     and the helpers that print and exit (cmdutil.h, kserver.h; not
+#     installed), linked by the tools and the tests only.
+# The tools link both archives statically, so they run from the build tree.
 
 CC ?= cc
 CFLAGS ?= -O2 -g
@@ -19,6 +28,12 @@ BINS = ktopic kproduce kconsume kdump kbrokerd
 MAN1 = $(patsubst %,man/%.1,$(filter-out kbrokerd,$(BINS)))
 MAN8 = man/kbrokerd.8
 MAN57 = man/klog.5 man/klog.7
+MAN3 = man/klog.3
+
+VERSION = 0.1.0
+SOMAJOR = 0
+SONAME = libklog.so.$(SOMAJOR)
+SOFILE = libklog.so.$(VERSION)
 
 ifeq ($(SANITIZE),1)
 override CFLAGS += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
@@ -28,56 +43,71 @@ endif
 # optional codecs: on when the Debian -dev package is installed
 have = $(shell echo '\#include <$(1)>' | $(CC) -E -x c - >/dev/null 2>&1 && echo 1)
 LDLIBS = -lz -lpthread
+PCLIBS = -lz  # Libs.private: what a static link of libklog.a needs (no threads in it)
 ifeq ($(call have,zstd.h),1)
 override CFLAGS += -DHAVE_ZSTD
 LDLIBS += -lzstd
+PCLIBS += -lzstd
 endif
 ifeq ($(call have,lz4frame.h),1)
 override CFLAGS += -DHAVE_LZ4
 LDLIBS += -llz4
+PCLIBS += -llz4
 endif
 ifeq ($(call have,snappy-c.h),1)
 override CFLAGS += -DHAVE_SNAPPY
 LDLIBS += -lsnappy
-endif
-ifeq ($(call have,xxhash.h),1)
-override CFLAGS += -DHAVE_XXHASH
-LDLIBS += -lxxhash
+PCLIBS += -lsnappy -lstdc++ -lm   # snappy is C++
 endif
 
-LIBSRC = $(sort $(wildcard libklog/*.c))
+# the embedding library, and the server side (not installed)
+SERVSRC = libklog/loop.c libklog/proto.c libklog/cmdutil.c $(wildcard libklog/broker*.c)
+LIBSRC = $(filter-out $(SERVSRC),$(sort $(wildcard libklog/*.c)))
 LIBOBJ = $(LIBSRC:.c=.o)
+SERVOBJ = $(SERVSRC:.c=.o)
+KLIBS = libklog/libkserver.a libklog/libklog.a
 CTESTS = $(patsubst %.c,%.t,$(sort $(wildcard tests/t*.c)))
 HELPERS = tests/ktest tests/kbclient tests/notify-listen tests/kbatch tests/libfault.so \
 	tests/kpowercut tests/kfaultprobe
 
-all: $(BINS) libklog/libklog.a libklog/klog.pc
+all: $(BINS) libklog/libklog.a libklog/$(SOFILE) libklog/klog.pc
 
-$(LIBOBJ): libklog/klog.h libklog/internal.h
-$(filter libklog/broker%,$(LIBOBJ)): libklog/broker.h
+$(LIBOBJ) $(SERVOBJ): libklog/klog.h libklog/internal.h libklog/kserver.h
+$(filter libklog/broker%,$(SERVOBJ)): libklog/broker.h
 $(filter libklog/partition%,$(LIBOBJ)): libklog/partition.h
-libklog/crc32c.o: override CFLAGS += -msse4.2
+libklog/cmdutil.o: libklog/cmdutil.h
+# one set of objects serves the archive and the shared object
+$(LIBOBJ) $(SERVOBJ): override CFLAGS += -fPIC -fvisibility=hidden
 
 libklog/libklog.a: $(LIBOBJ)
 	rm -f $@
 	$(AR) rcs $@ $^
+libklog/libkserver.a: $(SERVOBJ)
+	rm -f $@
+	$(AR) rcs $@ $^
+# --no-undefined: the library must not lean on libkserver.a (or anything unlisted)
+libklog/$(SOFILE): $(LIBOBJ)
+	$(CC) $(LDFLAGS) -shared -Wl,-soname,$(SONAME) -Wl,--no-undefined -Wl,--as-needed \
+		-o $@ $^ $(LDLIBS)
+	ln -sf $(SOFILE) libklog/$(SONAME)
+	ln -sf $(SONAME) libklog/libklog.so
 
 # pkg-config file; written again at install time for that PREFIX
-PCFMT = 'prefix=%s\nlibdir=%s\nincludedir=%s\n\nName: klog\nDescription: Kafka log directories from C\nVersion: 0.1.0\nLibs: -L$${libdir} -lklog\nLibs.private: %s\nCflags: -I$${includedir}\n'
+PCFMT = 'prefix=%s\nlibdir=%s\nincludedir=%s\n\nName: klog\nDescription: Kafka log directories from C\nVersion: $(VERSION)\nLibs: -L$${libdir} -lklog\nLibs.private: %s\nCflags: -I$${includedir}\n'
 libklog/klog.pc: Makefile
-	printf $(PCFMT) '$(PREFIX)' '$(LIBDIR)' '$(INCDIR)' '$(LDLIBS)' > $@
+	printf $(PCFMT) '$(PREFIX)' '$(LIBDIR)' '$(INCDIR)' '$(PCLIBS)' > $@
 
-$(BINS): %: cmd/%.o libklog/libklog.a
-	$(CC) $(LDFLAGS) -o $@ $< libklog/libklog.a $(LDLIBS)
-cmd/%.o: cmd/%.c libklog/klog.h
+$(BINS): %: cmd/%.o $(KLIBS)
+	$(CC) $(LDFLAGS) -o $@ $< $(KLIBS) $(LDLIBS)
+cmd/%.o: cmd/%.c libklog/klog.h libklog/cmdutil.h libklog/kserver.h
 	$(CC) $(CFLAGS) -c -o $@ $<
 
-tests/%.t: tests/%.c tests/tap.h tests/kbatch.h libklog/libklog.a
-	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< libklog/libklog.a $(LDLIBS)
-tests/ktest: tests/ktest.c libklog/libklog.a
-	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< libklog/libklog.a $(LDLIBS)
-tests/kbclient tests/notify-listen tests/kbatch: %: %.c tests/kbatch.h libklog/libklog.a
-	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< libklog/libklog.a $(LDLIBS)
+tests/%.t: tests/%.c tests/tap.h tests/kbatch.h $(KLIBS)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(KLIBS) $(LDLIBS)
+tests/ktest: tests/ktest.c $(KLIBS)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(KLIBS) $(LDLIBS)
+tests/kbclient tests/notify-listen tests/kbatch: %: %.c tests/kbatch.h $(KLIBS)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(KLIBS) $(LDLIBS)
 # the fault and power-loss shim (LD_PRELOAD): never sanitized, it must load into anything
 tests/libfault.so: tests/fault.c tests/shadow.h
 	$(CC) $(filter-out -fsanitize=% -fno-sanitize%,$(CFLAGS)) -fPIC -shared \
@@ -102,7 +132,7 @@ FUZZOPTS_proto = -max_len=4096
 FUZZOPTS_batch = -max_len=65536
 FUZZOPTS_codec = -max_len=65536
 FUZZOPTS_append = -max_len=16384
-FUZZOBJ = $(patsubst libklog/%.c,tests/fuzz-obj/%.o,$(LIBSRC))
+FUZZOBJ = $(patsubst libklog/%.c,tests/fuzz-obj/%.o,$(LIBSRC) $(SERVSRC))
 
 fuzz: $(FUZZ:%=fuzz-%)
 fuzz-seed: tests/kbatch
@@ -116,25 +146,33 @@ $(FUZZ:%=fuzz-%): fuzz-%: tests/fuzz-% fuzz-seed
 	@grep -E '^#[0-9]+[[:space:]].* cov: ' tests/fuzz-corpus/$*.log | tail -n 1
 	@grep -E '^stat::(number_of_executed_units|average_exec_per_sec|peak_rss_mb)|^fuzz-' \
 		tests/fuzz-corpus/$*.log
-tests/fuzz-obj/%.o: libklog/%.c libklog/klog.h libklog/internal.h libklog/broker.h libklog/partition.h
+tests/fuzz-obj/%.o: libklog/%.c libklog/klog.h libklog/internal.h libklog/kserver.h \
+		libklog/cmdutil.h libklog/broker.h libklog/partition.h
 	@mkdir -p tests/fuzz-obj
 	$(FUZZCC) $(FUZZCFLAGS) -fsanitize=fuzzer-no-link -c -o $@ $<
-tests/fuzz-obj/crc32c.o: FUZZCFLAGS += -msse4.2
 tests/fuzz-obj/libklog.a: $(FUZZOBJ)
 	rm -f $@
 	$(AR) rcs $@ $^
 $(FUZZ:%=tests/fuzz-%): tests/fuzz-%: tests/fuzz-%.c tests/fuzz-obj/libklog.a
 	$(FUZZCC) $(FUZZCFLAGS) -fsanitize=fuzzer -o $@ $< tests/fuzz-obj/libklog.a $(LDLIBS)
 
-# Debian packages the build and the tests need; installed when missing and root
-DEBS = gcc make libc6-dev pkg-config strace zlib1g-dev libxxhash-dev libzstd-dev liblz4-dev libsnappy-dev perl procps time python3
+# Debian packages the build and the tests need; installed when missing and
+# root.  pkg-config and g++: the embedding test (t0050) builds the man page's
+# example through klog.pc, as C and as C++.  apt waits up to 10 minutes for
+# another apt or dpkg to let go of its locks instead of failing at once.
+DEBS = gcc g++ make libc6-dev pkg-config strace zlib1g-dev libzstd-dev liblz4-dev libsnappy-dev \
+	perl procps time python3
+APT = DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600
 deps:
 	@missing=$$(for p in $(DEBS); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
 	if [ -n "$$missing" ]; then \
 		if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
 			echo "installing:" $$missing; \
-			DEBIAN_FRONTEND=noninteractive apt-get update -qq && \
-			DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
+			n=0; until $(APT) update -qq; do \
+				n=$$((n + 1)); [ $$n -lt 60 ] || exit 1; \
+				echo "apt-get update failed (another apt running?), again in 10 s"; sleep 10; \
+			done; \
+			$(APT) install -y -qq --no-install-recommends $$missing >/dev/null; \
 		else echo "warning: missing Debian packages:" $$missing; fi; \
 	fi
 
@@ -155,20 +193,28 @@ demo: deps
 	$(MAKE) all
 	./share/demo.sh
 
+# share/bench*.sh run the tools and tests/kbclient (latency, load) from this tree
+BENCH_HELPERS = tests/kbclient
 bench: deps
-	$(MAKE) all tests/kbclient
+	$(MAKE) all $(BENCH_HELPERS)
 	./share/bench.sh
 
+# the library with its soname and dev links; the systemd units start the
+# kbrokerd installed here (BINDIR), not /usr/local/bin's
 install: all
 	mkdir -p $(DESTDIR)$(BINDIR) $(DESTDIR)$(LIBDIR)/pkgconfig $(DESTDIR)$(INCDIR) \
-		$(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(MANDIR)/man7 \
-		$(DESTDIR)$(MANDIR)/man8 \
+		$(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man3 $(DESTDIR)$(MANDIR)/man5 \
+		$(DESTDIR)$(MANDIR)/man7 $(DESTDIR)$(MANDIR)/man8 \
 		$(DESTDIR)$(BASHCOMPDIR) $(DESTDIR)$(ZSHCOMPDIR) $(DESTDIR)$(FISHCOMPDIR) $(DESTDIR)$(DATADIR)
 	install -m0755 $(BINS) $(DESTDIR)$(BINDIR)
 	install -m0644 libklog/libklog.a $(DESTDIR)$(LIBDIR)
-	printf $(PCFMT) '$(PREFIX)' '$(LIBDIR)' '$(INCDIR)' '$(LDLIBS)' > $(DESTDIR)$(LIBDIR)/pkgconfig/klog.pc
+	install -m0755 libklog/$(SOFILE) $(DESTDIR)$(LIBDIR)
+	ln -sf $(SOFILE) $(DESTDIR)$(LIBDIR)/$(SONAME)
+	ln -sf $(SONAME) $(DESTDIR)$(LIBDIR)/libklog.so
+	printf $(PCFMT) '$(PREFIX)' '$(LIBDIR)' '$(INCDIR)' '$(PCLIBS)' > $(DESTDIR)$(LIBDIR)/pkgconfig/klog.pc
 	install -m0644 libklog/klog.h $(DESTDIR)$(INCDIR)
 	install -m0644 $(MAN1) $(DESTDIR)$(MANDIR)/man1
+	install -m0644 $(MAN3) $(DESTDIR)$(MANDIR)/man3
 	install -m0644 man/*.5 $(DESTDIR)$(MANDIR)/man5
 	install -m0644 man/*.7 $(DESTDIR)$(MANDIR)/man7
 	install -m0644 $(MAN8) $(DESTDIR)$(MANDIR)/man8
@@ -178,9 +224,13 @@ install: all
 	install -m0644 completions/klog.fish $(DESTDIR)$(FISHCOMPDIR)
 	for b in $(BINS); do ln -sf klog.fish $(DESTDIR)$(FISHCOMPDIR)/$$b.fish; done
 	cp -R share/. $(DESTDIR)$(DATADIR)
+	for u in kbrokerd.service kbrokerd@.service kbrokerd.socket; do \
+		sed 's|/usr/local/bin/|$(BINDIR)/|g' share/$$u > $(DESTDIR)$(DATADIR)/$$u || exit 1; \
+	done
 
 clean:
-	rm -f $(BINS) cmd/*.o libklog/*.o libklog/libklog.a libklog/klog.pc tests/*.t.tmp \
+	rm -f $(BINS) cmd/*.o libklog/*.o libklog/*.a libklog/libklog.so* libklog/klog.pc \
+		tests/*.t.tmp \
 		$(CTESTS) $(HELPERS) $(FUZZ:%=tests/fuzz-%)
 	rm -rf tests/fuzz-corpus tests/fuzz-obj
 	rm -rf tests/trash.* demo-data

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "klog.h"
+#include "kserver.h"
 
 static const char *prog = "kbrokerd";
 static int journal, quiet;

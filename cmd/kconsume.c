@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "klog.h"
+#include "cmdutil.h"
 
 #define SYNOPSIS "kconsume [-d DIR | -b HOST:PORT] [-o OFFSET] [-e] [-c COUNT] [-f FORMAT | -J] [-u] [-q] [-v] " \
 	"TOPIC[:PARTITION]..."

@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 
 #include "klog.h"
+#include "cmdutil.h"
 
 #define SYNOPSIS "kdump [-r] [-i] [--verify] [--repair [--force]] [-q] FILE|DIR..."
 

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "klog.h"
+#include "cmdutil.h"
 
 #define SYNOPSIS "kproduce [-d DIR | -b HOST:PORT] [-a ACKS] [-p N] [-k KEY] [-K DELIM] [-D DELIM | -0] [-H key=value]... " \
 	"[-z CODEC]\n                [-B BYTES] [-l MS] [--create] [-v] [-q] TOPIC [FILE...]"

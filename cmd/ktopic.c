@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "klog.h"
+#include "cmdutil.h"
 
 #define SYNOPSIS \
 	"ktopic [-d DIR | -b HOST:PORT] create NAME [-p N] [-c key=value]... [--if-not-exists]\n" \

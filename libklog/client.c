@@ -196,6 +196,54 @@ errno_for(const char *code)
 	return EIO;
 }
 
+/* one response line of the text protocol (proto.c has the request side) */
+int
+klog_proto_reply(char *line, struct klog_reply *rp)
+{
+	char *p, *end;
+
+	memset(rp, 0, sizeof *rp);
+	end = line + strlen(line);
+	while (end > line && (end[-1] == '\n' || end[-1] == '\r'))
+		*--end = 0;
+	if (!strncmp(line, "ERR ", 4) || !strcmp(line, "ERR")) {
+		rp->kind = KLOG_REPLY_ERR;
+		p = line + 3;
+		while (*p == ' ')
+			p++;
+		rp->code = p;
+		while (*p && *p != ' ')
+			p++;
+		if (*p)
+			*p++ = 0;
+		rp->msg = p;
+		return 0;
+	}
+	if (!strncmp(line, "OK", 2) && (line[2] == ' ' || !line[2]))
+		rp->kind = KLOG_REPLY_OK;
+	else if (!strncmp(line, "DATA ", 5))
+		rp->kind = KLOG_REPLY_DATA;
+	else
+		return -1;
+	p = line + (rp->kind == KLOG_REPLY_OK ? 2 : 4);
+	while (*p) {
+		while (*p == ' ')
+			*p++ = 0;
+		if (!*p)
+			break;
+		if (rp->argc == (int)(sizeof rp->argv / sizeof *rp->argv))
+			return -1;
+		rp->argv[rp->argc++] = p;
+		while (*p && *p != ' ')
+			p++;
+	}
+	if (rp->kind == KLOG_REPLY_DATA && (rp->argc < 1 ||
+	    klog_parse_i64(rp->argv[0], &rp->len) < 0 || rp->len < 0))
+		return -1;
+	return 0;
+}
+
+
 /* read one response; ERR becomes -1 with err and errno */
 static int
 reply(struct klog_client *c, struct klog_reply *rp, char *err)

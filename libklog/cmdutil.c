@@ -1,7 +1,8 @@
 /* klog - helpers shared by the mains in cmd/: messages, exit codes, -d. MIT licence. */
 /*
- * The one part of libklog that prints and exits: it exists so that every
- * binary spells its messages the same way ("PROG: message", "PROG:
+ * Not part of libklog: this file prints and exits, so it lives in
+ * libkserver.a (linked by the tools and tests only), declared in the
+ * private cmdutil.h.  It exists so that every binary spells its messages the same way ("PROG: message", "PROG:
  * warning: message", "usage: ...") and resolves -d / $KLOG_DIR the same
  * way.  Library code proper never calls into this file.
  */
@@ -12,6 +13,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "cmdutil.h"
 #include "internal.h"
 
 static const char *prog = "klog";

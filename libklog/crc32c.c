@@ -25,7 +25,11 @@
 
 #include "internal.h"
 
-#if defined(__x86_64__)
+/* the hardware path: x86-64 with GCC or clang, which compile the one
+ * function that uses the instruction for SSE4.2 (target attribute) while
+ * the rest of the file, and of the library, stays baseline x86-64 */
+#if defined(__x86_64__) && defined(__GNUC__)
+#define CRC32C_HW 1
 #include <nmmintrin.h>
 #endif
 
@@ -34,6 +38,7 @@
 static uint32_t table[8][256];
 static int hw;
 
+#ifdef CRC32C_HW
 #define BLK 4096                /* bytes per stream in the three-way loop */
 static uint32_t shift_blk[4][256];      /* x -> register after BLK zero bytes */
 
@@ -52,6 +57,7 @@ shift(uint32_t x)
 	return shift_blk[0][x & 0xff] ^ shift_blk[1][(x >> 8) & 0xff] ^
 	    shift_blk[2][(x >> 16) & 0xff] ^ shift_blk[3][x >> 24];
 }
+#endif
 
 __attribute__((constructor)) static void
 crc32c_init(void)
@@ -72,6 +78,7 @@ crc32c_init(void)
 			table[k][i] = c;
 		}
 	}
+#ifdef CRC32C_HW
 	/* shift by BLK zero bytes: the images of the 32 unit vectors, then
 	 * every byte value of every byte position by linearity */
 	{
@@ -87,7 +94,6 @@ crc32c_init(void)
 				shift_blk[k][i] = c;
 			}
 	}
-#if defined(__x86_64__)
 	__builtin_cpu_init();
 	hw = __builtin_cpu_supports("sse4.2") ? 1 : 0;
 #endif
@@ -121,7 +127,7 @@ klog_crc32c_sw(uint32_t crc, const void *buf, size_t len)
 	return ~c;
 }
 
-#if defined(__x86_64__)
+#ifdef CRC32C_HW
 __attribute__((target("sse4.2"))) static uint32_t
 crc32c_hw(uint32_t crc, const void *buf, size_t len)
 {
@@ -168,7 +174,7 @@ klog_crc32c_hw_available(void)
 uint32_t
 klog_crc32c(uint32_t crc, const void *buf, size_t len)
 {
-#if defined(__x86_64__)
+#ifdef CRC32C_HW
 	if (hw)
 		return crc32c_hw(crc, buf, len);
 #endif

@@ -6,6 +6,7 @@
 #include <string.h>
 #include <sys/types.h>
 #include "klog.h"
+#include "kserver.h"
 
 /* an open log directory (dir.c) */
 struct klog_dir {

@@ -6,6 +6,15 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+/* what this header declares is libklog.so's interface; the rest of the
+ * library is built -fvisibility=hidden and not exported */
+#ifdef __GNUC__
+#pragma GCC visibility push(default)
+#endif
+
 /*
  * Conventions.  Functions return 0 (or a count) on success and -1 on
  * failure, with errno set where a system call failed and a one-line
@@ -466,6 +475,12 @@ struct klog_producer *klog_producer_open(struct klog_log *lg, const char *topic,
  * max.message.bytes; err says why), -1 failed (err) */
 int klog_producer_send(struct klog_producer *pr, int64_t ts, const void *key, int32_t key_len,
     const void *value, int32_t value_len, char *err);
+/* the same with this record's own headers (nh of them at h; NULL, 0:
+ * none), sent instead of the producer's o->headers; their bytes are
+ * copied, h need not outlive the call.  -1 EINVAL on a malformed header */
+int klog_producer_send_h(struct klog_producer *pr, int64_t ts, const void *key,
+    int32_t key_len, const void *value, int32_t value_len,
+    const struct klog_header *h, int nh, char *err);
 int klog_producer_flush(struct klog_producer *pr, char *err);  /* write every pending batch */
 int64_t klog_producer_skipped(const struct klog_producer *pr);  /* records skipped so far */
 void klog_producer_close(struct klog_producer *pr);     /* frees; does not flush */
@@ -526,155 +541,6 @@ void klog_consumer_position(const struct klog_consumer *c, int i, const char **t
     int *partition, int64_t *next);
 void klog_consumer_free(struct klog_consumer *c);
 
-/* cmdutil.c: what the mains in cmd/ share (the one file that prints and exits) */
-/* program name for messages; installs a warning printer ("PROG: warning: ...") */
-void klog_cmd_init(const char *prog);
-const char *klog_cmd_prog(void);
-void klog_cmd_quiet(int quiet);                 /* no warnings */
-/* "PROG: message" on stderr */
-void klog_cmd_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-void klog_cmd_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-void klog_cmd_die(int code, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3), noreturn));
-/* "usage: SYNOPSIS" on stderr, exit 2 */
-void klog_cmd_usage(const char *synopsis) __attribute__((noreturn));
-void klog_cmd_version(void) __attribute__((noreturn));  /* "PROG 0.1.0", exit 0 */
-/* -d DIR, else $KLOG_DIR, else exit 2 "no log directory: ..." */
-const char *klog_cmd_dir(const char *opt);
-struct klog_dir *klog_cmd_open_dir(const char *opt, int flags);        /* exit 1 on error */
-/* -b BROKERS (else $KLOG_BROKERS unless -d was given): remote; else the
- * directory of klog_cmd_dir(dir); exit 1 on error */
-struct klog_log *klog_cmd_open_log(const char *dir, const char *brokers, int flags);
-int klog_cmd_write(int fd, const void *p, size_t n);   /* all of it; -1 errno */
-
-/* net.c: TCP helpers (anet-style) and systemd's fd and notify protocols */
-#define KLOG_PORT 7092
-/* "HOST:PORT", "[V6]:PORT", "HOST", ":PORT" -> host (defhost if none), port */
-int klog_net_split(const char *addr, char *host, size_t hn, char *port, size_t pn,
-    const char *defhost, char *err);
-/* a listening socket (non-blocking, SO_REUSEADDR); -1 with err */
-int klog_net_listen(const char *addr, int backlog, char *err);
-/* accept4 non-blocking; peer gets "ADDR:PORT"; -1 with errno */
-int klog_net_accept(int lfd, char *peer, size_t n);
-/* connect to the first of "a:1,b:2" that answers, within timeout_ms each;
- * the socket is blocking with TCP_NODELAY */
-int klog_net_connect(const char *addrs, int timeout_ms, char *err);
-int klog_net_nonblock(int fd, int on);
-int klog_net_tune(int fd);                      /* TCP_NODELAY */
-void klog_net_format(const void *sockaddr, char *buf, size_t n);
-int klog_net_local(int fd, char *buf, size_t n); /* getsockname as "ADDR:PORT" */
-/* socket activation: number of sockets passed from fd 3 (LISTEN_PID is
- * us), 0 if none; clears the LISTEN_* variables */
-int klog_net_listen_fds(void);
-/* one datagram to $NOTIFY_SOCKET ("/path" or "@abstract"): 1 sent, 0 no
- * socket set, -1 with err */
-int klog_net_notify(const char *state, char *err);
-
-/* proto.c: the text protocol (specified at the top of proto.c and in
- * klog-protocol.7): request lines, payload framing, responses */
-#define KLOG_PROTO_MAX_LINE 65536
-#define KLOG_PROTO_MAX_ARGS 32
-enum {
-	KLOG_V_NONE = -1,       /* an empty line */
-	KLOG_V_UNKNOWN = 0,
-	KLOG_V_PING, KLOG_V_AUTH, KLOG_V_QUIT, KLOG_V_TOPICS, KLOG_V_DESCRIBE,
-	KLOG_V_CONFIG, KLOG_V_CREATE, KLOG_V_ALTER, KLOG_V_DELETE, KLOG_V_PRODUCE,
-	KLOG_V_FETCH, KLOG_V_OFFSETS, KLOG_V_TIMEOFFSET, KLOG_V_STATS, KLOG_V_REPAIR,
-	KLOG_V_NVERBS
-};
-struct klog_req {
-	int verb;
-	int argc;                       /* argv[0] is the verb */
-	char *argv[KLOG_PROTO_MAX_ARGS];
-	size_t line_len;                /* bytes of the line with its newline */
-	int64_t payload;                /* bytes following the line */
-	const char *code;               /* on error: the code word */
-	int fatal;                      /* on error: close the connection */
-};
-/*
- * Parse the request at the start of buf[0, len) (words are cut in place).
- * 1: a whole line, r filled (the payload may still be arriving); 0: more
- * bytes needed; -1: an error reply is due (r->code, err; r->line_len says
- * what to skip unless r->fatal, when the connection must close).
- */
-int klog_proto_parse(char *buf, size_t len, size_t max_payload, struct klog_req *r, char *err);
-const char *klog_verb_name(int verb);
-/* append "ERR CODE message\n", the message made one printable line */
-int klog_proto_err(struct klog_buf *out, const char *code, const char *msg);
-enum { KLOG_REPLY_OK = 1, KLOG_REPLY_DATA, KLOG_REPLY_ERR };
-struct klog_reply {
-	int kind;
-	int argc;                       /* words after OK / DATA */
-	char *argv[8];
-	int64_t len;                    /* DATA: body bytes */
-	char *code, *msg;               /* ERR */
-};
-/* parse one response line (cut in place); -1 if it is not one */
-int klog_proto_reply(char *line, struct klog_reply *rp);
-
-/* loop.c: a tiny epoll event loop (redis ae-style) */
-struct klog_loop;
-#define KLOG_READABLE 1
-#define KLOG_WRITABLE 2
-typedef void klog_loop_fn(struct klog_loop *l, int fd, void *data, int mask);
-/* returns the next interval in ms, or -1 to delete the timer */
-typedef int64_t klog_timer_fn(struct klog_loop *l, void *data);
-typedef void klog_hook_fn(struct klog_loop *l, void *data);
-struct klog_loop *klog_loop_new(int nfiles, char *err);
-void klog_loop_free(struct klog_loop *l);
-int klog_loop_add(struct klog_loop *l, int fd, int mask, klog_loop_fn *fn, void *data);
-void klog_loop_del(struct klog_loop *l, int fd, int mask);
-int klog_loop_mask(struct klog_loop *l, int fd);
-int64_t klog_loop_timer(struct klog_loop *l, int64_t ms, klog_timer_fn *fn, void *data);
-void klog_loop_timer_del(struct klog_loop *l, int64_t id);
-/* called once per turn before the loop blocks (group commit goes here) */
-void klog_loop_before_sleep(struct klog_loop *l, klog_hook_fn *fn, void *data);
-/* the next turn polls without blocking (work was left for it) */
-void klog_loop_nowait(struct klog_loop *l);
-int klog_loop_once(struct klog_loop *l, int max_wait_ms);
-int klog_loop_run(struct klog_loop *l);
-void klog_loop_stop(struct klog_loop *l);
-
-/* broker.c: kbrokerd's server: one log directory over the text protocol */
-struct klog_broker;
-enum { KLOG_FSYNC_ALWAYS, KLOG_FSYNC_INTERVAL, KLOG_FSYNC_NEVER };
-struct klog_broker_opts {
-	const char *dir;
-	const char *listen;             /* "HOST:PORT"; NULL: 127.0.0.1:7092 */
-	int listen_fd;                  /* >= 0: an inherited listening socket */
-	const char *secret;             /* NULL: no AUTH needed */
-	int fsync_policy;               /* KLOG_FSYNC_* */
-	int fsync_interval_ms;
-	int visible_written;            /* fetches see written records, not only durable ones */
-	int max_conns;
-	int idle_timeout_ms;            /* 0: none */
-	size_t max_request;             /* largest payload */
-	size_t max_output;              /* per connection; reading pauses past it */
-	size_t max_memory;              /* all connection buffers */
-	int max_waiting_fetches;        /* long polls parked, all connections; BUSY beyond */
-	int max_conn_fetches;           /* long polls parked per connection; BUSY beyond */
-	int max_partitions;             /* in the directory (CREATE/ALTER refuse beyond) */
-	int max_topic_partitions;       /* in one topic */
-	int max_open_partitions;        /* open at once; 0: from the descriptor limit */
-	void (*log)(int prio, const char *msg);   /* syslog priorities (LOG_ERR ...) */
-	int request_timeout_ms;         /* a request line, or each 64 KiB of payload, within it; 0: none */
-	int max_conns_per_ip;           /* per source address; 0: no limit; -1: max_conns / 4, at least 64 */
-	int insecure;                   /* serve a non-loopback address without a secret */
-};
-#define KLOG_BROKER_MAX_PARTITIONS 100000        /* defaults of max_partitions */
-#define KLOG_BROKER_MAX_TOPIC_PARTITIONS 10000  /* and max_topic_partitions */
-void klog_broker_defaults(struct klog_broker_opts *o);
-/* open the directory (partitions open, and recover, at first use), take
- * DIR/kbrokerd.pid, listen: after this the broker is ready.  errno EPERM: a
- * configuration it refuses (a non-loopback listener without a secret or
- * insecure) */
-struct klog_broker *klog_broker_open(const struct klog_broker_opts *o, char *err);
-const char *klog_broker_address(const struct klog_broker *b);
-/* serve until klog_broker_shutdown; then drain, fsync, checkpoint */
-int klog_broker_run(struct klog_broker *b, char *err);
-void klog_broker_shutdown(struct klog_broker *b);      /* async-signal-safe */
-void klog_broker_close(struct klog_broker *b);          /* removes the pid file */
-
 /* client.c: a blocking client for remote mode (-b HOST:PORT / KLOG_BROKERS).
  * Errors: -1 with err "broker 'ADDR': message" and errno mapped from the
  * code word (UNKNOWN_TOPIC ENOENT, UNKNOWN_PARTITION ENOENT, TOPIC_EXISTS
@@ -730,5 +596,12 @@ int klog_client_inflight(const struct klog_client *c);
 ssize_t klog_client_fetch(struct klog_client *c, const char *topic, int partition,
     int64_t offset, size_t max_bytes, int max_wait_ms, size_t min_bytes,
     struct klog_buf *out, int64_t *next, int64_t *log_end, char *err);
+
+#ifdef __GNUC__
+#pragma GCC visibility pop
+#endif
+#ifdef __cplusplus
+}
+#endif
 
 #endif

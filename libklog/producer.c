@@ -411,6 +411,41 @@ klog_producer_send(struct klog_producer *pr, int64_t ts, const void *key, int32_
 	return r;
 }
 
+/* this record's headers instead of the producer's: swapped in for the
+ * one call (psend and the builder read them from pr->o; the builder copies
+ * their bytes) */
+int
+klog_producer_send_h(struct klog_producer *pr, int64_t ts, const void *key, int32_t key_len,
+    const void *value, int32_t value_len, const struct klog_header *h, int nh, char *err)
+{
+	const struct klog_header *oh = pr->o.headers;
+	int onh = pr->o.nheaders, i, r;
+	size_t obytes = pr->hdr_bytes;
+
+	if (nh < 0 || (nh > 0 && !h)) {
+		errno = EINVAL;
+		return kerr(err, "topic '%s': %d headers at %p", pr->topic, nh, (const void *)h);
+	}
+	for (i = 0; i < nh; i++)
+		if (h[i].key_len < 0 || (h[i].key_len > 0 && !h[i].key) || h[i].value_len < -1 ||
+		    (h[i].value_len > 0 && !h[i].value)) {
+			errno = EINVAL;
+			return kerr(err, "topic '%s': header %d is malformed (key length %d, "
+			    "value length %d)", pr->topic, i, (int)h[i].key_len, (int)h[i].value_len);
+		}
+	pr->o.headers = h;
+	pr->o.nheaders = nh;
+	pr->hdr_bytes = 0;
+	for (i = 0; i < nh; i++)
+		pr->hdr_bytes += 10 + (size_t)h[i].key_len +
+		    (h[i].value_len > 0 ? (size_t)h[i].value_len : 0);
+	r = klog_producer_send(pr, ts, key, key_len, value, value_len, err);
+	pr->o.headers = oh;
+	pr->o.nheaders = onh;
+	pr->hdr_bytes = obytes;
+	return r;
+}
+
 /* input */
 
 struct feed {

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "klog.h"
+#include "kserver.h"
 
 int LLVMFuzzerTestOneInput(const unsigned char *data, size_t size);
 

@@ -66,6 +66,7 @@
 #include <unistd.h>
 
 #include "klog.h"
+#include "kserver.h"
 
 static struct klog_client *c;
 static char err[KLOG_ERRLEN];

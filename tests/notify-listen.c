@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "klog.h"
+#include "kserver.h"
 
 static int
 activate(const char *addr, char **argv)

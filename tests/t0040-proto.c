@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "klog.h"
+#include "kserver.h"
 #include "tap.h"
 
 static struct klog_req r;

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "klog.h"
+#include "kserver.h"
 #include "tap.h"
 
 static char tmpdir[64], err[KLOG_ERRLEN];

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "klog.h"
+#include "kserver.h"
 #include "tap.h"
 
 static char order[64];
