@@ -132,6 +132,7 @@ struct klog_record {
 	int32_t value_len;              /* -1: null value (tombstone) */
 	int32_t header_count;
 	const unsigned char *headers, *headers_end; /* walk with klog_header_next */
+	int log_append_time;            /* the batch's timestamp type: 1 LogAppendTime */
 };
 /* 1 and h filled, 0 at end (headers already validated by the iterator) */
 int klog_header_next(const unsigned char **pos, const unsigned char *end, struct klog_header *h);
