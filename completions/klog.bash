@@ -205,7 +205,7 @@ _klog_ktopic()
 		_klog_reply -0 --null ;;
 	describe)
 		case $_klog_cur in
-		-*) _klog_reply -c --config ;;
+		-*) _klog_reply -c --config -H --no-header ;;
 		*) _klog_reply $(_klog_topics) ;;
 		esac ;;
 	alter)
