@@ -10,7 +10,7 @@
 
 #include "klog.h"
 
-#define SYNOPSIS "kconsume [-d DIR | -b HOST:PORT] [-o OFFSET] [-e] [-c COUNT] [-f FORMAT | -J] [-u] [-q] [-v] " \
+#define SYNOPSIS "kconsume [-d DIR | -b HOST:PORT] [-o OFFSET] [-o e@TS] [-e] [-c COUNT] [-f FORMAT | -J] [-u] [-q] [-v] " \
 	"TOPIC[:PARTITION]..."
 
 static const char help[] =
@@ -20,7 +20,9 @@ static const char help[] =
 "  -d, --dir DIR        log directory (default $KLOG_DIR)\n"
 "  -b, --brokers HOST:PORT  read through a kbrokerd (default $KLOG_BROKERS)\n"
 "  -o, --offset OFFSET  where to start in each partition: beginning (default), end,\n"
-"                       N (absolute), -N (N before the end), s@TIMESTAMP (ms)\n"
+"                       N (absolute), -N (N before the end), s@TIMESTAMP (ms);\n"
+"                       again as e@TIMESTAMP (ms): stop each partition at its\n"
+"                       first record with a timestamp at or past it\n"
 "  -e, --exit           exit when every partition is at its end (default: follow)\n"
 "  -c, --count N        exit after N records\n"
 "  -f, --format FORMAT  output format (default \"%s\\n\"): %t topic, %p partition,\n"
@@ -91,7 +93,7 @@ main(int argc, char **argv)
 	char err[KLOG_ERRLEN];
 	int exit_at_end = 0, json = 0, unbuffered = 0, quiet = 0, verbose = 0, c, i, rc = 0, n;
 	int partition;
-	int64_t count = -1, seen = 0, next, *ended = NULL;
+	int64_t count = -1, seen = 0, next, *ended = NULL, stop_ts = -1;
 
 	klog_cmd_init("kconsume");
 	while ((c = getopt_long(argc, argv, "d:o:ec:f:Juqvb:hV", longopts, NULL)) != -1) {
@@ -100,6 +102,11 @@ main(int argc, char **argv)
 			dir = optarg;
 			break;
 		case 'o':
+			if (!strncmp(optarg, "e@", 2)) {
+				if (klog_parse_i64(optarg + 2, &stop_ts) < 0 || stop_ts < 0)
+					klog_cmd_die(2, "bad end offset '%s': expected e@TIMESTAMP", optarg);
+				break;
+			}
 			if (klog_start_parse(optarg, &st, err) < 0)
 				klog_cmd_die(2, "%s", err);
 			break;
@@ -148,6 +155,8 @@ main(int argc, char **argv)
 	lg = klog_cmd_open_log(dir, brokers, 0);
 	if (!(con = klog_consumer_new(lg, err)))
 		klog_cmd_die(1, "%s", err);
+	if (stop_ts >= 0)
+		klog_consumer_stop_at(con, stop_ts);
 	for (i = optind; i < argc; i++)
 		if (klog_consumer_add(con, argv[i], &st, err) < 0)
 			klog_cmd_die(errno == EINVAL ? 2 : 1, "%s", err);
@@ -200,7 +209,7 @@ main(int argc, char **argv)
 					ended[i] = next + 1;
 				}
 			}
-		if (exit_at_end)
+		if (exit_at_end || klog_consumer_done(con))
 			break;
 		while (!stop_flag && klog_consumer_wait(con, 500) == 0)
 			;

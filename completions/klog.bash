@@ -256,7 +256,7 @@ _klog_kconsume()
 	case $prev in
 	-d|--dir) _klog_dirs; return ;;
 	-b|--brokers) _klog_brokers; return ;;
-	-o|--offset) _klog_reply beginning end s@; return ;;
+	-o|--offset) _klog_reply beginning end s@ e@; return ;;
 	-c|--count|-f|--format) COMPREPLY=(); return ;;
 	esac
 	case $_klog_cur in

@@ -237,7 +237,7 @@ complete -c kproduce -n __klog_kproduce_topic_next -f -a '(__klog_topics)' -d to
 complete -c kconsume -f
 complete -c kconsume -s d -l dir -r -F -d 'log directory'
 complete -c kconsume -s b -l brokers -x -a '(__klog_brokers)' -d 'read through a kbrokerd'
-complete -c kconsume -s o -l offset -x -a 'beginning end s@' -d 'where to start'
+complete -c kconsume -s o -l offset -x -a 'beginning end s@ e@' -d 'where to start'
 complete -c kconsume -s e -l exit -d 'exit at the end of every partition'
 complete -c kconsume -s c -l count -x -d 'exit after this many records'
 complete -c kconsume -s f -l format -x -d 'output format (%t %p %o %k %K %s %S %T %h)'

@@ -522,6 +522,11 @@ int klog_consumer_next(struct klog_consumer *c, struct klog_record *r, const cha
  * -1 when interrupted by a signal */
 int klog_consumer_wait(struct klog_consumer *c, int timeout_ms);
 int klog_consumer_count(const struct klog_consumer *c);        /* partitions */
+/* stop each partition at its first record with a timestamp >= ts (kcat's
+ * -o e@TS): that record and the ones after are not returned; done is 1
+ * once every partition has stopped so */
+void klog_consumer_stop_at(struct klog_consumer *c, int64_t ts);
+int klog_consumer_done(const struct klog_consumer *c);
 /* partition i: its topic, number and the next offset to be returned */
 void klog_consumer_position(const struct klog_consumer *c, int i, const char **topic,
     int *partition, int64_t *next);
