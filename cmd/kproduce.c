@@ -38,7 +38,8 @@ static const char help[] =
 "  -V, --version            print the version\n"
 "\n"
 "Keyed records go to murmur2(key) % partitions, like Kafka's Java client; unkeyed\n"
-"records fill one partition's batch, then the next. Exit 0 on success, 1 on failure\n"
+"records go to one partition for about 16 KiB, then the next (Kafka's sticky\n"
+"partitioner). Exit 0 on success, 1 on failure\n"
 "(also when a record over max.message.bytes was skipped), 2 on a usage error.\n";
 
 static volatile sig_atomic_t stop_flag;
