@@ -32,7 +32,8 @@ static const char help[] =
 "  -J, --json           one JSON object per record and line (kcat's shape)\n"
 "  -u, --unbuffered     write each record at once\n"
 "  -q, --quiet          no warnings\n"
-"  -v, --verbose        say where each partition starts and when it reaches its end\n"
+"  -v, --verbose        say where each partition starts and when it reaches its end,\n"
+"                       and routine events (retention deleted segments)\n"
 "  -h, --help           this help\n"
 "  -V, --version        print the version\n"
 "\n"
@@ -148,6 +149,7 @@ main(int argc, char **argv)
 	if (optind >= argc)
 		klog_cmd_usage(SYNOPSIS);
 	klog_cmd_quiet(quiet);
+	klog_cmd_verbose(verbose);
 	/* an unknown %-token stops us before any data is read */
 	if (!json && !(fmt = klog_fmt_compile(format, err)))
 		klog_cmd_die(2, "%s", err);

@@ -10,7 +10,7 @@
 
 #include "klog.h"
 
-#define SYNOPSIS "kdump [-r] [-i] [--verify] [--repair [--force]] [-q] FILE|DIR..."
+#define SYNOPSIS "kdump [-r] [-i] [--verify] [--repair [--force]] [-q] [-v] FILE|DIR..."
 
 static const char help[] =
 "usage: kdump [options] FILE|DIR...\n"
@@ -28,6 +28,7 @@ static const char help[] =
 "      --force     with --repair: repair even under a running kbrokerd\n"
 "  -d, --dir DIR   the log directory, when no FILE or DIR is given ($KLOG_DIR)\n"
 "  -q, --quiet     no warnings\n"
+"  -v, --verbose   routine events too (an index rebuilt, retention)\n"
 "  -h, --help      this help\n"
 "  -V, --version   print the version\n"
 "\n"
@@ -104,6 +105,7 @@ main(int argc, char **argv)
 		{ "force", no_argument, NULL, 'F' },
 		{ "dir", required_argument, NULL, 'd' },
 		{ "quiet", no_argument, NULL, 'q' },
+		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ 0, 0, 0, 0 }
@@ -114,7 +116,7 @@ main(int argc, char **argv)
 	int verify = 0, fix = 0, force = 0, c, i, r, rc = 0;
 
 	klog_cmd_init("kdump");
-	while ((c = getopt_long(argc, argv, "riqd:hV", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "riqvd:hV", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'r':
 			dp.flags |= KLOG_DUMP_RECORDS;
@@ -136,6 +138,9 @@ main(int argc, char **argv)
 			break;
 		case 'q':
 			klog_cmd_quiet(1);
+			break;
+		case 'v':
+			klog_cmd_verbose(1);
 			break;
 		case 'h':
 			fputs(help, stdout);

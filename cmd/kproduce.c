@@ -32,7 +32,8 @@ static const char help[] =
 "  -B, --batch-size BYTES   batch size (default 1000000, at most max.message.bytes)\n"
 "  -l, --linger-ms MS       write a batch when input pauses this long (default 5)\n"
 "      --create             create TOPIC (1 partition) if it does not exist\n"
-"  -v, --verbose            print \"kproduce: acked TOPIC PARTITION FIRST LAST\" per batch\n"
+"  -v, --verbose            print \"kproduce: acked TOPIC PARTITION FIRST LAST\" per batch,\n"
+"                           and routine events (retention, an index rebuilt)\n"
 "  -q, --quiet              no warnings\n"
 "  -h, --help               this help\n"
 "  -V, --version            print the version\n"
@@ -213,6 +214,7 @@ main(int argc, char **argv)
 	if (optind >= argc)
 		klog_cmd_usage(SYNOPSIS);
 	klog_cmd_quiet(quiet);
+	klog_cmd_verbose(verbose);
 	topic = argv[optind++];
 	if (klog_topic_name_check(topic, err) < 0)
 		klog_cmd_die(2, "%s", err);

@@ -38,6 +38,7 @@ static const char help[] =
 "\n"
 "  -d, --dir DIR   log directory (default $KLOG_DIR)\n"
 "  -b, --brokers HOST:PORT  through a kbrokerd (default $KLOG_BROKERS)\n"
+"  -v, --verbose   routine events too (retention deleted segments)\n"
 "  -h, --help      this help\n"
 "  -V, --version   print the version\n"
 "\n"
@@ -309,6 +310,7 @@ main(int argc, char **argv)
 	static const struct option longopts[] = {
 		{ "dir", required_argument, NULL, 'd' },
 		{ "brokers", required_argument, NULL, 'b' },
+		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ 0, 0, 0, 0 }
@@ -320,13 +322,16 @@ main(int argc, char **argv)
 	int c, rc = 0, i, nargs;
 
 	klog_cmd_init("ktopic");
-	while ((c = getopt_long(argc, argv, "+d:b:hV", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "+d:b:vhV", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'd':
 			dir = optarg;
 			break;
 		case 'b':
 			brokers = optarg;
+			break;
+		case 'v':
+			klog_cmd_verbose(1);
 			break;
 		case 'h':
 			fputs(help, stdout);

@@ -176,7 +176,7 @@ _klog_ktopic()
 	esac
 	if [[ -z $cmd ]]; then
 		case $_klog_cur in
-		-*) _klog_reply -d --dir -b --brokers -h --help -V --version ;;
+		-*) _klog_reply -d --dir -b --brokers -v --verbose -h --help -V --version ;;
 		*) _klog_reply create list describe alter delete ;;
 		esac
 		return
@@ -282,7 +282,7 @@ _klog_kdump()
 	case $_klog_cur in
 	-*)
 		_klog_reply -r --records -i --indexes --verify --repair --force -d --dir \
-			-q --quiet -h --help -V --version
+			-q --quiet -v --verbose -h --help -V --version
 		;;
 	*)
 		_klog_files ;;

@@ -15,7 +15,7 @@
 #include "internal.h"
 
 static const char *prog = "klog";
-static int quiet;
+static int quiet, verbose;
 
 static void
 cmd_warn_cb(const char *msg)
@@ -24,11 +24,19 @@ cmd_warn_cb(const char *msg)
 		fprintf(stderr, "%s: warning: %s\n", prog, msg);
 }
 
+static void
+cmd_info_cb(const char *msg)
+{
+	if (verbose)
+		fprintf(stderr, "%s: %s\n", prog, msg);
+}
+
 void
 klog_cmd_init(const char *name)
 {
 	prog = name;
 	klog_set_warn(cmd_warn_cb);
+	klog_set_info(cmd_info_cb);
 }
 
 const char *
@@ -41,6 +49,12 @@ void
 klog_cmd_quiet(int q)
 {
 	quiet = q;
+}
+
+void
+klog_cmd_verbose(int v)
+{
+	verbose = v;
 }
 
 static void

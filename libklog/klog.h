@@ -11,9 +11,10 @@
  * failure, with errno set where a system call failed and a one-line
  * message naming the object written to a caller-owned `char *err` of
  * KLOG_ERRLEN bytes: "segment 'foo-0/00000000000000000000.log': bad CRC
- * at byte 812".  The library never prints and never exits; warnings it
- * wants a human to see (a truncated torn tail, a rebuilt index) go to the
- * function set with klog_set_warn().
+ * at byte 812".  The library never prints and never exits; warnings a
+ * human must act on (a torn tail cut, damage) go to the function set with
+ * klog_set_warn(), routine events (retention deleting segments, an index
+ * rebuilt) to the one set with klog_set_info(); neither is called unset.
  */
 #define KLOG_ERRLEN 512
 #define KLOG_VERSION "0.1.0"
@@ -30,6 +31,7 @@ int klog_buf_printf(struct klog_buf *b, const char *fmt, ...)
 void klog_buf_free(struct klog_buf *b);
 
 void klog_set_warn(void (*fn)(const char *msg));
+void klog_set_info(void (*fn)(const char *msg));
 int64_t klog_now_ms(void);
 /* write a whole file atomically: temp file, fsync, rename, fsync dir */
 int klog_write_atomic(const char *path, const void *data, size_t len, char *err);
@@ -537,6 +539,8 @@ void klog_consumer_free(struct klog_consumer *c);
 void klog_cmd_init(const char *prog);
 const char *klog_cmd_prog(void);
 void klog_cmd_quiet(int quiet);                 /* no warnings */
+/* print the library's routine events ("PROG: message"), hidden by default */
+void klog_cmd_verbose(int verbose);
 /* "PROG: message" on stderr */
 void klog_cmd_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void klog_cmd_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
