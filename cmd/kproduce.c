@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "klog.h"
@@ -45,6 +46,7 @@ static const char help[] =
 
 static volatile sig_atomic_t stop_flag;
 static int verbose;
+static struct klog_producer *pr;
 
 static void
 on_signal(int sig)
@@ -53,11 +55,35 @@ on_signal(int sig)
 	stop_flag = 1;
 }
 
+/* polled between input chunks: the place to show progress */
 static int
 should_stop(void *arg)
 {
+	int64_t records, bytes;
+
 	(void)arg;
+	if (pr) {
+		klog_producer_counts(pr, &records, &bytes);
+		klog_cmd_progress(records, bytes);
+	}
 	return stop_flag;
+}
+
+/* the input's size when every FILE (or stdin) is a regular file, else -1 */
+static int64_t
+input_size(char **names, int n)
+{
+	int64_t total = 0;
+	struct stat st;
+	int i;
+
+	for (i = 0; i < n; i++) {
+		int r = strcmp(names[i], "-") ? stat(names[i], &st) : fstat(0, &st);
+		if (r < 0 || !S_ISREG(st.st_mode))
+			return -1;
+		total += st.st_size;
+	}
+	return total;
 }
 
 static void
@@ -114,7 +140,6 @@ main(int argc, char **argv)
 	struct klog_feed_opts fo = { .key_len = -1, .linger_ms = 5 };
 	struct klog_buf delim = {0}, kdelim = {0};
 	struct klog_header *hdrs = NULL;
-	struct klog_producer *pr;
 	struct klog_log *lg;
 	struct sigaction sa;
 	const char *dir = NULL, *brokers = NULL, *topic;
@@ -258,6 +283,7 @@ main(int argc, char **argv)
 
 	if (optind >= argc)
 		argv[--optind] = "-";
+	klog_cmd_progress_start(input_size(argv + optind, argc - optind));
 	for (i = optind; i < argc && !stop_flag; i++) {
 		const char *name = argv[i];
 		int fd = 0;
@@ -274,6 +300,7 @@ main(int argc, char **argv)
 		if (fd > 0)
 			close(fd);
 		if (r < 0) {
+			klog_cmd_progress_end();
 			klog_cmd_error("%s", err);
 			klog_producer_close(pr);
 			klog_log_close(lg);
@@ -284,6 +311,7 @@ main(int argc, char **argv)
 		klog_cmd_error("%s", err);
 		rc = 1;
 	}
+	klog_cmd_progress_end();
 	if (klog_producer_skipped(pr))
 		rc = 1;
 	klog_producer_close(pr);

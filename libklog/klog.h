@@ -471,6 +471,8 @@ int klog_producer_send(struct klog_producer *pr, int64_t ts, const void *key, in
     const void *value, int32_t value_len, char *err);
 int klog_producer_flush(struct klog_producer *pr, char *err);  /* write every pending batch */
 int64_t klog_producer_skipped(const struct klog_producer *pr);  /* records skipped so far */
+/* records added and input bytes read (klog_producer_feed) so far */
+void klog_producer_counts(const struct klog_producer *pr, int64_t *records, int64_t *bytes);
 void klog_producer_close(struct klog_producer *pr);     /* frees; does not flush */
 /*
  * Split a byte stream into records and send them.  A record ends at
@@ -556,6 +558,13 @@ struct klog_dir *klog_cmd_open_dir(const char *opt, int flags);        /* exit 1
  * directory of klog_cmd_dir(dir); exit 1 on error */
 struct klog_log *klog_cmd_open_log(const char *dir, const char *brokers, int flags);
 int klog_cmd_write(int fd, const void *p, size_t n);   /* all of it; -1 errno */
+/* progress of long work on stderr, only when it is a terminal: start
+ * (total -1 when unknown: no percent), update with running counts (drawn
+ * at most a few times a second, first after half a second), end (the
+ * line ends with a newline, if one was drawn) */
+void klog_cmd_progress_start(int64_t total_bytes);
+void klog_cmd_progress(int64_t records, int64_t bytes);
+void klog_cmd_progress_end(void);
 
 /* net.c: TCP helpers (anet-style) and systemd's fd and notify protocols */
 #define KLOG_PORT 7092

@@ -91,6 +91,7 @@ struct klog_producer {
 	size_t pending;                 /* bytes in every builder */
 	int64_t oldest_ms;              /* when the first pending record came, -1 none */
 	int64_t skipped;
+	int64_t sent, fed;              /* records added, input bytes read */
 	unsigned char *in;              /* input buffer */
 	size_t incap;
 	struct wack *wack;              /* embedded: written, waiting for a sync */
@@ -189,6 +190,13 @@ int64_t
 klog_producer_skipped(const struct klog_producer *pr)
 {
 	return pr->skipped;
+}
+
+void
+klog_producer_counts(const struct klog_producer *pr, int64_t *records, int64_t *bytes)
+{
+	*records = pr->sent;
+	*bytes = pr->fed;
 }
 
 /* make sure an error names the partition */
@@ -396,6 +404,7 @@ psend(struct klog_producer *pr, int64_t ts, const void *key, int32_t key_len,
 	    pr->o.nheaders) < 0)
 		return kerr_sys(err, "cannot add record to a batch of '%s-%d'", pr->topic, p);
 	pr->pending += klog_builder_size(&s->bb) - before;
+	pr->sent++;
 	if (pr->o.partition < 0 && key_len < 0 && p == pr->sticky &&
 	    (pr->sticky_bytes += klog_builder_size(&s->bb) - before) >= STICKY_BYTES) {
 		pr->sticky = (pr->sticky + 1) % pr->nparts;
@@ -597,6 +606,7 @@ klog_producer_feed(struct klog_producer *pr, int fd, const char *name,
 			break;
 		f.ts = klog_now_ms();
 		len += (size_t)n;
+		pr->fed += n;
 		while ((q = find(pr->in + scan, len - scan, delim, dl))) {
 			size_t end = (size_t)(q - pr->in);
 			if (skipping >= 0) {
