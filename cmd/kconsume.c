@@ -58,8 +58,10 @@ flush_out(struct klog_buf *out)
 	if (!out->len)
 		return;
 	if (klog_cmd_write(1, out->data, out->len) < 0) {
-		if (errno == EPIPE)
+		if (errno == EPIPE) {
+			klog_cmd_progress_end();
 			exit(0);
+		}
 		klog_cmd_die(1, "cannot write output: %s", strerror(errno));
 	}
 	out->len = 0;
@@ -94,7 +96,7 @@ main(int argc, char **argv)
 	char err[KLOG_ERRLEN];
 	int exit_at_end = 0, json = 0, unbuffered = 0, quiet = 0, verbose = 0, c, i, rc = 0, n;
 	int partition;
-	int64_t count = -1, seen = 0, next, *ended = NULL, stop_ts = -1;
+	int64_t count = -1, seen = 0, next, *ended = NULL, stop_ts = -1, bytes = 0;
 
 	klog_cmd_init("kconsume");
 	while ((c = getopt_long(argc, argv, "d:o:ec:f:Juqvb:hV", longopts, NULL)) != -1) {
@@ -180,11 +182,16 @@ main(int argc, char **argv)
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
 
+	/* progress of a long -e run, when the records go somewhere else than
+	 * the terminal; -v talks on stderr itself */
+	if (exit_at_end && !verbose && !isatty(1))
+		klog_cmd_progress_start(-1);
 	while (!stop_flag && count != 0) {
 		int got = klog_consumer_next(con, &r, &topic, &partition, err);
 
 		if (got < 0) {
 			flush_out(&out);
+			klog_cmd_progress_end();
 			klog_cmd_error("%s", err);
 			rc = 1;
 			break;
@@ -194,6 +201,9 @@ main(int argc, char **argv)
 			    klog_fmt_record(fmt, &out, topic, partition, &r)) < 0)
 				klog_cmd_die(1, "cannot format record: %s", strerror(errno));
 			seen++;
+			bytes += (r.key_len > 0 ? r.key_len : 0) + (r.value_len > 0 ? r.value_len : 0);
+			if (!(seen & 1023))
+				klog_cmd_progress(seen, bytes);
 			if (unbuffered || out.len >= OUT_FLUSH)
 				flush_out(&out);
 			if (count > 0 && seen >= count)
@@ -217,6 +227,8 @@ main(int argc, char **argv)
 			;
 	}
 	flush_out(&out);
+	klog_cmd_progress(seen, bytes);
+	klog_cmd_progress_end();
 	klog_buf_free(&out);
 	klog_fmt_free(fmt);
 	free(ended);

@@ -283,7 +283,9 @@ main(int argc, char **argv)
 
 	if (optind >= argc)
 		argv[--optind] = "-";
-	klog_cmd_progress_start(input_size(argv + optind, argc - optind));
+	/* -v prints a line per batch on stderr: no progress line among them */
+	if (!verbose)
+		klog_cmd_progress_start(input_size(argv + optind, argc - optind));
 	for (i = optind; i < argc && !stop_flag; i++) {
 		const char *name = argv[i];
 		int fd = 0;

@@ -43,8 +43,8 @@ mono_ms(void)
 }
 
 /* erase a progress line before a message */
-static void
-progress_clear(void)
+void
+klog_cmd_progress_clear(void)
 {
 	if (pg.shown) {
 		fputs("\r\033[K", stderr);
@@ -74,7 +74,11 @@ progress_draw(int64_t now)
 
 	human(b, sizeof b, (double)pg.bytes, "B");
 	human(r, sizeof r, secs > 0 ? (double)pg.bytes / secs : 0, "B/s");
-	n = snprintf(line, sizeof line, "%s: %" PRId64 " records, %s, %s", prog, pg.records, b, r);
+	if (pg.records >= 0)
+		n = snprintf(line, sizeof line, "%s: %" PRId64 " records, %s, %s", prog, pg.records,
+		    b, r);
+	else
+		n = snprintf(line, sizeof line, "%s: %s, %s", prog, b, r);
 	if (pg.total > 0 && n > 0 && (size_t)n < sizeof line)
 		snprintf(line + n, sizeof line - (size_t)n, ", %d%%",
 		    (int)(pg.bytes >= pg.total ? 100 : pg.bytes * 100 / pg.total));
@@ -124,7 +128,7 @@ klog_cmd_progress_end(void)
 		fputc('\n', stderr);
 		pg.shown = 0;
 	} else if (pg.shown)
-		progress_clear();
+		klog_cmd_progress_clear();
 	pg.on = 0;
 }
 
@@ -132,7 +136,7 @@ static void
 cmd_warn_cb(const char *msg)
 {
 	if (!quiet) {
-		progress_clear();
+		klog_cmd_progress_clear();
 		fprintf(stderr, "%s: warning: %s\n", prog, msg);
 	}
 }
@@ -141,7 +145,7 @@ static void
 cmd_info_cb(const char *msg)
 {
 	if (verbose) {
-		progress_clear();
+		klog_cmd_progress_clear();
 		fprintf(stderr, "%s: %s\n", prog, msg);
 	}
 }
@@ -182,7 +186,7 @@ vmsg(const char *kind, const char *fmt, va_list ap)
 	if (n < 0 || (size_t)n >= sizeof line)
 		n = 0;
 	vsnprintf(line + n, sizeof line - (size_t)n, fmt, ap);
-	progress_clear();
+	klog_cmd_progress_clear();
 	fprintf(stderr, "%s\n", line);
 }
 

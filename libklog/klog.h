@@ -565,6 +565,7 @@ int klog_cmd_write(int fd, const void *p, size_t n);   /* all of it; -1 errno */
 void klog_cmd_progress_start(int64_t total_bytes);
 void klog_cmd_progress(int64_t records, int64_t bytes);
 void klog_cmd_progress_end(void);
+void klog_cmd_progress_clear(void);     /* erase the line before other talk */
 
 /* net.c: TCP helpers (anet-style) and systemd's fd and notify protocols */
 #define KLOG_PORT 7092
