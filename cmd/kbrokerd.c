@@ -37,6 +37,12 @@ warncb(const char *msg)
 	logmsg(LOG_WARNING, msg);
 }
 
+static void
+infocb(const char *msg)
+{
+	logmsg(LOG_INFO, msg);
+}
+
 /* systemd sets JOURNAL_STREAM=DEV:INODE of the stream it connected to stderr */
 static int
 stderr_is_journal(void)
@@ -258,6 +264,7 @@ main(int argc, char **argv)
 		usage(stderr, 2);
 	journal = stderr_is_journal();
 	klog_set_warn(warncb);
+	klog_set_info(infocb);
 	if (!dir && (e = getenv("KLOG_DIR")) && *e)
 		dir = e;
 	if (!dir)

@@ -11,7 +11,7 @@
 #include "klog.h"
 #include "cmdutil.h"
 
-#define SYNOPSIS "kconsume [-d DIR | -b HOST:PORT] [-o OFFSET] [-e] [-c COUNT] [-f FORMAT | -J] [-u] [-q] [-v] " \
+#define SYNOPSIS "kconsume [-d DIR | -b HOST:PORT] [-o OFFSET] [-o e@TS] [-e] [-c COUNT] [-f FORMAT | -J] [-u] [-q] [-v] " \
 	"TOPIC[:PARTITION]..."
 
 static const char help[] =
@@ -21,7 +21,9 @@ static const char help[] =
 "  -d, --dir DIR        log directory (default $KLOG_DIR)\n"
 "  -b, --brokers HOST:PORT  read through a kbrokerd (default $KLOG_BROKERS)\n"
 "  -o, --offset OFFSET  where to start in each partition: beginning (default), end,\n"
-"                       N (absolute), -N (N before the end), s@TIMESTAMP (ms)\n"
+"                       N (absolute), -N (N before the end), s@TIMESTAMP (ms);\n"
+"                       again as e@TIMESTAMP (ms): stop each partition at its\n"
+"                       first record with a timestamp at or past it\n"
 "  -e, --exit           exit when every partition is at its end (default: follow)\n"
 "  -c, --count N        exit after N records\n"
 "  -f, --format FORMAT  output format (default \"%s\\n\"): %t topic, %p partition,\n"
@@ -31,7 +33,8 @@ static const char help[] =
 "  -J, --json           one JSON object per record and line (kcat's shape)\n"
 "  -u, --unbuffered     write each record at once\n"
 "  -q, --quiet          no warnings\n"
-"  -v, --verbose        say where each partition starts and when it reaches its end\n"
+"  -v, --verbose        say where each partition starts and when it reaches its end,\n"
+"                       and routine events (retention deleted segments)\n"
 "  -h, --help           this help\n"
 "  -V, --version        print the version\n"
 "\n"
@@ -56,8 +59,10 @@ flush_out(struct klog_buf *out)
 	if (!out->len)
 		return;
 	if (klog_cmd_write(1, out->data, out->len) < 0) {
-		if (errno == EPIPE)
+		if (errno == EPIPE) {
+			klog_cmd_progress_end();
 			exit(0);
+		}
 		klog_cmd_die(1, "cannot write output: %s", strerror(errno));
 	}
 	out->len = 0;
@@ -92,7 +97,7 @@ main(int argc, char **argv)
 	char err[KLOG_ERRLEN];
 	int exit_at_end = 0, json = 0, unbuffered = 0, quiet = 0, verbose = 0, c, i, rc = 0, n;
 	int partition;
-	int64_t count = -1, seen = 0, next, *ended = NULL;
+	int64_t count = -1, seen = 0, next, *ended = NULL, stop_ts = -1, bytes = 0;
 
 	klog_cmd_init("kconsume");
 	while ((c = getopt_long(argc, argv, "d:o:ec:f:Juqvb:hV", longopts, NULL)) != -1) {
@@ -101,6 +106,11 @@ main(int argc, char **argv)
 			dir = optarg;
 			break;
 		case 'o':
+			if (!strncmp(optarg, "e@", 2)) {
+				if (klog_parse_i64(optarg + 2, &stop_ts) < 0 || stop_ts < 0)
+					klog_cmd_die(2, "bad end offset '%s': expected e@TIMESTAMP", optarg);
+				break;
+			}
 			if (klog_start_parse(optarg, &st, err) < 0)
 				klog_cmd_die(2, "%s", err);
 			break;
@@ -142,6 +152,7 @@ main(int argc, char **argv)
 	if (optind >= argc)
 		klog_cmd_usage(SYNOPSIS);
 	klog_cmd_quiet(quiet);
+	klog_cmd_verbose(verbose);
 	/* an unknown %-token stops us before any data is read */
 	if (!json && !(fmt = klog_fmt_compile(format, err)))
 		klog_cmd_die(2, "%s", err);
@@ -149,6 +160,8 @@ main(int argc, char **argv)
 	lg = klog_cmd_open_log(dir, brokers, 0);
 	if (!(con = klog_consumer_new(lg, err)))
 		klog_cmd_die(1, "%s", err);
+	if (stop_ts >= 0)
+		klog_consumer_stop_at(con, stop_ts);
 	for (i = optind; i < argc; i++)
 		if (klog_consumer_add(con, argv[i], &st, err) < 0)
 			klog_cmd_die(errno == EINVAL ? 2 : 1, "%s", err);
@@ -170,11 +183,16 @@ main(int argc, char **argv)
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
 
+	/* progress of a long -e run, when the records go somewhere else than
+	 * the terminal; -v talks on stderr itself */
+	if (exit_at_end && !verbose && !isatty(1))
+		klog_cmd_progress_start(-1);
 	while (!stop_flag && count != 0) {
 		int got = klog_consumer_next(con, &r, &topic, &partition, err);
 
 		if (got < 0) {
 			flush_out(&out);
+			klog_cmd_progress_end();
 			klog_cmd_error("%s", err);
 			rc = 1;
 			break;
@@ -184,6 +202,9 @@ main(int argc, char **argv)
 			    klog_fmt_record(fmt, &out, topic, partition, &r)) < 0)
 				klog_cmd_die(1, "cannot format record: %s", strerror(errno));
 			seen++;
+			bytes += (r.key_len > 0 ? r.key_len : 0) + (r.value_len > 0 ? r.value_len : 0);
+			if (!(seen & 1023))
+				klog_cmd_progress(seen, bytes);
 			if (unbuffered || out.len >= OUT_FLUSH)
 				flush_out(&out);
 			if (count > 0 && seen >= count)
@@ -201,12 +222,14 @@ main(int argc, char **argv)
 					ended[i] = next + 1;
 				}
 			}
-		if (exit_at_end)
+		if (exit_at_end || klog_consumer_done(con))
 			break;
 		while (!stop_flag && klog_consumer_wait(con, 500) == 0)
 			;
 	}
 	flush_out(&out);
+	klog_cmd_progress(seen, bytes);
+	klog_cmd_progress_end();
 	klog_buf_free(&out);
 	klog_fmt_free(fmt);
 	free(ended);

@@ -5,13 +5,16 @@
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <dirent.h>
+#include <limits.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "klog.h"
 #include "cmdutil.h"
 
-#define SYNOPSIS "kdump [-r] [-i] [--verify] [--repair [--force]] [-q] FILE|DIR..."
+#define SYNOPSIS "kdump [-r] [-i] [--verify] [--repair [--force]] [-q] [-v] FILE|DIR..."
 
 static const char help[] =
 "usage: kdump [options] FILE|DIR...\n"
@@ -29,6 +32,7 @@ static const char help[] =
 "      --force     with --repair: repair even under a running kbrokerd\n"
 "  -d, --dir DIR   the log directory, when no FILE or DIR is given ($KLOG_DIR)\n"
 "  -q, --quiet     no warnings\n"
+"  -v, --verbose   routine events too (an index rebuilt, retention)\n"
 "  -h, --help      this help\n"
 "  -V, --version   print the version\n"
 "\n"
@@ -55,10 +59,44 @@ problem(void *arg, const char *msg)
 	klog_cmd_error("%s", msg);
 }
 
+/* progress: records and segment bytes verified, or partitions repaired */
+static int64_t prog_records, prog_bytes;
+
+/* the bytes of the .log files under path (a segment, a partition or a
+ * log directory), for the percent of the progress line */
+static int64_t
+log_bytes(const char *path, int depth)
+{
+	char sub[PATH_MAX];
+	struct dirent *e;
+	struct stat st;
+	int64_t total = 0;
+	size_t n;
+	DIR *dp;
+
+	if (stat(path, &st) < 0)
+		return 0;
+	if (!S_ISDIR(st.st_mode)) {
+		n = strlen(path);
+		return n > 4 && !strcmp(path + n - 4, ".log") ? st.st_size : 0;
+	}
+	if (depth > 1 || !(dp = opendir(path)))
+		return 0;
+	while ((e = readdir(dp)))
+		if (e->d_name[0] != '.' && snprintf(sub, sizeof sub, "%s/%s", path, e->d_name) <
+		    (int)sizeof sub)
+			total += log_bytes(sub, depth + 1);
+	closedir(dp);
+	return total;
+}
+
 static void
 done(void *arg, const char *segment, const struct klog_verify_report *r)
 {
 	(void)arg;
+	prog_records += r->records;
+	prog_bytes += r->log_bytes;
+	klog_cmd_progress(prog_records, prog_bytes);
 	if (!r->bad)
 		printf("ok %s batches=%" PRId64 " records=%" PRId64 "\n", segment, r->batches,
 		    r->records);
@@ -78,6 +116,8 @@ repair(const char *path, int flags)
 	if (!S_ISDIR(st.st_mode))
 		klog_cmd_die(2, "--repair needs a partition directory, not '%s'", path);
 	rc = klog_repair_partition(NULL, path, flags, &report, err);
+	if (report.len)
+		klog_cmd_progress_clear();
 	if (report.len)
 		fprintf(stderr, "%.*s", (int)report.len, (char *)report.data);
 	fflush(stderr);
@@ -105,6 +145,7 @@ main(int argc, char **argv)
 		{ "force", no_argument, NULL, 'F' },
 		{ "dir", required_argument, NULL, 'd' },
 		{ "quiet", no_argument, NULL, 'q' },
+		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ 0, 0, 0, 0 }
@@ -115,7 +156,7 @@ main(int argc, char **argv)
 	int verify = 0, fix = 0, force = 0, c, i, r, rc = 0;
 
 	klog_cmd_init("kdump");
-	while ((c = getopt_long(argc, argv, "riqd:hV", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "riqvd:hV", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'r':
 			dp.flags |= KLOG_DUMP_RECORDS;
@@ -138,6 +179,9 @@ main(int argc, char **argv)
 		case 'q':
 			klog_cmd_quiet(1);
 			break;
+		case 'v':
+			klog_cmd_verbose(1);
+			break;
 		case 'h':
 			fputs(help, stdout);
 			return 0;
@@ -157,10 +201,21 @@ main(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 	if (argc - optind > 1)
 		dp.flags |= KLOG_DUMP_NAMES;
+	/* a long --verify or --repair shows progress when its output is not on
+	 * the terminal already */
+	if ((verify || fix) && !isatty(1)) {
+		int64_t total = 0;
+		for (i = optind; i < argc; i++)
+			total += log_bytes(argv[i], 0);
+		klog_cmd_progress_start(total);
+	}
 	for (i = optind; i < argc; i++) {
 		if (fix) {
+			int64_t b = log_bytes(argv[i], 0);
 			if (repair(argv[i], force ? KLOG_REPAIR_FORCE : 0))
 				rc = 1;
+			prog_bytes += b;
+			klog_cmd_progress(-1, prog_bytes);
 			continue;
 		}
 		if (verify) {
@@ -177,6 +232,7 @@ main(int argc, char **argv)
 		if (r != 0)
 			rc = 1;
 	}
+	klog_cmd_progress_end();
 	klog_buf_free(&dp.out);
 	if (fflush(stdout) == EOF && errno != EPIPE) {
 		klog_cmd_error("cannot write output: %s", strerror(errno));

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "klog.h"
@@ -33,17 +34,20 @@ static const char help[] =
 "  -B, --batch-size BYTES   batch size (default 1000000, at most max.message.bytes)\n"
 "  -l, --linger-ms MS       write a batch when input pauses this long (default 5)\n"
 "      --create             create TOPIC (1 partition) if it does not exist\n"
-"  -v, --verbose            print \"kproduce: acked TOPIC PARTITION FIRST LAST\" per batch\n"
+"  -v, --verbose            print \"kproduce: acked TOPIC PARTITION FIRST LAST\" per batch,\n"
+"                           and routine events (retention, an index rebuilt)\n"
 "  -q, --quiet              no warnings\n"
 "  -h, --help               this help\n"
 "  -V, --version            print the version\n"
 "\n"
 "Keyed records go to murmur2(key) % partitions, like Kafka's Java client; unkeyed\n"
-"records fill one partition's batch, then the next. Exit 0 on success, 1 on failure\n"
+"records go to one partition for about 16 KiB, then the next (Kafka's sticky\n"
+"partitioner). Exit 0 on success, 1 on failure\n"
 "(also when a record over max.message.bytes was skipped), 2 on a usage error.\n";
 
 static volatile sig_atomic_t stop_flag;
 static int verbose;
+static struct klog_producer *pr;
 
 static void
 on_signal(int sig)
@@ -52,11 +56,35 @@ on_signal(int sig)
 	stop_flag = 1;
 }
 
+/* polled between input chunks: the place to show progress */
 static int
 should_stop(void *arg)
 {
+	int64_t records, bytes;
+
 	(void)arg;
+	if (pr) {
+		klog_producer_counts(pr, &records, &bytes);
+		klog_cmd_progress(records, bytes);
+	}
 	return stop_flag;
+}
+
+/* the input's size when every FILE (or stdin) is a regular file, else -1 */
+static int64_t
+input_size(char **names, int n)
+{
+	int64_t total = 0;
+	struct stat st;
+	int i;
+
+	for (i = 0; i < n; i++) {
+		int r = strcmp(names[i], "-") ? stat(names[i], &st) : fstat(0, &st);
+		if (r < 0 || !S_ISREG(st.st_mode))
+			return -1;
+		total += st.st_size;
+	}
+	return total;
 }
 
 static void
@@ -113,7 +141,6 @@ main(int argc, char **argv)
 	struct klog_feed_opts fo = { .key_len = -1, .linger_ms = 5 };
 	struct klog_buf delim = {0}, kdelim = {0};
 	struct klog_header *hdrs = NULL;
-	struct klog_producer *pr;
 	struct klog_log *lg;
 	struct sigaction sa;
 	const char *dir = NULL, *brokers = NULL, *topic;
@@ -213,6 +240,7 @@ main(int argc, char **argv)
 	if (optind >= argc)
 		klog_cmd_usage(SYNOPSIS);
 	klog_cmd_quiet(quiet);
+	klog_cmd_verbose(verbose);
 	topic = argv[optind++];
 	if (klog_topic_name_check(topic, err) < 0)
 		klog_cmd_die(2, "%s", err);
@@ -256,6 +284,9 @@ main(int argc, char **argv)
 
 	if (optind >= argc)
 		argv[--optind] = "-";
+	/* -v prints a line per batch on stderr: no progress line among them */
+	if (!verbose)
+		klog_cmd_progress_start(input_size(argv + optind, argc - optind));
 	for (i = optind; i < argc && !stop_flag; i++) {
 		const char *name = argv[i];
 		int fd = 0;
@@ -272,6 +303,7 @@ main(int argc, char **argv)
 		if (fd > 0)
 			close(fd);
 		if (r < 0) {
+			klog_cmd_progress_end();
 			klog_cmd_error("%s", err);
 			klog_producer_close(pr);
 			klog_log_close(lg);
@@ -282,6 +314,7 @@ main(int argc, char **argv)
 		klog_cmd_error("%s", err);
 		rc = 1;
 	}
+	klog_cmd_progress_end();
 	if (klog_producer_skipped(pr))
 		rc = 1;
 	klog_producer_close(pr);

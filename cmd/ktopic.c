@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "klog.h"
 #include "cmdutil.h"
@@ -12,7 +13,8 @@
 #define SYNOPSIS \
 	"ktopic [-d DIR | -b HOST:PORT] create NAME [-p N] [-c key=value]... [--if-not-exists]\n" \
 	"       ktopic [-d DIR | -b HOST:PORT] list [-0]\n" \
-	"       ktopic [-d DIR | -b HOST:PORT] describe [-c] NAME...\n" \
+	"       ktopic [-d DIR | -b HOST:PORT] describe [-H] [NAME...]\n" \
+	"       ktopic [-d DIR | -b HOST:PORT] describe -c NAME...\n" \
 	"       ktopic [-d DIR | -b HOST:PORT] alter NAME [--partitions N] [--config key=value]...\n" \
 	"       ktopic [-d DIR | -b HOST:PORT] delete NAME [--if-exists]"
 
@@ -23,9 +25,13 @@ static const char help[] =
 "  create NAME [-p N] [-c key=value]... [--if-not-exists]\n"
 "                  create a topic (1 partition unless -p/--partitions N)\n"
 "  list [-0]       topic names, sorted, one per line (NUL-terminated with -0)\n"
-"  describe [-c] NAME...\n"
-"                  one line per partition: TOPIC PARTITION LOG_START LOG_END SEGMENTS\n"
-"                  BYTES (tab-separated); with -c/--config the effective configuration\n"
+"  describe [-H] [NAME...]\n"
+"                  one line per partition of the topics named (of every topic without\n"
+"                  names): TOPIC PARTITION LOG_START LOG_END SEGMENTS BYTES STATE,\n"
+"                  tab-separated; a header line first when stdout is a terminal,\n"
+"                  never with -H/--no-header\n"
+"  describe -c NAME...\n"
+"                  the effective configuration (-c/--config), key=value lines\n"
 "  alter NAME [--partitions N] [--config key=value]...\n"
 "                  add partitions (never fewer), set configuration keys\n"
 "  delete NAME [--if-exists]\n"
@@ -33,6 +39,7 @@ static const char help[] =
 "\n"
 "  -d, --dir DIR   log directory (default $KLOG_DIR)\n"
 "  -b, --brokers HOST:PORT  through a kbrokerd (default $KLOG_BROKERS)\n"
+"  -v, --verbose   routine events too (retention deleted segments)\n"
 "  -h, --help      this help\n"
 "  -V, --version   print the version\n"
 "\n"
@@ -98,6 +105,7 @@ struct sub {
 	int if_flag;
 	int config_flag;
 	int nul;
+	int no_header;
 };
 
 static void
@@ -128,6 +136,7 @@ sub_options(const char *cmd, int argc, char **argv, struct sub *s)
 	};
 	static const struct option describe_opts[] = {
 		{ "config", no_argument, NULL, 'c' },
+		{ "no-header", no_argument, NULL, 'H' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0, 0, 0, 0 }
 	};
@@ -149,7 +158,7 @@ sub_options(const char *cmd, int argc, char **argv, struct sub *s)
 		so = "0h";
 	} else if (!strcmp(cmd, "describe")) {
 		lo = describe_opts;
-		so = "ch";
+		so = "cHh";
 	} else if (!strcmp(cmd, "delete")) {
 		lo = delete_opts;
 		so = "h";
@@ -176,6 +185,9 @@ sub_options(const char *cmd, int argc, char **argv, struct sub *s)
 			break;
 		case '0':
 			s->nul = 1;
+			break;
+		case 'H':
+			s->no_header = 1;
 			break;
 		case 'h':
 			fputs(help, stdout);
@@ -239,18 +251,23 @@ describe_config(struct klog_log *d, const char *name)
 	return 0;
 }
 
+/* all: a topic gone since it was listed is not an error */
 static int
-describe(struct klog_log *d, const char *name)
+describe(struct klog_log *d, const char *name, int all)
 {
 	struct klog_part_info *info;
 	char err[KLOG_ERRLEN];
 	int i, n;
 
 	if (!klog_log_exists(d, name)) {
+		if (all)
+			return 0;
 		klog_cmd_error("no such topic '%s'", name);
 		return 1;
 	}
 	if (klog_log_describe(d, name, &info, &n, err) < 0) {
+		if (all && errno == ENOENT)
+			return 0;
 		klog_cmd_error("%s", err);
 		return 1;
 	}
@@ -262,12 +279,39 @@ describe(struct klog_log *d, const char *name)
 	return 0;
 }
 
+/* the named topics, or every topic; a header for a human (df, ps) */
+static int
+cmd_describe(struct klog_log *d, char **names, int nargs, struct sub *s)
+{
+	char err[KLOG_ERRLEN], **all = NULL;
+	size_t n = 0, i;
+	int rc = 0;
+
+	if (nargs == 0) {
+		if (klog_log_topics(d, &all, &n, err) < 0) {
+			klog_cmd_error("%s", err);
+			return 1;
+		}
+		names = all;
+	} else
+		n = (size_t)nargs;
+	if (!s->no_header && isatty(1))
+		printf("TOPIC\tPARTITION\tLOG_START\tLOG_END\tSEGMENTS\tBYTES\tSTATE\n");
+	for (i = 0; i < n; i++)
+		if (describe(d, names[i], all != NULL))
+			rc = 1;
+	if (all)
+		klog_strv_free(all, n);
+	return rc;
+}
+
 int
 main(int argc, char **argv)
 {
 	static const struct option longopts[] = {
 		{ "dir", required_argument, NULL, 'd' },
 		{ "brokers", required_argument, NULL, 'b' },
+		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ 0, 0, 0, 0 }
@@ -279,13 +323,16 @@ main(int argc, char **argv)
 	int c, rc = 0, i, nargs;
 
 	klog_cmd_init("ktopic");
-	while ((c = getopt_long(argc, argv, "+d:b:hV", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "+d:b:vhV", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'd':
 			dir = optarg;
 			break;
 		case 'b':
 			brokers = optarg;
+			break;
+		case 'v':
+			klog_cmd_verbose(1);
 			break;
 		case 'h':
 			fputs(help, stdout);
@@ -312,14 +359,17 @@ main(int argc, char **argv)
 		d = klog_cmd_open_log(dir, brokers, 0);
 		rc = cmd_list(d, &s);
 	} else if (!strcmp(cmd, "describe")) {
-		if (nargs < 1)
+		if (s.config_flag && (nargs < 1 || s.no_header))
 			klog_cmd_usage(SYNOPSIS);
 		for (i = 0; i < nargs; i++)
 			check_name(argv[i]);
 		d = klog_cmd_open_log(dir, brokers, 0);
-		for (i = 0; i < nargs; i++)
-			if ((s.config_flag ? describe_config(d, argv[i]) : describe(d, argv[i])))
-				rc = 1;
+		if (s.config_flag) {
+			for (i = 0; i < nargs; i++)
+				if (describe_config(d, argv[i]))
+					rc = 1;
+		} else
+			rc = cmd_describe(d, argv, nargs, &s);
 	} else {
 		if (nargs != 1)
 			klog_cmd_usage(SYNOPSIS);

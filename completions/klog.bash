@@ -176,7 +176,7 @@ _klog_ktopic()
 	esac
 	if [[ -z $cmd ]]; then
 		case $_klog_cur in
-		-*) _klog_reply -d --dir -b --brokers -h --help -V --version ;;
+		-*) _klog_reply -d --dir -b --brokers -v --verbose -h --help -V --version ;;
 		*) _klog_reply create list describe alter delete ;;
 		esac
 		return
@@ -205,7 +205,7 @@ _klog_ktopic()
 		_klog_reply -0 --null ;;
 	describe)
 		case $_klog_cur in
-		-*) _klog_reply -c --config ;;
+		-*) _klog_reply -c --config -H --no-header ;;
 		*) _klog_reply $(_klog_topics) ;;
 		esac ;;
 	alter)
@@ -256,7 +256,7 @@ _klog_kconsume()
 	case $prev in
 	-d|--dir) _klog_dirs; return ;;
 	-b|--brokers) _klog_brokers; return ;;
-	-o|--offset) _klog_reply beginning end s@; return ;;
+	-o|--offset) _klog_reply beginning end s@ e@; return ;;
 	-c|--count|-f|--format) COMPREPLY=(); return ;;
 	esac
 	case $_klog_cur in
@@ -282,7 +282,7 @@ _klog_kdump()
 	case $_klog_cur in
 	-*)
 		_klog_reply -r --records -i --indexes --verify --repair --force -d --dir \
-			-q --quiet -h --help -V --version
+			-q --quiet -v --verbose -h --help -V --version
 		;;
 	*)
 		_klog_files ;;

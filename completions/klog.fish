@@ -197,6 +197,7 @@ end
 complete -c ktopic -f
 complete -c ktopic -n __klog_ktopic_no_cmd -s d -l dir -r -F -d 'log directory'
 complete -c ktopic -n __klog_ktopic_no_cmd -s b -l brokers -x -a '(__klog_brokers)' -d 'work through a kbrokerd'
+complete -c ktopic -n __klog_ktopic_no_cmd -s v -l verbose -d 'routine events too'
 complete -c ktopic -n __klog_ktopic_no_cmd -s h -l help -d 'print help'
 complete -c ktopic -n __klog_ktopic_no_cmd -s V -l version -d 'print the version'
 complete -c ktopic -n __klog_ktopic_no_cmd -a create -d 'create a topic'
@@ -209,6 +210,7 @@ complete -c ktopic -n '__klog_ktopic_using create alter' -s c -l config -x -a '(
 complete -c ktopic -n '__klog_ktopic_using create' -l if-not-exists -d 'an existing topic is not an error'
 complete -c ktopic -n '__klog_ktopic_using list' -s 0 -l null -d 'end names with NUL'
 complete -c ktopic -n '__klog_ktopic_using describe' -s c -l config -d 'print the configuration'
+complete -c ktopic -n '__klog_ktopic_using describe' -s H -l no-header -d 'no header line, even on a terminal'
 complete -c ktopic -n '__klog_ktopic_using describe' -a '(__klog_topics)'
 complete -c ktopic -n '__klog_ktopic_using alter delete; and __klog_ktopic_first_arg' -a '(__klog_topics)'
 complete -c ktopic -n '__klog_ktopic_using delete' -l if-exists -d 'a missing topic is not an error'
@@ -237,7 +239,7 @@ complete -c kproduce -n __klog_kproduce_topic_next -f -a '(__klog_topics)' -d to
 complete -c kconsume -f
 complete -c kconsume -s d -l dir -r -F -d 'log directory'
 complete -c kconsume -s b -l brokers -x -a '(__klog_brokers)' -d 'read through a kbrokerd'
-complete -c kconsume -s o -l offset -x -a 'beginning end s@' -d 'where to start'
+complete -c kconsume -s o -l offset -x -a 'beginning end s@ e@' -d 'where to start'
 complete -c kconsume -s e -l exit -d 'exit at the end of every partition'
 complete -c kconsume -s c -l count -x -d 'exit after this many records'
 complete -c kconsume -s f -l format -x -d 'output format (%t %p %o %k %K %s %S %T %h)'
@@ -257,6 +259,7 @@ complete -c kdump -l repair -d 'cut a damaged tail, rebuild indexes'
 complete -c kdump -l force -d 'with --repair: even under a running kbrokerd'
 complete -c kdump -s d -l dir -r -F -d 'log directory'
 complete -c kdump -s q -l quiet -d 'no warnings'
+complete -c kdump -s v -l verbose -d 'routine events too'
 complete -c kdump -s h -l help -d 'print help'
 complete -c kdump -s V -l version -d 'print the version'
 

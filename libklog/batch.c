@@ -391,7 +391,8 @@ klog_rec_iter_next(struct klog_rec_iter *it, struct klog_record *r, char *err)
 		goto bad;
 	/* wrap rather than overflow on hostile deltas */
 	r->offset = (int64_t)((uint64_t)it->b.base_offset + (uint64_t)(int64_t)off_delta);
-	if (it->b.attributes & KLOG_ATTR_LOG_APPEND_TIME)
+	r->log_append_time = !!(it->b.attributes & KLOG_ATTR_LOG_APPEND_TIME);
+	if (r->log_append_time)
 		r->timestamp = it->b.max_timestamp;
 	else
 		r->timestamp = (int64_t)((uint64_t)it->b.base_timestamp + (uint64_t)ts_delta);

@@ -7,23 +7,149 @@
  * way.  Library code proper never calls into this file.
  */
 #include <errno.h>
+#include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "cmdutil.h"
 #include "internal.h"
 
 static const char *prog = "klog";
-static int quiet;
+static int quiet, verbose;
+
+/*
+ * Progress of long work, on stderr when it is a terminal: one line,
+ * "PROG: 120000 records, 11.4 MiB, 52.1 MiB/s, 37%", redrawn in place
+ * (carriage return, erase to the end) at most every PROGRESS_MS, first
+ * after PROGRESS_DELAY_MS (short work shows nothing; $KLOG_PROGRESS_DELAY_MS
+ * changes it) and ended with a newline.  Messages clear the line first.
+ */
+#define PROGRESS_MS 250
+#define PROGRESS_DELAY_MS 500
+static struct {
+	int on, shown, drawn;
+	int64_t start, last, total, records, bytes;
+} pg;
+
+static int64_t
+mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* erase a progress line before a message */
+void
+klog_cmd_progress_clear(void)
+{
+	if (pg.shown) {
+		fputs("\r\033[K", stderr);
+		pg.shown = 0;
+	}
+}
+
+static void
+human(char *buf, size_t n, double v, const char *unit)
+{
+	static const char *const pre[] = { "", "Ki", "Mi", "Gi", "Ti" };
+	int i = 0;
+
+	while (v >= 1024 && i < 4) {
+		v /= 1024;
+		i++;
+	}
+	snprintf(buf, n, i ? "%.1f %s%s" : "%.0f %s%s", v, pre[i], unit);
+}
+
+static void
+progress_draw(int64_t now)
+{
+	char b[32], r[32], line[160];
+	double secs = (double)(now - pg.start) / 1000;
+	int n;
+
+	human(b, sizeof b, (double)pg.bytes, "B");
+	human(r, sizeof r, secs > 0 ? (double)pg.bytes / secs : 0, "B/s");
+	if (pg.records >= 0)
+		n = snprintf(line, sizeof line, "%s: %" PRId64 " records, %s, %s", prog, pg.records,
+		    b, r);
+	else
+		n = snprintf(line, sizeof line, "%s: %s, %s", prog, b, r);
+	if (pg.total > 0 && n > 0 && (size_t)n < sizeof line)
+		snprintf(line + n, sizeof line - (size_t)n, ", %d%%",
+		    (int)(pg.bytes >= pg.total ? 100 : pg.bytes * 100 / pg.total));
+	fprintf(stderr, "\r%s\033[K", line);
+	fflush(stderr);
+	pg.shown = pg.drawn = 1;
+	pg.last = now;
+}
+
+void
+klog_cmd_progress_start(int64_t total_bytes)
+{
+	const char *e = getenv("KLOG_PROGRESS_DELAY_MS");
+	int64_t delay = PROGRESS_DELAY_MS;
+
+	memset(&pg, 0, sizeof pg);
+	if (!isatty(2))
+		return;
+	if (e && *e && klog_parse_i64(e, &delay) < 0)
+		delay = PROGRESS_DELAY_MS;
+	pg.on = 1;
+	pg.total = total_bytes;
+	pg.start = mono_ms();
+	/* the first draw waits for the delay */
+	pg.last = pg.start + delay - PROGRESS_MS;
+}
+
+void
+klog_cmd_progress(int64_t records, int64_t bytes)
+{
+	int64_t now;
+
+	if (!pg.on)
+		return;
+	pg.records = records;
+	pg.bytes = bytes;
+	if ((now = mono_ms()) - pg.last >= PROGRESS_MS)
+		progress_draw(now);
+}
+
+void
+klog_cmd_progress_end(void)
+{
+	if (pg.on && pg.drawn) {
+		/* drawn at least once: the final count, and the line ends */
+		progress_draw(mono_ms());
+		fputc('\n', stderr);
+		pg.shown = 0;
+	} else if (pg.shown)
+		klog_cmd_progress_clear();
+	pg.on = 0;
+}
 
 static void
 cmd_warn_cb(const char *msg)
 {
-	if (!quiet)
+	if (!quiet) {
+		klog_cmd_progress_clear();
 		fprintf(stderr, "%s: warning: %s\n", prog, msg);
+	}
+}
+
+static void
+cmd_info_cb(const char *msg)
+{
+	if (verbose) {
+		klog_cmd_progress_clear();
+		fprintf(stderr, "%s: %s\n", prog, msg);
+	}
 }
 
 void
@@ -31,6 +157,7 @@ klog_cmd_init(const char *name)
 {
 	prog = name;
 	klog_set_warn(cmd_warn_cb);
+	klog_set_info(cmd_info_cb);
 }
 
 const char *
@@ -45,6 +172,12 @@ klog_cmd_quiet(int q)
 	quiet = q;
 }
 
+void
+klog_cmd_verbose(int v)
+{
+	verbose = v;
+}
+
 static void
 vmsg(const char *kind, const char *fmt, va_list ap)
 {
@@ -55,6 +188,7 @@ vmsg(const char *kind, const char *fmt, va_list ap)
 	if (n < 0 || (size_t)n >= sizeof line)
 		n = 0;
 	vsnprintf(line + n, sizeof line - (size_t)n, fmt, ap);
+	klog_cmd_progress_clear();
 	fprintf(stderr, "%s\n", line);
 }
 

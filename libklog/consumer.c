@@ -9,7 +9,9 @@
  * read: partitions take turns a chunk at a time, so a busy one does not
  * starve the others.  A round in which every partition read nothing means
  * "at the end for now": the caller exits (-e) or waits on the partitions'
- * inotify descriptors.
+ * inotify descriptors.  With a stop time (klog_consumer_stop_at) a
+ * partition whose next record has a timestamp at or past it is done: its
+ * chunk is dropped and it is read no more.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -28,6 +30,7 @@ struct cpart {
 	int partition;
 	struct klog_lpart *p;
 	int64_t next;
+	int done;                       /* reached the stop time */
 };
 
 struct klog_consumer {
@@ -43,6 +46,8 @@ struct klog_consumer {
 	int64_t batch_last;
 	struct klog_rec_iter it;
 	struct pollfd *pfd;
+	int64_t stop_ts;                /* -1: none */
+	int ndone;
 };
 
 int
@@ -94,6 +99,7 @@ klog_consumer_new(struct klog_log *lg, char *err)
 		return NULL;
 	}
 	c->lg = lg;
+	c->stop_ts = -1;
 	klog_rec_iter_init0(&c->it);
 	return c;
 }
@@ -114,6 +120,18 @@ klog_consumer_free(struct klog_consumer *c)
 	klog_buf_free(&c->buf);
 	klog_rec_iter_free(&c->it);
 	free(c);
+}
+
+void
+klog_consumer_stop_at(struct klog_consumer *c, int64_t ts)
+{
+	c->stop_ts = ts;
+}
+
+int
+klog_consumer_done(const struct klog_consumer *c)
+{
+	return c->n > 0 && c->ndone == c->n;
 }
 
 int
@@ -153,7 +171,7 @@ start_at(struct klog_lpart *p, const struct klog_start *st, int64_t *next, char 
 			    st->value, klog_lpart_name(p), info.log_start);
 			*next = info.log_start;
 		} else if (*next > info.log_end)
-			kwarn("offset %" PRId64 " is past the end of '%s' (%" PRId64 "): waiting for it",
+			kwarn("offset %" PRId64 " is past the end of '%s' (%" PRId64 ")",
 			    st->value, klog_lpart_name(p), info.log_end);
 		break;
 	case KLOG_FROM_TAIL:
@@ -205,6 +223,7 @@ add_one(struct klog_consumer *c, const char *topic, int partition, const struct 
 	cp->partition = partition;
 	cp->p = p;
 	cp->next = next;
+	cp->done = 0;
 	c->n++;
 	return 0;
 }
@@ -275,6 +294,11 @@ klog_consumer_next(struct klog_consumer *c, struct klog_record *r, const char **
 			while ((rc = klog_rec_iter_next(&c->it, r, err)) == 1) {
 				if (r->offset < cp->next)
 					continue;
+				if (c->stop_ts >= 0 && r->timestamp >= c->stop_ts) {
+					cp->done = 1;
+					c->ndone++;
+					break;
+				}
 				cp->next = r->offset + 1;
 				*topic = cp->topic;
 				*partition = cp->partition;
@@ -283,6 +307,12 @@ klog_consumer_next(struct klog_consumer *c, struct klog_record *r, const char **
 			c->in_batch = 0;
 			if (rc < 0)
 				return rec_err(cp, err);
+			if (cp->done) {
+				/* the rest of the chunk is past the stop */
+				c->have = 0;
+				c->cur = (c->cur + 1) % c->n;
+				continue;
+			}
 			if (c->batch_last >= cp->next)
 				cp->next = c->batch_last + 1;
 		}
@@ -308,18 +338,29 @@ klog_consumer_next(struct klog_consumer *c, struct klog_record *r, const char **
 			c->cur = (c->cur + 1) % c->n;
 			continue;
 		}
-		if (c->idle >= c->n) {
+		if (c->idle >= c->n || c->ndone == c->n) {
 			c->idle = 0;
 			return 0;
+		}
+		if (cp->done) {
+			c->idle++;
+			c->cur = (c->cur + 1) % c->n;
+			continue;
 		}
 		c->buf.len = 0;
 		c->pos = 0;
 		got = klog_lpart_read(cp->p, cp->next, CHUNK, &c->buf, err);
 		if (got < 0 && errno == ERANGE) {
-			/* retention deleted what we were about to read */
+			/* retention deleted what we were about to read, or (a
+			 * broker) we start past the end: nothing yet, as here */
 			struct klog_part_info info;
 			if (klog_lpart_info(cp->p, &info, err) < 0)
 				return -1;
+			if (cp->next > info.log_end) {
+				c->idle++;
+				c->cur = (c->cur + 1) % c->n;
+				continue;
+			}
 			if (info.log_start <= cp->next)
 				return -1;
 			kwarn("'%s': offsets %" PRId64 " to %" PRId64 " were deleted by retention; "
@@ -354,7 +395,15 @@ klog_consumer_wait(struct klog_consumer *c, int timeout_ms)
 		slice = c->n > 1 ? (slice / c->n > 20 ? slice / c->n : 20) : slice;
 		for (i = 0; i < c->n; i++) {
 			struct cpart *cp = &c->parts[(c->cur + i) % c->n];
+			if (cp->done)
+				continue;
 			r = klog_lpart_wait_remote(cp->p, cp->next, slice, err);
+			if (r < 0 && errno == ERANGE) {
+				/* past the end: the broker will not wait for it */
+				if (poll(NULL, 0, slice) < 0)
+					return -1;
+				continue;
+			}
 			if (r < 0)
 				return errno == EINTR ? -1 : 1;
 			if (r > 0) {

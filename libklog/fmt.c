@@ -35,8 +35,9 @@
  * escaped: \" \\ \n \r \t, other control characters as \u00XX; valid
  * UTF-8 passes through; a byte that is not part of valid UTF-8
  * (including overlong forms, surrogates and code points past U+10FFFF)
- * becomes \u00XX of that byte.  "tstype" is always "create": the record
- * does not carry the batch's timestamp type.  "broker" is always -1.
+ * becomes \u00XX of that byte.  "tstype" is the batch's timestamp type,
+ * "create" or "logappend" (its LogAppendTime attribute bit).  "broker" is
+ * always -1.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -480,7 +481,10 @@ klog_json_record(struct klog_buf *out, const char *topic, int partition,
 	p = put_i64(p, partition);
 	p = PUT(p, ",\"offset\":");
 	p = put_i64(p, r->offset);
-	p = PUT(p, ",\"tstype\":\"create\",\"ts\":");
+	if (r->log_append_time)
+		p = PUT(p, ",\"tstype\":\"logappend\",\"ts\":");
+	else
+		p = PUT(p, ",\"tstype\":\"create\",\"ts\":");
 	p = put_i64(p, r->timestamp);
 	p = PUT(p, ",\"broker\":-1,\"headers\":");
 	first = 1;

@@ -19,6 +19,8 @@ int kerr(char *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* same, appending ": strerror(errno)" */
 int kerr_sys(char *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void kwarn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* routine events (retention, an index rebuilt): the klog_set_info function */
+void kinfo(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 /* index.c: kind 0 = .index (8-byte entries), 1 = .timeindex (12-byte) */
 #define KINDEX_SIZE(kind) ((kind) ? 12 : 8)

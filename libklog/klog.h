@@ -20,9 +20,10 @@ extern "C" {
  * failure, with errno set where a system call failed and a one-line
  * message naming the object written to a caller-owned `char *err` of
  * KLOG_ERRLEN bytes: "segment 'foo-0/00000000000000000000.log': bad CRC
- * at byte 812".  The library never prints and never exits; warnings it
- * wants a human to see (a truncated torn tail, a rebuilt index) go to the
- * function set with klog_set_warn().
+ * at byte 812".  The library never prints and never exits; warnings a
+ * human must act on (a torn tail cut, damage) go to the function set with
+ * klog_set_warn(), routine events (retention deleting segments, an index
+ * rebuilt) to the one set with klog_set_info(); neither is called unset.
  */
 #define KLOG_ERRLEN 512
 #define KLOG_VERSION "0.1.0"
@@ -39,6 +40,7 @@ int klog_buf_printf(struct klog_buf *b, const char *fmt, ...)
 void klog_buf_free(struct klog_buf *b);
 
 void klog_set_warn(void (*fn)(const char *msg));
+void klog_set_info(void (*fn)(const char *msg));
 int64_t klog_now_ms(void);
 /* write a whole file atomically: temp file, fsync, rename, fsync dir */
 int klog_write_atomic(const char *path, const void *data, size_t len, char *err);
@@ -141,6 +143,7 @@ struct klog_record {
 	int32_t value_len;              /* -1: null value (tombstone) */
 	int32_t header_count;
 	const unsigned char *headers, *headers_end; /* walk with klog_header_next */
+	int log_append_time;            /* the batch's timestamp type: 1 LogAppendTime */
 };
 /* 1 and h filled, 0 at end (headers already validated by the iterator) */
 int klog_header_next(const unsigned char **pos, const unsigned char *end, struct klog_header *h);
@@ -483,6 +486,8 @@ int klog_producer_send_h(struct klog_producer *pr, int64_t ts, const void *key,
     const struct klog_header *h, int nh, char *err);
 int klog_producer_flush(struct klog_producer *pr, char *err);  /* write every pending batch */
 int64_t klog_producer_skipped(const struct klog_producer *pr);  /* records skipped so far */
+/* records added and input bytes read (klog_producer_feed) so far */
+void klog_producer_counts(const struct klog_producer *pr, int64_t *records, int64_t *bytes);
 void klog_producer_close(struct klog_producer *pr);     /* frees; does not flush */
 /*
  * Split a byte stream into records and send them.  A record ends at
@@ -536,6 +541,11 @@ int klog_consumer_next(struct klog_consumer *c, struct klog_record *r, const cha
  * -1 when interrupted by a signal */
 int klog_consumer_wait(struct klog_consumer *c, int timeout_ms);
 int klog_consumer_count(const struct klog_consumer *c);        /* partitions */
+/* stop each partition at its first record with a timestamp >= ts (kcat's
+ * -o e@TS): that record and the ones after are not returned; done is 1
+ * once every partition has stopped so */
+void klog_consumer_stop_at(struct klog_consumer *c, int64_t ts);
+int klog_consumer_done(const struct klog_consumer *c);
 /* partition i: its topic, number and the next offset to be returned */
 void klog_consumer_position(const struct klog_consumer *c, int i, const char **topic,
     int *partition, int64_t *next);

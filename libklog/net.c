@@ -174,22 +174,28 @@ klog_net_local(int fd, char *buf, size_t n)
 	return 0;
 }
 
-/* connect with a timeout; the returned socket is blocking */
+/* connect with a timeout; the returned socket is blocking.  On failure
+ * *resolve says whether the name did not resolve and err holds the bare
+ * reason ("Connection refused"), for the caller to name the address */
 static int
-connect_one(const char *addr, int timeout_ms, char *err)
+connect_one(const char *addr, int timeout_ms, int *resolve, char *err)
 {
 	char host[256], port[16];
 	struct addrinfo hints, *res = NULL, *ai;
 	int fd = -1, rc, e = ECONNREFUSED;
 
+	*resolve = 0;
 	if (klog_net_split(addr, host, sizeof host, port, sizeof port, "127.0.0.1", err) < 0)
 		return -1;
 	memset(&hints, 0, sizeof hints);
 	hints.ai_family = AF_UNSPEC;
 	hints.ai_socktype = SOCK_STREAM;
 	hints.ai_flags = AI_NUMERICSERV;
-	if ((rc = getaddrinfo(host, port, &hints, &res)) != 0)
-		return kerr(err, "cannot resolve broker '%s': %s", addr, gai_strerror(rc));
+	if ((rc = getaddrinfo(host, port, &hints, &res)) != 0) {
+		*resolve = 1;
+		errno = rc == EAI_SYSTEM ? errno : ENOENT;
+		return kerr(err, "%s", gai_strerror(rc));
+	}
 	for (ai = res; ai; ai = ai->ai_next) {
 		struct pollfd pfd;
 		socklen_t sl = sizeof e;
@@ -224,7 +230,7 @@ next:
 	}
 	freeaddrinfo(res);
 	errno = e;
-	return kerr_sys(err, "cannot connect to broker '%s'", addr);
+	return kerr(err, "%s", strerror(e));
 ok:
 	freeaddrinfo(res);
 	klog_net_nonblock(fd, 0);
@@ -235,12 +241,14 @@ ok:
 int
 klog_net_connect(const char *addrs, int timeout_ms, char *err)
 {
-	char one[512];
+	char one[512], why[KLOG_ERRLEN], said[KLOG_ERRLEN];
 	const char *s = addrs, *c;
-	int fd = -1;
+	size_t len = 0;
+	int fd = -1, tried = 0, resolve = 0, e = ECONNREFUSED;
 
 	if (!addrs || !*addrs)
 		return kerr(err, "no broker address");
+	said[0] = 0;
 	while (*s) {
 		size_t n;
 		c = strchr(s, ',');
@@ -249,13 +257,23 @@ klog_net_connect(const char *addrs, int timeout_ms, char *err)
 			n = sizeof one - 1;
 		memcpy(one, s, n);
 		one[n] = 0;
-		if ((fd = connect_one(one, timeout_ms, err)) >= 0)
+		if ((fd = connect_one(one, timeout_ms, &resolve, why)) >= 0)
 			return fd;
+		e = errno;
+		/* every address tried, with why it failed */
+		if (len < sizeof said)
+			len += (size_t)snprintf(said + len, sizeof said - len, "%s'%s' (%s%s)",
+			    tried ? ", " : "", one, resolve ? "cannot resolve: " : "", why);
+		tried++;
 		s += n;
 		if (*s == ',')
 			s++;
 	}
-	return -1;
+	errno = e;
+	if (tried == 1)
+		return kerr(err, "cannot %s broker '%s': %s", resolve ? "resolve" : "connect to",
+		    one, why);
+	return kerr(err, "cannot connect to brokers %s", said);
 }
 
 int

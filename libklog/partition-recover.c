@@ -617,7 +617,7 @@ rebuild_active(struct klog_part *p, char *err)
 	p->tlast_ts = ib.last_ts;
 	p->since_index = ib.since;
 	kindex_builder_free(&ib);
-	kwarn("partition '%s': rebuilt the indexes of segment " SEG_FMT " (%" PRId64 " entries)",
+	kinfo("partition '%s': rebuilt the indexes of segment " SEG_FMT " (%" PRId64 " entries)",
 	    p->name, s->base, p->ientries);
 	return 0;
 }

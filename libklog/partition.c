@@ -584,7 +584,7 @@ klog_part_retention(struct klog_part *p, int64_t now_ms, char *err)
 	memmove(p->segs, p->segs + drop, (p->nseg - drop) * sizeof *p->segs);
 	p->nseg -= drop;
 	p->rseg = SIZE_MAX;
-	kwarn("partition '%s': retention deleted %zu segment%s; log starts at offset %" PRId64,
+	kinfo("partition '%s': retention deleted %zu segment%s; log starts at offset %" PRId64,
 	    p->name, drop, drop == 1 ? "" : "s", p->segs[0].base);
 	/* a broker records log starts itself, many in one write, off its loop */
 	if (p->flags & KLOG_BROKER)

@@ -20,8 +20,11 @@
  *
  * Partitions: a forced one, else murmur2 of the key (the Java client's
  * rule), else the "sticky" partition, which moves round-robin to the next
- * partition each time its batch is written.  The first sticky partition is
- * random, so many short runs spread over the partitions.
+ * partition once STICKY_BYTES (Kafka's default batch.size, 16 KiB) have
+ * gone to it, or when its batch is written, whichever comes first: the
+ * Java client's sticky partitioner (KIP-480, KIP-794), so that a long run
+ * of unkeyed records spreads evenly.  The first sticky partition is
+ * random, so many short runs spread over the partitions too.
  *
  * Input: read(2) in CHUNK pieces, records found with memchr (memmem for a
  * multi-byte delimiter) and added straight from the input buffer; a record
@@ -42,6 +45,8 @@
 #include "internal.h"
 
 #define DEFAULT_BATCH 1000000
+/* unkeyed records move to the next partition after this many bytes */
+#define STICKY_BYTES ((size_t)16 << 10)
 #define CHUNK (256u << 10)
 #define PENDING_MAX ((size_t)4 << 20)
 #define CAP_MAX ((size_t)4 << 20)
@@ -82,9 +87,11 @@ struct klog_producer {
 	size_t batch_bytes;
 	size_t hdr_bytes;               /* encoded size of o.headers, roughly */
 	int sticky;
+	size_t sticky_bytes;            /* added to the sticky partition so far */
 	size_t pending;                 /* bytes in every builder */
 	int64_t oldest_ms;              /* when the first pending record came, -1 none */
 	int64_t skipped;
+	int64_t sent, fed;              /* records added, input bytes read */
 	unsigned char *in;              /* input buffer */
 	size_t incap;
 	struct wack *wack;              /* embedded: written, waiting for a sync */
@@ -183,6 +190,13 @@ int64_t
 klog_producer_skipped(const struct klog_producer *pr)
 {
 	return pr->skipped;
+}
+
+void
+klog_producer_counts(const struct klog_producer *pr, int64_t *records, int64_t *bytes)
+{
+	*records = pr->sent;
+	*bytes = pr->fed;
 }
 
 /* make sure an error names the partition */
@@ -308,8 +322,10 @@ flush_one(struct klog_producer *pr, int p, char *err)
 	klog_builder_reset(&s->bb);
 	if (pr->nparts > 1 && total_cap(pr) > CAP_MAX)
 		klog_builder_free(&s->bb);
-	if (p == pr->sticky)
+	if (p == pr->sticky) {
 		pr->sticky = (pr->sticky + 1) % pr->nparts;
+		pr->sticky_bytes = 0;
+	}
 	if (pr->pending == 0)
 		pr->oldest_ms = -1;
 	return 0;
@@ -388,6 +404,12 @@ psend(struct klog_producer *pr, int64_t ts, const void *key, int32_t key_len,
 	    pr->o.nheaders) < 0)
 		return kerr_sys(err, "cannot add record to a batch of '%s-%d'", pr->topic, p);
 	pr->pending += klog_builder_size(&s->bb) - before;
+	pr->sent++;
+	if (pr->o.partition < 0 && key_len < 0 && p == pr->sticky &&
+	    (pr->sticky_bytes += klog_builder_size(&s->bb) - before) >= STICKY_BYTES) {
+		pr->sticky = (pr->sticky + 1) % pr->nparts;
+		pr->sticky_bytes = 0;
+	}
 	if (pr->oldest_ms < 0)
 		pr->oldest_ms = ts;
 	if (pr->pending > PENDING_MAX && pr->pending > pr->batch_bytes)
@@ -619,6 +641,7 @@ klog_producer_feed(struct klog_producer *pr, int fd, const char *name,
 			break;
 		f.ts = klog_now_ms();
 		len += (size_t)n;
+		pr->fed += n;
 		while ((q = find(pr->in + scan, len - scan, delim, dl))) {
 			size_t end = (size_t)(q - pr->in);
 			if (skipping >= 0) {

@@ -13,6 +13,7 @@
 #include "internal.h"
 
 static void (*warnfn)(const char *);
+static void (*infofn)(const char *);
 
 int
 kerr(char *err, const char *fmt, ...)
@@ -49,6 +50,26 @@ void
 klog_set_warn(void (*fn)(const char *msg))
 {
 	warnfn = fn;
+}
+
+void
+klog_set_info(void (*fn)(const char *msg))
+{
+	infofn = fn;
+}
+
+void
+kinfo(const char *fmt, ...)
+{
+	char msg[KLOG_ERRLEN];
+	va_list ap;
+
+	if (!infofn)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof msg, fmt, ap);
+	va_end(ap);
+	infofn(msg);
 }
 
 void

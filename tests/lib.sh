@@ -508,6 +508,20 @@ test_wait_line() {
 	done
 }
 
+# --- a terminal -------------------------------------------------------------
+#
+# test_on_tty CMD: run the shell command CMD with a pseudo-terminal as its
+# stdin, stdout and stderr (util-linux's script(1)); what it writes to the
+# terminal comes out on stdout, carriage returns kept.  Redirect inside CMD
+# to give it a file instead of the terminal.  Tests that need it say TTY.
+test_on_tty() {
+	script -qfec "$1" /dev/null </dev/null
+}
+
+if script -qfec true /dev/null </dev/null >/dev/null 2>&1; then
+	test_set_prereq TTY
+fi
+
 # --- the same scenarios through a broker ---------------------------------
 #
 # With KLOG_TEST_REMOTE=1 (make check runs the REMOTE_TESTS scripts a second

@@ -187,7 +187,7 @@ main(void)
 	struct klog_fmt *f;
 	size_t i;
 
-	plan(71);
+	plan(72);
 
 	/* every token */
 	r = rec(42, 1700000000123LL, "user-7", "hello world");
@@ -283,6 +283,12 @@ main(void)
 	    "{\"topic\":\"t\",\"partition\":0,\"offset\":1,\"tstype\":\"create\",\"ts\":1700000000000,"
 	    "\"broker\":-1,\"headers\":null,\"key\":\"k\",\"payload\":\"v\"}\n",
 	    "kcat's shape, no headers");
+	r = rec(1, 1700000000000LL, "k", "v");
+	r.log_append_time = 1;
+	json_is("t", 0, &r,
+	    "{\"topic\":\"t\",\"partition\":0,\"offset\":1,\"tstype\":\"logappend\",\"ts\":1700000000000,"
+	    "\"broker\":-1,\"headers\":null,\"key\":\"k\",\"payload\":\"v\"}\n",
+	    "a LogAppendTime batch's record says \"logappend\"");
 	r = rec(99, -1, NULL, NULL);
 	json_is("orders", 11, &r,
 	    "{\"topic\":\"orders\",\"partition\":11,\"offset\":99,\"tstype\":\"create\",\"ts\":-1,"

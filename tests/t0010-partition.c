@@ -15,6 +15,14 @@
 
 static char root[PATH_MAX], err[KLOG_ERRLEN], lastwarn[4 * KLOG_ERRLEN];
 static int nwarn;
+static char lastinfo[KLOG_ERRLEN];
+
+/* routine events: not warnings */
+static void
+oninfo(const char *msg)
+{
+	snprintf(lastinfo, sizeof lastinfo, "%s", msg);
+}
 
 static void
 onwarn(const char *msg)
@@ -137,6 +145,7 @@ main(void)
 	if (!mkdtemp(root))
 		skip_all("mkdtemp failed");
 	klog_set_warn(onwarn);
+	klog_set_info(oninfo);
 	klog_builder_init(&bb, KLOG_CODEC_NONE);
 	d = klog_dir_open(root, KLOG_CREATE, err);
 	ok(d != NULL, "open log directory");
@@ -207,14 +216,16 @@ main(void)
 	{
 		off_t before = fsize(path);
 		unlink(path);
-		lastwarn[0] = 0;
+		lastwarn[0] = lastinfo[0] = 0;
 		p = klog_part_open(d, "t", 0, KLOG_WRITE, err);
-		ok(p && strstr(lastwarn, "rebuilt the indexes") && fsize(path) == before,
-		    "a missing index is rebuilt the same (%jd bytes): %s", (intmax_t)fsize(path), lastwarn);
+		ok(p && strstr(lastinfo, "rebuilt the indexes") && fsize(path) == before,
+		    "a missing index is rebuilt the same (%jd bytes): %s", (intmax_t)fsize(path), lastinfo);
+		ok(lastwarn[0] == 0, "said as info, not as a warning: %s", lastwarn);
 		klog_part_close(p);
-		lastwarn[0] = 0;
+		lastwarn[0] = lastinfo[0] = 0;
 		p = klog_part_open(d, "t", 0, KLOG_WRITE, err);
-		ok(p && lastwarn[0] == 0, "a clean reopen says nothing: %s", lastwarn);
+		ok(p && lastwarn[0] == 0 && lastinfo[0] == 0, "a clean reopen says nothing: %s%s",
+		    lastwarn, lastinfo);
 		klog_part_close(p);
 	}
 	snprintf(path, sizeof path, "%s/t-0/00000000000000000000.log", root);

@@ -126,6 +126,15 @@ assert len(recs) == 3
 " <json
 '
 
+test_expect_success '-J: tstype is the batch timestamp type (logappend under LogAppendTime)' '
+	ktopic create lat -c message.timestamp.type=LogAppendTime &&
+	echo a | kproduce lat &&
+	kconsume -e -J lat >json &&
+	grep "\"tstype\":\"logappend\"" json &&
+	kconsume -e -J k3 >json &&
+	test_must_fail grep logappend json
+'
+
 test_expect_success '-J escapes quotes, control bytes and invalid UTF-8' '
 	ktopic create j &&
 	printf "q\"b\\\\s\tc\001 caf\303\251 bad\377\n" | kproduce -K " " j &&
