@@ -401,11 +401,7 @@ kb_conn_want_read(struct conn *c)
 static unsigned
 ip_hash(const char *h)
 {
-	unsigned x = 2166136261u;
-
-	while (*h)
-		x = (x ^ (unsigned char)*h++) * 16777619u;
-	return x % IPHASH;
+	return kb_hash(h) % IPHASH;
 }
 
 /* "ADDR:PORT" or "[V6]:PORT" -> "ADDR" or "[V6]" */

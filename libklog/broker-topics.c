@@ -19,14 +19,22 @@
 
 /* --- topics and partitions ------------------------------------------- */
 
-static unsigned
-thash(const char *s)
+/* FNV-1a: the broker's hash tables (topics here, source addresses in
+ * broker-conn.c) */
+unsigned
+kb_hash(const char *s)
 {
 	unsigned h = 2166136261u;
 
 	while (*s)
 		h = (h ^ (unsigned char)*s++) * 16777619u;
-	return h % THASH;
+	return h;
+}
+
+static unsigned
+thash(const char *s)
+{
+	return kb_hash(s) % THASH;
 }
 
 struct btopic *

@@ -310,6 +310,7 @@ struct btopic *kb_topic_get(struct klog_broker *b, const char *name, const char 
 int kb_topic_grow(struct klog_broker *b, struct btopic *t, int np, char *err);
 struct btopic *kb_topic_load(struct klog_broker *b, const char *name, char *err);
 int kb_vec_add(struct bpart ***v, size_t *n, size_t *cap, struct bpart *bp);
+unsigned kb_hash(const char *s);
 
 /* broker-out.c */
 void kb_conn_flush(struct conn *c);
