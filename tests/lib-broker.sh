@@ -58,16 +58,14 @@ metric() {
 }
 
 # wait_metric NAME OP VALUE: poll STATS until the test holds (at most ~10 s)
+metric_holds_() {
+	wm_v=$(metric "$1")
+	test -n "$wm_v" && test "$wm_v" "$2" "$3"
+}
+
 wait_metric() {
-	wm_i=0
-	while :; do
-		wm_v=$(metric "$1")
-		test -n "$wm_v" && test "$wm_v" "$2" "$3" && return 0
-		wm_i=$((wm_i + 1))
-		if test $wm_i -gt 500; then
-			echo "wait_metric: $1 is '$wm_v', want $2 $3" >&2
-			return 1
-		fi
-		sleep 0.02
-	done
+	test_poll metric_holds_ "$1" "$2" "$3" || {
+		echo "wait_metric: $1 is '$wm_v', want $2 $3" >&2
+		return 1
+	}
 }

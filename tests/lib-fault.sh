@@ -62,34 +62,32 @@ trace_mark() {
 	tm_mark=$(cat "$TRACE" 2>/dev/null | wc -l)
 }
 
+trace_has_() {
+	tail -n +$((tm_mark + 1)) "$TRACE" 2>/dev/null | grep -q -e "$1"
+}
+
 trace_wait() {
-	tw_i=0
-	while ! tail -n +$((tm_mark + 1)) "$TRACE" 2>/dev/null | grep -q -e "$1"; do
-		tw_i=$((tw_i + 1))
-		if test $tw_i -gt 500; then
-			echo "trace_wait: no line matching '$1' in the trace after line $tm_mark" >&2
-			return 1
-		fi
-		sleep 0.02
-	done
+	test_poll trace_has_ "$1" || {
+		echo "trace_wait: no line matching '$1' in the trace after line $tm_mark" >&2
+		return 1
+	}
 }
 
 # synced_past FILE: wait (at most ~10 s) until the trace shows a successful
 # fdatasync of FILE that was called after the last write to it
-synced_past() {
-	sp_i=0
-	while ! awk -v f="$1" '
+synced_now_() {
+	awk -v f="$1" '
 		$3 == f && $1 == "write" { lw = NR; ok = 0 }
 		$3 == f && $1 == "fdatasync" && $2 == "begin" { b = NR }
 		$3 == f && $1 == "fdatasync" && $2 == "0" && b > lw { ok = 1 }
-		END { exit !ok }' "$TRACE"; do
-		sp_i=$((sp_i + 1))
-		if test $sp_i -gt 500; then
-			echo "synced_past: no sync of '$1' after its last write" >&2
-			return 1
-		fi
-		sleep 0.02
-	done
+		END { exit !ok }' "$TRACE"
+}
+
+synced_past() {
+	test_poll synced_now_ "$1" || {
+		echo "synced_past: no sync of '$1' after its last write" >&2
+		return 1
+	}
 }
 
 # produce_req TOPIC PART N: a PRODUCE request (acks 1) of one batch of N records

@@ -508,6 +508,18 @@ test_wait_line() {
 	done
 }
 
+# test_poll CMD...: run CMD in this shell until it succeeds, every 20 ms for
+# at most ~10 s; 1 when it never did (the caller says what it waited for)
+test_poll() {
+	test_poll_i_=0
+	until "$@"; do
+		test_poll_i_=$((test_poll_i_ + 1))
+		test $test_poll_i_ -gt 500 && return 1
+		sleep 0.02
+	done
+	return 0
+}
+
 # --- a terminal -------------------------------------------------------------
 #
 # test_on_tty CMD: run the shell command CMD with a pseudo-terminal as its
