@@ -185,6 +185,9 @@ int kseg_check_end(int64_t seg_base, int64_t last, int64_t next_base, int compac
  * compacted without a topic file.
  */
 int kseg_save_damaged(int dfd, const char *dname, int fd, int64_t from, int64_t to, char *err);
+/* log.c: the broker connection of a remote klog_log (NULL embedded) */
+struct klog_client *klog_log_client(struct klog_log *lg);
+
 int kseg_topic_config(struct klog_dir *d, const char *partdir, struct klog_config *c);
 
 /* verify.c: the checks that repair.c shares */

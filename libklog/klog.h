@@ -607,6 +607,167 @@ ssize_t klog_client_fetch(struct klog_client *c, const char *topic, int partitio
     int64_t offset, size_t max_bytes, int max_wait_ms, size_t min_bytes,
     struct klog_buf *out, int64_t *next, int64_t *log_end, char *err);
 
+/*
+ * offsets.c: Kafka's own records of group state in the compacted topic
+ * __consumer_offsets (reference 2.8): big-endian key and value structs,
+ * first int16 the schema version.  Writers write offset-commit key 1 /
+ * value 3 and group-metadata key 2 / value 3; readers take every version
+ * Kafka wrote (key 0-2, commit value 0-3, group value 0-3); a key of
+ * version 3 or more (KIP-848) decodes as KLOG_OREC_OTHER.
+ */
+#define KLOG_OFFSETS_TOPIC "__consumer_offsets"
+#define KLOG_OFFSETS_PARTITIONS 50
+#define KLOG_GROUP_MAX 249              /* group names follow the topic rule */
+int klog_group_name_check(const char *name, char *err);
+/* abs(Java String.hashCode(group)) % 50 */
+int klog_offsets_partition(const char *group);
+enum { KLOG_OREC_COMMIT = 1, KLOG_OREC_GROUP, KLOG_OREC_OTHER };
+struct klog_omember {
+	char *member_id, *instance_id, *client_id, *client_host;   /* instance_id may be NULL */
+	int32_t rebalance_timeout, session_timeout;
+	unsigned char *subscription, *assignment;
+	int32_t subscription_len, assignment_len;
+};
+struct klog_orec {
+	int kind;
+	int key_version, value_version;         /* value_version -1: tombstone (null value) */
+	char *group;
+	char *topic;                            /* COMMIT */
+	int32_t partition;
+	int64_t offset;
+	int32_t leader_epoch;                   /* -1 unknown */
+	char *metadata;
+	int64_t commit_ts, expire_ts;           /* expire_ts -1 unless value 1 */
+	char *protocol_type, *protocol, *leader;        /* GROUP (protocol, leader may be NULL) */
+	int32_t generation;
+	int64_t state_ts;                       /* -1 before value 2 */
+	struct klog_omember *members;
+	int nmembers;
+};
+/* decode one record (val NULL / vlen -1: tombstone); -1 EBADMSG with err
+ * naming the field on malformed bytes.  klog_orec_free frees the strings */
+int klog_orec_decode(const void *key, int32_t klen, const void *val, int32_t vlen,
+    struct klog_orec *r, char *err);
+void klog_orec_free(struct klog_orec *r);
+/* encode a key and (unless tombstone) value for r into key/val (appended) */
+int klog_orec_encode(const struct klog_orec *r, struct klog_buf *key, struct klog_buf *val,
+    char *err);
+/* one line of text ("commit group=G topic=T partition=P offset=N ...") or a
+ * JSON object (json 1), no newline */
+int klog_orec_format(const struct klog_orec *r, int json, struct klog_buf *out);
+
+/*
+ * gstore.c: committed offsets of a group kept in a log directory's
+ * __consumer_offsets (created, 50 partitions, cleanup.policy=compact, at
+ * the first commit).  Loading takes the last record per key of the
+ * group's partition; a record that does not decode is skipped with a
+ * warning naming its offset, never taken as an offset.
+ */
+struct klog_gcommit {
+	char *topic;
+	int partition;
+	int64_t offset;                 /* next offset to consume; -1 in a delete */
+	int64_t commit_ts;
+};
+void klog_gcommits_free(struct klog_gcommit *c, size_t n);
+/* every live committed offset of group, sorted by topic and partition */
+int klog_gstore_load(struct klog_dir *d, const char *group, struct klog_gcommit **c, size_t *n,
+    char *err);
+/* append the commits as one batch and sync it (the acknowledgement is
+ * durable); offset -1 writes a tombstone for that key */
+int klog_gstore_commit(struct klog_dir *d, const char *group, const struct klog_gcommit *c,
+    size_t n, char *err);
+/* groups with committed offsets or group metadata, sorted */
+int klog_gstore_groups(struct klog_dir *d, char ***names, size_t *n, char *err);
+/* tombstones for the group's metadata and every committed offset */
+int klog_gstore_delete(struct klog_dir *d, const char *group, char *err);
+
+/*
+ * group.c: consumer groups, embedded (processes sharing a log directory:
+ * group-local.c) or through a broker (the group coordinator:
+ * group-remote.c), with the same calls.
+ *
+ * A member joins, then calls klog_group_poll in its loop (at least every
+ * klog_group_interval ms) and handles the events one at a time:
+ *   ASSIGN  the partition is now this member's: read from `committed`
+ *           (-1: no commit; the caller applies its earliest/latest rule);
+ *   REVOKE  the group wants it elsewhere: stop reading it, commit what
+ *           was output, then klog_group_release -- a clean handover,
+ *           nothing seen twice;
+ *   LOST    it was taken away (this member was fenced: session expired,
+ *           generation stale): stop reading it, do not commit.
+ * A partition is handed to one member only after its previous owner
+ * released it or died, so within a group each partition has at most one
+ * owner at a time.
+ */
+struct klog_group;
+struct klog_group_opts {
+	const char *group;
+	char **topics;                  /* subscribed topics (must exist) */
+	size_t ntopics;
+	const char *strategy;           /* "range" (default), "roundrobin", "sticky" */
+	const char *instance_id;        /* static membership; NULL: dynamic */
+	int session_ms;                 /* remote: silence before removal; 0: 10000 */
+	const char *client_id;          /* NULL: "klog" */
+};
+enum { KLOG_GEV_ASSIGN = 1, KLOG_GEV_REVOKE, KLOG_GEV_LOST };
+struct klog_gevent {
+	int type;
+	const char *topic;              /* valid until the next poll */
+	int partition;
+	int64_t committed;              /* ASSIGN: committed offset, -1 none */
+};
+/* errno EINVAL bad name or options, ENOENT a topic missing */
+struct klog_group *klog_group_join(struct klog_log *lg, const struct klog_group_opts *o,
+    char *err);
+/* 1 and *ev filled, 0 nothing to do now, -1 error (err) */
+int klog_group_poll(struct klog_group *g, struct klog_gevent *ev, char *err);
+int klog_group_interval(const struct klog_group *g);    /* ms between polls */
+/* commit n offsets for partitions this member owns; -1 ESTALE (fenced:
+ * not the owner, stale generation) and nothing is written */
+int klog_group_commit(struct klog_group *g, const struct klog_gcommit *c, size_t n, char *err);
+/* give up a partition after REVOKE (commit it first) */
+int klog_group_release(struct klog_group *g, const char *topic, int partition, char *err);
+const char *klog_group_member_id(const struct klog_group *g);
+int32_t klog_group_generation(const struct klog_group *g);
+/* leave cleanly (every partition released, others rebalance now) and
+ * free; klog_group_free alone frees as if the process had died */
+int klog_group_leave(struct klog_group *g, char *err);
+void klog_group_free(struct klog_group *g);
+
+/* administration (kgroup), embedded or remote */
+struct klog_gmember_info {
+	char *member_id, *instance_id, *client_id, *host;       /* instance_id may be NULL */
+	int pid;                        /* 0 unknown */
+};
+struct klog_gpart_info {
+	char *topic;
+	int partition;
+	int64_t committed;              /* -1 none */
+	int64_t log_end;
+	int64_t lag;                    /* log_end - committed, or - log start when none */
+	int owner;                      /* index into members, -1 none */
+};
+struct klog_group_info {
+	char state[16];                 /* "Empty", "Stable", "PreparingRebalance", "Dead" */
+	int32_t generation;
+	char strategy[16];
+	struct klog_gmember_info *members;
+	size_t nmembers;
+	struct klog_gpart_info *parts;  /* sorted by topic and partition */
+	size_t nparts;
+};
+void klog_group_info_free(struct klog_group_info *gi);
+int klog_group_list(struct klog_log *lg, char ***names, size_t *n, char *err);
+/* -1 ENOENT for a group with neither members nor commits */
+int klog_group_describe(struct klog_log *lg, const char *group, struct klog_group_info *gi,
+    char *err);
+/* set committed offsets (kgroup reset); -1 EBUSY while the group has live
+ * members (err names them) */
+int klog_group_set_offsets(struct klog_log *lg, const char *group, const struct klog_gcommit *c,
+    size_t n, char *err);
+int klog_group_delete(struct klog_log *lg, const char *group, char *err);
+
 #ifdef __GNUC__
 #pragma GCC visibility pop
 #endif

@@ -84,6 +84,12 @@ klog_log_dir(struct klog_log *lg)
 	return lg->d;
 }
 
+struct klog_client *
+klog_log_client(struct klog_log *lg)
+{
+	return lg->c;
+}
+
 void
 klog_log_set_acks(struct klog_log *lg, int acks)
 {
