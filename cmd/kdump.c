@@ -14,7 +14,7 @@
 #include "klog.h"
 #include "cmdutil.h"
 
-#define SYNOPSIS "kdump [-r] [-i] [--verify] [--repair [--force]] [-q] [-v] FILE|DIR..."
+#define SYNOPSIS "kdump [-r] [-i] [--decode=text|json|none] [--verify] [--repair [--force]] [-q] [-v] FILE|DIR..."
 
 static const char help[] =
 "usage: kdump [options] FILE|DIR...\n"
@@ -23,6 +23,9 @@ static const char help[] =
 "\n"
 "  -r, --records   list every record of each batch too\n"
 "  -i, --indexes   with a directory or a .log: list index and checkpoint files too\n"
+"      --decode=text|json|none\n"
+"                  with -r, each record of __consumer_offsets-N decoded on a\n"
+"                  line of its own, \"    offsets ...\" (default text)\n"
 "      --verify    check CRCs, offsets and index entries instead of listing;\n"
 "                  prints \"ok SEGMENT batches=N records=M\" per good segment\n"
 "      --repair    (partition directories) cut the log at its first bad batch,\n"
@@ -140,6 +143,7 @@ main(int argc, char **argv)
 	static const struct option longopts[] = {
 		{ "records", no_argument, NULL, 'r' },
 		{ "indexes", no_argument, NULL, 'i' },
+		{ "decode", required_argument, NULL, 'D' },
 		{ "verify", no_argument, NULL, 'Y' },
 		{ "repair", no_argument, NULL, 'R' },
 		{ "force", no_argument, NULL, 'F' },
@@ -163,6 +167,15 @@ main(int argc, char **argv)
 			break;
 		case 'i':
 			dp.flags |= KLOG_DUMP_INDEXES;
+			break;
+		case 'D':
+			dp.flags &= ~(KLOG_DUMP_NODECODE | KLOG_DUMP_DECODE_JSON);
+			if (!strcmp(optarg, "none"))
+				dp.flags |= KLOG_DUMP_NODECODE;
+			else if (!strcmp(optarg, "json"))
+				dp.flags |= KLOG_DUMP_DECODE_JSON;
+			else if (strcmp(optarg, "text"))
+				klog_cmd_usage(SYNOPSIS);
 			break;
 		case 'Y':
 			verify = 1;

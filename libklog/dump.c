@@ -6,6 +6,12 @@
  *         crc_ok=1 codec=none ts_type=create base_ts=.. max_ts=.. pid=0
  *         pepoch=0 seq=0 txn=0 control=0                  (one line)
  *     record offset=0 ts=.. key=.. value=.. headers=k=v,k=v (-r; two spaces)
+ *       offsets commit group=G topic=T partition=P offset=N ...
+ *                                    (-r, in a __consumer_offsets-N
+ *                                     partition: the record decoded,
+ *                                     offsets.c's text or JSON form; four
+ *                                     spaces; "offsets error: WHY" when
+ *                                     it does not decode)
  *   index offset=56 pos=4123                     (absolute offset, byte)
  *   timeindex ts=1725272041932 offset=2
  *   checkpoint topic=foo partition=0 offset=3    (directory checkpoints)
@@ -129,9 +135,41 @@ put_bytes(struct klog_buf *o, const unsigned char *p, int32_t n)
 	o->len = (size_t)(q - o->data);
 }
 
+/* a record of __consumer_offsets, decoded: one more line under it */
+static void
+dump_orec(struct klog_dump *dp, const struct klog_record *r)
+{
+	struct klog_orec o;
+	char e[KLOG_ERRLEN];
+
+	klog_buf_append(&dp->out, "    offsets ", 12);
+	if (klog_orec_decode(r->key, r->key_len, r->value, r->value_len, &o, e) < 0) {
+		klog_buf_printf(&dp->out, "error: %s\n", e);
+		return;
+	}
+	klog_orec_format(&o, !!(dp->flags & KLOG_DUMP_DECODE_JSON), &dp->out);
+	klog_buf_append(&dp->out, "\n", 1);
+	klog_orec_free(&o);
+}
+
+/* does the segment at path belong to a partition of __consumer_offsets */
+static int
+is_offsets_segment(const char *name)
+{
+	char topic[KLOG_TOPIC_MAX + 1], dir[PATH_MAX];
+	const char *slash = strchr(name, '/');
+	int part;
+
+	if (!slash || (size_t)(slash - name) >= sizeof dir)
+		return 0;
+	memcpy(dir, name, (size_t)(slash - name));
+	dir[slash - name] = 0;
+	return kseg_parse_partition(dir, topic, &part) && !strcmp(topic, KLOG_OFFSETS_TOPIC);
+}
+
 static int
 dump_records(struct klog_dump *dp, struct klog_rec_iter *it, const unsigned char *p,
-    const struct klog_batch *b, char *e)
+    const struct klog_batch *b, int decode, char *e)
 {
 	struct klog_record r;
 	struct klog_header h;
@@ -158,6 +196,8 @@ dump_records(struct klog_dump *dp, struct klog_rec_iter *it, const unsigned char
 			put_bytes(&dp->out, h.value, h.value_len);
 		}
 		klog_buf_append(&dp->out, "\n", 1);
+		if (decode && !(b->attributes & KLOG_ATTR_CONTROL))
+			dump_orec(dp, &r);
 	}
 	return rc;
 }
@@ -176,11 +216,12 @@ dump_log(struct klog_dump *dp, const char *path, char *err)
 	struct kseg_walk w;
 	struct klog_batch *b = &w.b;
 	char e[KLOG_ERRLEN], name[PATH_MAX];
-	int rc, ret = 0;
+	int rc, ret = 0, decode;
 
 	if (kseg_walk_open(&w, path, err) < 0)
 		return -1;
 	kseg_short_name(path, name, sizeof name);
+	decode = !(dp->flags & KLOG_DUMP_NODECODE) && is_offsets_segment(name);
 	name_line(dp, path);
 	klog_rec_iter_init0(&it);
 	while ((rc = kseg_walk_next(&w)) == 1) {
@@ -197,7 +238,7 @@ dump_log(struct klog_dump *dp, const char *path, char *err)
 		    b->base_timestamp, b->max_timestamp, b->producer_id, b->producer_epoch,
 		    b->base_sequence, !!(b->attributes & KLOG_ATTR_TRANSACTIONAL),
 		    !!(b->attributes & KLOG_ATTR_CONTROL));
-		if ((dp->flags & KLOG_DUMP_RECORDS) && dump_records(dp, &it, w.p, b, e) < 0) {
+		if ((dp->flags & KLOG_DUMP_RECORDS) && dump_records(dp, &it, w.p, b, decode, e) < 0) {
 			kwarn("segment '%s': batch at byte %" PRId64 ": %s", name, w.pos, e);
 			ret = 1;
 		}

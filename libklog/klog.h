@@ -367,6 +367,10 @@ int klog_file_kind(const char *path);
 #define KLOG_DUMP_RECORDS 0x1           /* every record of each batch too */
 #define KLOG_DUMP_INDEXES 0x2           /* with a directory or .log: index and checkpoint files */
 #define KLOG_DUMP_NAMES 0x4             /* a "file NAME" line before each file */
+/* with RECORDS, records of __consumer_offsets-N are decoded (offsets.c)
+ * on a line of their own, unless NODECODE; DECODE_JSON: as JSON */
+#define KLOG_DUMP_NODECODE 0x8
+#define KLOG_DUMP_DECODE_JSON 0x10
 struct klog_dump {
 	int flags;
 	struct klog_buf out;            /* lines; handed to flush() past 64 KiB and at the end */
