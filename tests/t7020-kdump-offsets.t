@@ -150,6 +150,27 @@ test_expect_success 'records in Kafka'"'"'s own bytes decode and load' '
 	grep "^    offsets {\"type\":\"group\",\"group\":\"kafka-group\",.*\"members\":\[{\"member\":\"consumer-1-abc\",\"instance_id\":null,.*\"assignment\":\"00010000000100066576656e747300000001000000040000ffff\"}\]}\$" out
 '
 
+# the first commits of several processes race to make the topic: each
+# either makes it or finds it made (EEXIST), and waits for its partition
+test_expect_success 'concurrent first commits in a fresh directory all succeed' '
+	mkdir fresh &&
+	for i in 1 2 3 4 5 6; do
+		{ $G commit fresh r$i t 0 $i >/dev/null 2>"race$i.err" & } &&
+		eval "pid$i=\$!" || return 1
+	done &&
+	for i in 1 2 3 4 5 6; do
+		eval "wait \$pid$i" || { cat "race$i.err" >&2; return 1; }
+	done &&
+	$G groups fresh >out &&
+	printf "r1\nr2\nr3\nr4\nr5\nr6\n" >expect &&
+	test_cmp expect out &&
+	$G load fresh r4 >out &&
+	echo "t 0 4" >expect &&
+	test_cmp expect out &&
+	ls -d fresh/__consumer_offsets-* >dirs &&
+	test_line_count = 50 dirs
+'
+
 test_expect_success 'a kbrokerd serving the directory: embedded commits are refused' '
 	start_broker b &&
 	test_must_fail $G commit "$KLOG_DIR" shop carts 0 13 2>err &&
