@@ -199,6 +199,15 @@ out:
 }
 
 static char tmpdir[PATH_MAX];
+static int64_t batches;
+
+static void
+count_batches(void *arg, const char *segment, const struct klog_verify_report *r)
+{
+	(void)arg;
+	(void)segment;
+	batches += r->bad ? -1000 : r->batches;
+}
 
 static int
 load_str(struct klog_dir *d, const char *group, char *out, size_t n)
@@ -362,20 +371,23 @@ tests(void)
 
 	{
 		/* many partitions in one commit */
-		struct klog_gcommit *many = calloc(20000, sizeof *many);
+		struct klog_gcommit *many = calloc(30000, sizeof *many);
 		struct klog_gcommit *got;
 		size_t k, bad = 0;
-		for (k = 0; k < 20000; k++) {
+		for (k = 0; k < 30000; k++) {
 			many[k].topic = "big";
 			many[k].partition = (int)k;
 			many[k].offset = (int64_t)k * 3;
 		}
-		ok(klog_gstore_commit(d, "many", many, 20000, err) == 0,
-		    "commit 20000 partitions at once (over max.message.bytes: several batches)");
-		if (*err && errno)
-			diag("%s", err);
-		ok(klog_gstore_load(d, "many", &got, &n, err) == 0 && n == 20000,
-		    "... all 20000 load");
+		ok(klog_gstore_commit(d, "many", many, 30000, err) == 0,
+		    "commit 30000 partitions at once");
+		snprintf(path, sizeof path, "%s/%s-%d", tmpdir, KLOG_OFFSETS_TOPIC,
+		    klog_offsets_partition("many"));
+		batches = 0;
+		ok(klog_verify_path(path, NULL, count_batches, NULL, err) == 0 && batches == 2,
+		    "... more than max.message.bytes: two batches, each within it");
+		ok(klog_gstore_load(d, "many", &got, &n, err) == 0 && n == 30000,
+		    "... all 30000 load");
 		for (k = 0; k < n; k++)
 			bad += got[k].partition != (int)k || got[k].offset != (int64_t)k * 3;
 		cmp_ok(bad, ==, 0, "... each with its offset");
