@@ -17,7 +17,7 @@
 	"       ktopic [-d DIR | -b HOST:PORT] describe -c NAME...\n" \
 	"       ktopic [-d DIR | -b HOST:PORT] alter NAME [--partitions N] [--config key=value]...\n" \
 	"       ktopic [-d DIR | -b HOST:PORT] delete NAME [--if-exists]\n" \
-	"       ktopic [-d DIR] compact NAME [PARTITION] [--map-entries N] [-s]"
+	"       ktopic [-d DIR | -b HOST:PORT] compact NAME [PARTITION] [--map-entries N] [-s]"
 
 static const char help[] =
 "usage: ktopic [-d DIR | -b HOST:PORT] COMMAND ...\n"
@@ -331,23 +331,17 @@ cmd_describe(struct klog_log *d, char **names, int nargs, struct sub *s)
 	return rc;
 }
 
-/* compact one partition or all: embedded only */
+/* compact one partition or all, embedded or through a broker */
 static int
 cmd_compact(struct klog_log *lg, const char *name, int partition, struct sub *s)
 {
 	struct klog_compact_opts o = { 0 };
 	struct klog_compact_stats st;
 	struct klog_config cfg;
-	struct klog_dir *d = klog_log_dir(lg);
 	char err[KLOG_ERRLEN];
 	int i, rc = 0;
 
-	if (!d) {
-		klog_cmd_error("compact: not through a broker (kbrokerd compacts its topics in the "
-		    "background); run it with -d on a directory no kbrokerd serves");
-		return 1;
-	}
-	if (klog_topic_load(d, name, &cfg, err) < 0) {
+	if (klog_log_config(lg, name, &cfg, err) < 0) {
 		klog_cmd_error("%s", err);
 		return 1;
 	}
@@ -360,17 +354,16 @@ cmd_compact(struct klog_log *lg, const char *name, int partition, struct sub *s)
 	o.force = 1;
 	for (i = partition < 0 ? 0 : partition; i < (partition < 0 ? cfg.partitions : partition + 1);
 	    i++) {
-		if (klog_compact_partition(d, name, i, &o, &st, err) < 0) {
+		if (klog_log_compact(lg, name, i, &o, &st, err) < 0) {
 			klog_cmd_error("%s", err);
 			rc = 1;
 			continue;
 		}
 		if (s->stats)
 			printf("%s\t%d\tpasses=%d segments=%d read=%" PRId64 " written=%" PRId64
-			    " records=%" PRId64 " removed=%" PRId64 " tombstones_removed=%" PRId64
-			    " map_bytes=%" PRId64 " cleaned_to=%" PRId64 "\n", name, i, st.passes,
-			    st.segments, st.bytes_read, st.bytes_written, st.records_read,
-			    st.records_removed, st.tombstones_removed, st.map_bytes, st.cleaned_to);
+			    " records=%" PRId64 " removed=%" PRId64 " tombstones_removed=%" PRId64 "\n",
+			    name, i, st.passes, st.segments, st.bytes_read, st.bytes_written,
+			    st.records_read, st.records_removed, st.tombstones_removed);
 	}
 	return rc;
 }

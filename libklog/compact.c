@@ -121,6 +121,7 @@ struct kc {
 	int changed;
 	int sweep;                      /* a forced run looks for expired tombstones */
 	struct klog_compact_stats *st;
+	const struct klog_compact_opts *o;
 };
 
 /* a test stops the run here with SIGKILL (KLOG_TEST_COMPACT_KILL=stage) */
@@ -131,6 +132,12 @@ killpoint(const char *stage)
 
 	if (e && !strcmp(e, stage))
 		raise(SIGKILL);
+}
+
+static int
+stopped(const struct kc *c)
+{
+	return c->o && c->o->stop && *c->o->stop;
 }
 
 static uint64_t
@@ -260,6 +267,12 @@ build_map(struct kc *c, char *err)
 		kseg_walk_init(&w, fd, 0, st.st_size);
 		while ((k = kseg_walk_next(&w)) == 1) {
 			c->st->bytes_read += (int64_t)klog_batch_size(&w.b);
+			if (stopped(c)) {
+				kseg_walk_free(&w);
+				close(fd);
+				errno = ECANCELED;
+				return kerr(err, "partition '%s': compaction stopped", c->pname);
+			}
 			if (klog_batch_last(&w.b) < c->start || !readable(&w.b)) {
 				kseg_walk_skip(&w);
 				continue;
@@ -542,6 +555,11 @@ clean_segment(struct kc *c, struct cseg *s, char *err)
 	kseg_walk_init(&w, fd, 0, st.st_size);
 	while ((k = kseg_walk_next(&w)) == 1) {
 		c->st->bytes_read += (int64_t)klog_batch_size(&w.b);
+		if (stopped(c)) {
+			errno = ECANCELED;
+			kerr(err, "partition '%s': compaction stopped", c->pname);
+			goto out;
+		}
 		if (filter_batch(c, w.p, &w.b, s->base, w.pos, err) < 0)
 			goto out;
 		kseg_walk_skip(&w);
@@ -864,7 +882,11 @@ pass(struct kc *c, int lockfd, char *err)
 		kerr_sys(err, "cannot lock partition '%s'", c->pname);
 		goto undo;
 	}
+	if (c->o && c->o->swap_lock)
+		c->o->swap_lock(c->o->arg, 1);
 	r = swap(c, err);
+	if (c->o && c->o->swap_lock)
+		c->o->swap_lock(c->o->arg, 0);
 	if (lockfd >= 0)
 		flock(lockfd, LOCK_UN);
 	if (r <= 0)
@@ -903,6 +925,7 @@ klog_compact_partition(struct klog_dir *d, const char *topic, int partition,
 	c.partition = partition;
 	c.dfd = c.ofd = -1;
 	c.st = st;
+	c.o = o;
 	c.now = o && o->now_ms ? o->now_ms : klog_now_ms();
 	klog_rec_iter_init0(&c.it);
 	snprintf(c.pname, sizeof c.pname, "%s-%d", topic, partition);
@@ -1027,4 +1050,44 @@ kcompact_refresh(struct klog_part *p)
 	}
 	if (p->rseg + 1 < p->nseg)
 		p->rseg = SIZE_MAX;
+}
+
+int
+klog_log_compact(struct klog_log *lg, const char *topic, int partition,
+    const struct klog_compact_opts *o, struct klog_compact_stats *st, char *err)
+{
+	struct klog_compact_stats one, sum;
+	struct klog_config cfg;
+	struct klog_dir *d = klog_log_dir(lg);
+	int i, lo, hi;
+
+	if (!d)
+		return klog_client_compact(klog_log_client(lg), topic, partition, st, err);
+	if (klog_topic_load(d, topic, &cfg, err) < 0)
+		return -1;
+	if (partition >= cfg.partitions) {
+		errno = ENOENT;
+		return kerr(err, "no such partition '%s-%d' (topic '%s' has %d)", topic, partition,
+		    topic, cfg.partitions);
+	}
+	lo = partition < 0 ? 0 : partition;
+	hi = partition < 0 ? cfg.partitions : partition + 1;
+	memset(&sum, 0, sizeof sum);
+	for (i = lo; i < hi; i++) {
+		if (klog_compact_partition(d, topic, i, o, &one, err) < 0)
+			return -1;
+		sum.passes += one.passes;
+		sum.segments += one.segments;
+		sum.bytes_read += one.bytes_read;
+		sum.bytes_written += one.bytes_written;
+		sum.records_read += one.records_read;
+		sum.records_removed += one.records_removed;
+		sum.tombstones_removed += one.tombstones_removed;
+		if (one.map_bytes > sum.map_bytes)
+			sum.map_bytes = one.map_bytes;
+		sum.cleaned_to = one.cleaned_to;
+	}
+	if (st)
+		*st = sum;
+	return 0;
 }

@@ -373,6 +373,11 @@ struct klog_compact_opts {
 	int nowait;                     /* fail at once if another compaction runs */
 	int broker;                     /* the caller is the kbrokerd holding the locks */
 	int64_t now_ms;                 /* 0: the clock (tombstone horizons) */
+	/* broker: called with 1 before the swap and 0 after, instead of the
+	 * partition's flock (which the broker holds itself) */
+	void (*swap_lock)(void *arg, int lock);
+	void *arg;
+	volatile int *stop;             /* set: give up at the next batch (ECANCELED) */
 };
 struct klog_compact_stats {
 	int passes, segments;           /* passes swapped in, segments replaced */
@@ -383,6 +388,11 @@ struct klog_compact_stats {
 	double dirty_ratio;             /* before the run */
 };
 int klog_compact_partition(struct klog_dir *d, const char *topic, int partition,
+    const struct klog_compact_opts *o, struct klog_compact_stats *st, char *err);
+/* every partition (partition -1) or one, embedded or through a broker
+ * (which runs it in its compaction thread); st sums the partitions */
+struct klog_log;
+int klog_log_compact(struct klog_log *lg, const char *topic, int partition,
     const struct klog_compact_opts *o, struct klog_compact_stats *st, char *err);
 
 /* dump.c: offline listing (kdump); verify.c: checks; repair.c: repair */
@@ -606,6 +616,9 @@ int klog_client_create(struct klog_client *c, const char *topic, int partitions,
 int klog_client_alter(struct klog_client *c, const char *topic, int partitions,
     char **kv, int nkv, char *err);
 int klog_client_delete(struct klog_client *c, const char *topic, char *err);
+/* COMPACT: partition -1 every one; st (passes, segments, bytes and records) from the reply */
+int klog_client_compact(struct klog_client *c, const char *topic, int partition,
+    struct klog_compact_stats *st, char *err);
 /* one klog_part_info per partition (index = partition); caller frees */
 int klog_client_describe(struct klog_client *c, const char *topic,
     struct klog_part_info **parts, int *n, char *err);

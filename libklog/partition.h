@@ -104,7 +104,6 @@ int kp_delete_segment(struct klog_part *p, int64_t base, char *err);
 /* compact.c */
 int kcompact_leftovers(struct klog_part *p, char *err);
 void kcompact_after_roll(struct klog_part *p);
-void kcompact_refresh(struct klog_part *p);
 
 /* partition-sync.c */
 int kp_dir_missing(struct klog_part *p, char *err);
