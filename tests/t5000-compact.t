@@ -207,6 +207,24 @@ test_expect_success 'a writer and readers keep working while compaction runs' '
 	test_cmp expect actual
 '
 
+test_expect_success 'a recovery point inside what compaction removed still opens for writing' '
+	ktopic create rp -c segment.bytes=4096 &&
+	seq -f "a:%g" 1 300 | kproduce -K : -B 200 rp &&
+	rp=$(awk "\$1 == \"rp\" { print \$3 }" "$KLOG_DIR/recovery-point-offset-checkpoint") &&
+	test "$rp" = 300 &&
+	seq -f "a:%g" 301 900 | kproduce -K : -B 200 rp &&
+	ktopic alter rp -c cleanup.policy=compact &&
+	ktopic compact rp &&
+	# a writer that died after the first run left its recovery point behind
+	sed "s/^rp 0 .*/rp 0 300/" "$KLOG_DIR/recovery-point-offset-checkpoint" >ck &&
+	cp ck "$KLOG_DIR/recovery-point-offset-checkpoint" &&
+	echo "b:1" | kproduce -K : rp &&
+	kconsume -e -f "%k %s\n" rp >actual &&
+	test "$(tail -n 1 actual)" = "b 1" &&
+	grep -c "^a " actual >na &&
+	test "$(cat na)" -lt 300
+'
+
 test_expect_success 'kproduce -Z: an empty value is null; without -Z it is empty' '
 	ktopic create zz &&
 	printf "a:\nb:x\n" | kproduce -K : -Z zz &&
