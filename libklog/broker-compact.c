@@ -1,8 +1,8 @@
 /* klog - kbrokerd: log compaction in a thread, in the background and on COMPACT. MIT licence. */
 /*
  * One compaction at a time runs in a thread of its own, so the loop keeps
- * serving.  Every KB_COMPACT_CHECK_MS (Kafka's log.cleaner.backoff.ms) a
- * timer queues every partition of every topic whose cleanup.policy has
+ * serving.  Every KB_COMPACT_CHECK_MS (Kafka's log.cleaner.backoff.ms;
+ * KLOG_COMPACT_CHECK_MS in the environment, for tests) a timer queues every partition of every topic whose cleanup.policy has
  * compact; the thread runs klog_compact_partition on each in turn, which
  * does nothing below min.cleanable.dirty.ratio.  COMPACT TOPIC [PARTITION]
  * queues a forced job in front and pauses its connection (as a request
@@ -55,6 +55,7 @@ struct kb_compactor {
 	struct cjob *queue, *cur;
 	struct cjob *done;              /* COMPACT jobs waiting for their connection */
 	int64_t timer, next_scan;
+	int64_t check_ms;               /* the background check's period */
 	uint64_t jobs, segments, errors;
 	int64_t bytes_read, bytes_written, records_removed;
 };
@@ -236,9 +237,9 @@ tick(struct klog_loop *l, void *data)
 	if (k->running && __atomic_load_n(&k->finished, __ATOMIC_ACQUIRE))
 		reap(b);
 	if (!k->next_scan)
-		k->next_scan = now + KB_COMPACT_CHECK_MS;
+		k->next_scan = now + k->check_ms;
 	if (now >= k->next_scan && !k->queue && !k->running) {
-		k->next_scan = now + KB_COMPACT_CHECK_MS;
+		k->next_scan = now + k->check_ms;
 		for (h = 0; h < THASH; h++)
 			for (t = b->topics[h]; t; t = t->next) {
 				struct klog_config cfg;
@@ -262,10 +263,17 @@ int
 kb_compact_start(struct klog_broker *b, char *err)
 {
 	struct kb_compactor *k = calloc(1, sizeof *k);
+	const char *e = getenv("KLOG_COMPACT_CHECK_MS");
 
 	if (!k)
 		return kerr_sys(err, "compactor");
 	pthread_mutex_init(&k->mu, NULL);
+	/* a test's shorter period (tests/t5010) */
+	k->check_ms = KB_COMPACT_CHECK_MS;
+	if (e && klog_parse_i64(e, &k->check_ms) < 0)
+		k->check_ms = KB_COMPACT_CHECK_MS;
+	if (k->check_ms < 10)
+		k->check_ms = 10;
 	b->compact = k;
 	k->timer = klog_loop_timer(b->loop, KB_COMPACT_POLL_MS, tick, b);
 	return 0;
