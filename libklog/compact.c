@@ -31,7 +31,7 @@
  *     carries a producer id (idempotent producer state): then it stays as
  *     an empty batch (recordsCount 0), as Kafka keeps one.  A batch with
  *     nothing removed and no horizon to set is copied byte for byte; a
- *     segment with nothing removed is not replaced.  Records without a key,
+ *     segment with nothing removed is neither written nor replaced.  Records without a key,
  *     control batches and batches in a codec not built in are kept as they
  *     are.  Damage (a CRC that fails) stops the run: nothing is replaced.
  *  3. Swap, under the partition's writer lock (flock on its directory):
@@ -117,7 +117,8 @@ struct kc {
 	size_t nkeep, capkeep;
 	struct kindex_builder ib;
 	int64_t opos;                   /* bytes of the cleaned segment so far */
-	int ofd;
+	int ifd, ofd;                   /* the segment read, its .cleaned (from the first change) */
+	int64_t obase;
 	int changed;
 	int sweep;                      /* a forced run looks for expired tombstones */
 	struct klog_compact_stats *st;
@@ -336,6 +337,34 @@ flush_out(struct kc *c, char *err)
 	return 0;
 }
 
+/*
+ * The first batch that changes: until then the cleaned segment is the
+ * segment's own bytes, which were not written; now they are (the .cleaned
+ * file is made here, so a segment that does not change costs no write).
+ */
+static int
+first_change(struct kc *c, char *err)
+{
+	char nm[KSEG_NAMELEN];
+	loff_t in = 0;
+
+	if (c->changed)
+		return 0;
+	kseg_name(nm, sizeof nm, c->obase, ".log.cleaned");
+	if ((c->ofd = openat(c->dfd, nm, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644)) < 0)
+		return kerr_sys(err, "cannot create '%s/%s'", c->pname, nm);
+	while (in < c->opos) {
+		ssize_t n = copy_file_range(c->ifd, &in, c->ofd, NULL, (size_t)(c->opos - in), 0);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return kerr_sys(err, "cannot write '%s/%s'", c->pname, nm);
+	}
+	c->st->bytes_written += c->opos;
+	c->changed = 1;
+	return 0;
+}
+
 /* one batch of the cleaned segment */
 static int
 emit(struct kc *c, const unsigned char *p, size_t len, char *err)
@@ -343,7 +372,8 @@ emit(struct kc *c, const unsigned char *p, size_t len, char *err)
 	struct klog_batch b;
 
 	klog_batch_parse(p, len, &b, NULL);
-	if (kindex_builder_add(&c->ib, &b, c->opos) < 0 || klog_buf_append(&c->out, p, len) < 0)
+	if (kindex_builder_add(&c->ib, &b, c->opos) < 0 ||
+	    (c->changed && klog_buf_append(&c->out, p, len) < 0))
 		return kerr_sys(err, "partition '%s': compaction", c->pname);
 	c->opos += (int64_t)len;
 	if (c->out.len >= OUT_FLUSH)
@@ -492,7 +522,8 @@ filter_batch(struct kc *c, const unsigned char *p, const struct klog_batch *b, i
 	c->st->records_removed += removed;
 	if (removed == 0 && (tombs == 0 || has_h))
 		return emit(c, p, klog_batch_size(b), err);
-	c->changed = 1;
+	if (first_change(c, err) < 0)
+		return -1;
 	if (c->nkeep == 0 && b->producer_id < 0)
 		return 0;
 	if (tombs)
@@ -543,11 +574,10 @@ clean_segment(struct kc *c, struct cseg *s, char *err)
 		return -1;
 	s->dev = st.st_dev;
 	s->ino = st.st_ino;
+	c->ifd = fd;
+	c->obase = s->base;
+	c->ofd = -1;
 	kseg_name(nm, sizeof nm, s->base, ".log.cleaned");
-	if ((c->ofd = openat(c->dfd, nm, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644)) < 0) {
-		close(fd);
-		return kerr_sys(err, "cannot create '%s/%s'", c->pname, nm);
-	}
 	kindex_builder_init(&c->ib, s->base, c->cfg.index_interval_bytes);
 	c->opos = 0;
 	c->out.len = 0;
@@ -572,12 +602,12 @@ clean_segment(struct kc *c, struct cseg *s, char *err)
 		damaged(c, s->base, w.pos, w.msg, err);
 		goto out;
 	}
-	if (flush_out(c, err) < 0)
-		goto out;
 	if (!c->changed) {
 		rc = 0;
 		goto out;
 	}
+	if (flush_out(c, err) < 0)
+		goto out;
 	if (fdatasync(c->ofd) < 0) {
 		kerr_sys(err, "cannot sync '%s/%s'", c->pname, nm);
 		goto out;
@@ -598,8 +628,10 @@ out:
 	kseg_walk_free(&w);
 	kindex_builder_free(&c->ib);
 	close(fd);
-	close(c->ofd);
+	if (c->ofd >= 0)
+		close(c->ofd);
 	c->ofd = -1;
+	c->ifd = -1;
 	if (!s->changed)
 		unlink_cleaned(c, s->base);
 	return rc;
@@ -923,7 +955,7 @@ klog_compact_partition(struct klog_dir *d, const char *topic, int partition,
 	c.d = d;
 	c.topic = topic;
 	c.partition = partition;
-	c.dfd = c.ofd = -1;
+	c.dfd = c.ifd = c.ofd = -1;
 	c.st = st;
 	c.o = o;
 	c.now = o && o->now_ms ? o->now_ms : klog_now_ms();
