@@ -31,9 +31,10 @@
  *     carries a producer id (idempotent producer state): then it stays as
  *     an empty batch (recordsCount 0), as Kafka keeps one.  A batch with
  *     nothing removed and no horizon to set is copied byte for byte; a
- *     segment with nothing removed is neither written nor replaced.  Records without a key,
- *     control batches and batches in a codec not built in are kept as they
- *     are.  Damage (a CRC that fails) stops the run: nothing is replaced.
+ *     segment with nothing removed is neither written nor replaced.
+ *     Records without a key, control batches and batches in a codec not
+ *     built in are kept as they are.  Damage (a CRC that fails) stops the
+ *     run: nothing is replaced.
  *  3. Swap, under the partition's writer lock (flock on its directory):
  *     each source segment must still be the file that was read (same
  *     inode), else the pass is abandoned.  Segments are then committed in
