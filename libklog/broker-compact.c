@@ -2,7 +2,8 @@
 /*
  * One compaction at a time runs in a thread of its own, so the loop keeps
  * serving.  Every KB_COMPACT_CHECK_MS (Kafka's log.cleaner.backoff.ms;
- * KLOG_COMPACT_CHECK_MS in the environment, for tests) a timer queues every partition of every topic whose cleanup.policy has
+ * KLOG_COMPACT_CHECK_MS in the environment, for tests) a timer queues
+ * every partition of every topic whose cleanup.policy has
  * compact; the thread runs klog_compact_partition on each in turn, which
  * does nothing below min.cleanable.dirty.ratio.  COMPACT TOPIC [PARTITION]
  * queues a forced job in front and pauses its connection (as a request
@@ -426,7 +427,8 @@ kb_compact_stats(struct klog_broker *b, struct klog_buf *out)
 	    "# HELP klog_compacted_segments_total Segments replaced by compaction.\n"
 	    "# TYPE klog_compacted_segments_total counter\nklog_compacted_segments_total %" PRIu64 "\n"
 	    "# HELP klog_compaction_read_bytes_total Bytes compaction read.\n"
-	    "# TYPE klog_compaction_read_bytes_total counter\nklog_compaction_read_bytes_total %" PRId64 "\n"
+	    "# TYPE klog_compaction_read_bytes_total counter\n"
+	    "klog_compaction_read_bytes_total %" PRId64 "\n"
 	    "# HELP klog_compaction_written_bytes_total Bytes compaction wrote.\n"
 	    "# TYPE klog_compaction_written_bytes_total counter\n"
 	    "klog_compaction_written_bytes_total %" PRId64 "\n"
