@@ -42,8 +42,8 @@ endif
 
 # optional codecs: on when the Debian -dev package is installed
 have = $(shell echo '\#include <$(1)>' | $(CC) -E -x c - >/dev/null 2>&1 && echo 1)
-LDLIBS = -lz -lpthread
-PCLIBS = -lz  # Libs.private: what a static link of libklog.a needs (no threads in it)
+LDLIBS = -lz -lxxhash -lpthread
+PCLIBS = -lz -lxxhash  # Libs.private: what a static link of libklog.a needs (no threads in it)
 ifeq ($(call have,zstd.h),1)
 override CFLAGS += -DHAVE_ZSTD
 LDLIBS += -lzstd
@@ -74,7 +74,7 @@ all: $(BINS) libklog/libklog.a libklog/$(SOFILE) libklog/klog.pc
 
 $(LIBOBJ) $(SERVOBJ): libklog/klog.h libklog/internal.h libklog/kserver.h
 $(filter libklog/broker%,$(SERVOBJ)): libklog/broker.h
-$(filter libklog/partition%,$(LIBOBJ)): libklog/partition.h
+$(filter libklog/partition%,$(LIBOBJ)) libklog/compact.o: libklog/partition.h
 libklog/cmdutil.o: libklog/cmdutil.h
 # one set of objects serves the archive and the shared object
 $(LIBOBJ) $(SERVOBJ): override CFLAGS += -fPIC -fvisibility=hidden
@@ -160,7 +160,7 @@ $(FUZZ:%=tests/fuzz-%): tests/fuzz-%: tests/fuzz-%.c tests/fuzz-obj/libklog.a
 # root.  pkg-config and g++: the embedding test (t0050) builds the man page's
 # example through klog.pc, as C and as C++.  apt waits up to 10 minutes for
 # another apt or dpkg to let go of its locks instead of failing at once.
-DEBS = gcc g++ make libc6-dev pkg-config strace zlib1g-dev libzstd-dev liblz4-dev libsnappy-dev \
+DEBS = gcc g++ make libc6-dev pkg-config strace zlib1g-dev libxxhash-dev libzstd-dev liblz4-dev libsnappy-dev \
 	perl procps time python3
 APT = DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600
 deps:

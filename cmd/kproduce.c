@@ -13,7 +13,7 @@
 #include "klog.h"
 #include "cmdutil.h"
 
-#define SYNOPSIS "kproduce [-d DIR | -b HOST:PORT] [-a ACKS] [-p N] [-k KEY] [-K DELIM] [-D DELIM | -0] [-H key=value]... " \
+#define SYNOPSIS "kproduce [-d DIR | -b HOST:PORT] [-a ACKS] [-p N] [-k KEY] [-K DELIM] [-D DELIM | -0] [-Z] [-H key=value]... " \
 	"[-z CODEC]\n                [-B BYTES] [-l MS] [--create] [-v] [-q] TOPIC [FILE...]"
 
 static const char help[] =
@@ -29,6 +29,7 @@ static const char help[] =
 "  -K, --key-delimiter D    the key is what precedes the first D in each record\n"
 "  -D, --delimiter D        record delimiter (default \\n; escapes \\n \\t \\r \\0 \\\\ \\xNN)\n"
 "  -0                       records end with NUL bytes\n"
+"  -Z                       an empty value is sent as null (a tombstone), as kcat's -Z\n"
 "  -H, --header key=value   a header on every record (repeatable)\n"
 "  -z, --compression CODEC  none, gzip, snappy, lz4, zstd (default: the topic's, else none)\n"
 "  -B, --batch-size BYTES   batch size (default 1000000, at most max.message.bytes)\n"
@@ -150,7 +151,7 @@ main(int argc, char **argv)
 	int64_t v;
 
 	klog_cmd_init("kproduce");
-	while ((c = getopt_long(argc, argv, "d:p:k:K:D:0H:z:B:l:b:a:vqhV", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "d:p:k:K:D:0ZH:z:B:l:b:a:vqhV", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'd':
 			dir = optarg;
@@ -172,6 +173,9 @@ main(int argc, char **argv)
 		case 'D':
 			unescape_opt(optarg, "delimiter", &delim);
 			nul = 0;
+			break;
+		case 'Z':
+			fo.null_empty = 1;
 			break;
 		case '0':
 			nul = 1;

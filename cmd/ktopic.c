@@ -16,7 +16,8 @@
 	"       ktopic [-d DIR | -b HOST:PORT] describe [-H] [NAME...]\n" \
 	"       ktopic [-d DIR | -b HOST:PORT] describe -c NAME...\n" \
 	"       ktopic [-d DIR | -b HOST:PORT] alter NAME [--partitions N] [--config key=value]...\n" \
-	"       ktopic [-d DIR | -b HOST:PORT] delete NAME [--if-exists]"
+	"       ktopic [-d DIR | -b HOST:PORT] delete NAME [--if-exists]\n" \
+	"       ktopic [-d DIR | -b HOST:PORT] compact NAME [PARTITION] [--map-entries N] [-s]"
 
 static const char help[] =
 "usage: ktopic [-d DIR | -b HOST:PORT] COMMAND ...\n"
@@ -36,6 +37,11 @@ static const char help[] =
 "                  add partitions (never fewer), set configuration keys\n"
 "  delete NAME [--if-exists]\n"
 "                  remove the topic and all its data\n"
+"  compact NAME [PARTITION] [--map-entries N] [-s]\n"
+"                  compact a cleanup.policy=compact topic now (every partition\n"
+"                  unless PARTITION): the last record per key is kept; --map-entries\n"
+"                  keys per pass (default 524288, a 16 MiB map); -s/--stats one line\n"
+"                  per partition on stdout\n"
 "\n"
 "  -d, --dir DIR   log directory (default $KLOG_DIR)\n"
 "  -b, --brokers HOST:PORT  through a kbrokerd (default $KLOG_BROKERS)\n"
@@ -45,7 +51,8 @@ static const char help[] =
 "\n"
 "Configuration keys (Kafka's names): segment.bytes, segment.ms, retention.ms,\n"
 "retention.bytes, max.message.bytes, index.interval.bytes, segment.index.bytes,\n"
-"cleanup.policy, message.timestamp.type, compression.type.\n"
+"cleanup.policy (delete, compact, compact,delete), delete.retention.ms,\n"
+"min.cleanable.dirty.ratio, message.timestamp.type, compression.type.\n"
 "Exit 0 on success, 1 on failure, 2 on a usage or configuration error.\n";
 
 static const char *dir, *brokers;
@@ -106,6 +113,8 @@ struct sub {
 	int config_flag;
 	int nul;
 	int no_header;
+	int64_t map_entries;
+	int stats;
 };
 
 static void
@@ -140,6 +149,12 @@ sub_options(const char *cmd, int argc, char **argv, struct sub *s)
 		{ "help", no_argument, NULL, 'h' },
 		{ 0, 0, 0, 0 }
 	};
+	static const struct option compact_opts[] = {
+		{ "map-entries", required_argument, NULL, 'M' },
+		{ "stats", no_argument, NULL, 's' },
+		{ "help", no_argument, NULL, 'h' },
+		{ 0, 0, 0, 0 }
+	};
 	static const struct option delete_opts[] = {
 		{ "if-exists", no_argument, NULL, 'I' },
 		{ "help", no_argument, NULL, 'h' },
@@ -162,6 +177,9 @@ sub_options(const char *cmd, int argc, char **argv, struct sub *s)
 	} else if (!strcmp(cmd, "delete")) {
 		lo = delete_opts;
 		so = "h";
+	} else if (!strcmp(cmd, "compact")) {
+		lo = compact_opts;
+		so = "sh";
 	} else {
 		klog_cmd_error("unknown command '%s'", cmd);
 		klog_cmd_usage(SYNOPSIS);
@@ -188,6 +206,14 @@ sub_options(const char *cmd, int argc, char **argv, struct sub *s)
 			break;
 		case 'H':
 			s->no_header = 1;
+			break;
+		case 'M':
+			if (klog_parse_i64(optarg, &s->map_entries) < 0 || s->map_entries < 1 ||
+			    s->map_entries > ((int64_t)1 << 32))
+				klog_cmd_die(2, "bad --map-entries '%s'", optarg);
+			break;
+		case 's':
+			s->stats = 1;
 			break;
 		case 'h':
 			fputs(help, stdout);
@@ -305,6 +331,43 @@ cmd_describe(struct klog_log *d, char **names, int nargs, struct sub *s)
 	return rc;
 }
 
+/* compact one partition or all, embedded or through a broker */
+static int
+cmd_compact(struct klog_log *lg, const char *name, int partition, struct sub *s)
+{
+	struct klog_compact_opts o = { 0 };
+	struct klog_compact_stats st;
+	struct klog_config cfg;
+	char err[KLOG_ERRLEN];
+	int i, rc = 0;
+
+	if (klog_log_config(lg, name, &cfg, err) < 0) {
+		klog_cmd_error("%s", err);
+		return 1;
+	}
+	if (partition >= cfg.partitions) {
+		klog_cmd_error("no such partition '%s-%d' (topic '%s' has %d)", name, partition, name,
+		    cfg.partitions);
+		return 1;
+	}
+	o.map_entries = s->map_entries;
+	o.force = 1;
+	for (i = partition < 0 ? 0 : partition; i < (partition < 0 ? cfg.partitions : partition + 1);
+	    i++) {
+		if (klog_log_compact(lg, name, i, &o, &st, err) < 0) {
+			klog_cmd_error("%s", err);
+			rc = 1;
+			continue;
+		}
+		if (s->stats)
+			printf("%s\t%d\tpasses=%d segments=%d read=%" PRId64 " written=%" PRId64
+			    " records=%" PRId64 " removed=%" PRId64 " tombstones_removed=%" PRId64 "\n",
+			    name, i, st.passes, st.segments, st.bytes_read, st.bytes_written,
+			    st.records_read, st.records_removed, st.tombstones_removed);
+	}
+	return rc;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -370,6 +433,15 @@ main(int argc, char **argv)
 					rc = 1;
 		} else
 			rc = cmd_describe(d, argv, nargs, &s);
+	} else if (!strcmp(cmd, "compact")) {
+		int64_t part = -1;
+		if (nargs < 1 || nargs > 2)
+			klog_cmd_usage(SYNOPSIS);
+		check_name(argv[0]);
+		if (nargs == 2 && (klog_parse_i64(argv[1], &part) < 0 || part < 0 || part > INT32_MAX))
+			klog_cmd_die(2, "bad partition '%s'", argv[1]);
+		d = klog_cmd_open_log(dir, brokers, 0);
+		rc = cmd_compact(d, argv[0], (int)part, &s);
 	} else {
 		if (nargs != 1)
 			klog_cmd_usage(SYNOPSIS);

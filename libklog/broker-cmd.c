@@ -494,6 +494,9 @@ kb_execute(struct conn *c, struct klog_req *r, unsigned char *payload)
 	case KLOG_V_REPAIR:
 		rc = cmd_repair(c, r, err, &code);
 		break;
+	case KLOG_V_COMPACT:
+		kb_cmd_compact(c, r);
+		break;
 	default:
 		rc = -1;
 		code = "UNKNOWN_COMMAND";

@@ -185,6 +185,7 @@ stats_text(struct klog_broker *b, struct klog_buf *o)
 				    t->name, i, pi.segments);
 			}
 	}
+	kb_compact_stats(b, o);
 }
 
 void

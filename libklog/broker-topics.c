@@ -159,6 +159,8 @@ kb_slot_wait(struct conn *c, struct klog_req *r)
 	struct btopic *t;
 	int64_t p;
 
+	if (r->verb == KLOG_V_COMPACT)
+		return kb_compact_wait(c, r);   /* broker-compact.c */
 	if (r->verb != KLOG_V_PRODUCE && r->verb != KLOG_V_FETCH && r->verb != KLOG_V_OFFSETS &&
 	    r->verb != KLOG_V_TIMEOFFSET)
 		goto run;
@@ -382,8 +384,10 @@ kb_retention(struct klog_broker *b, struct bpart *bp)
 
 	if (!bp->p || klog_part_failed(bp->p))
 		return;
+	kb_compact_lock(b, 1);          /* not while a compaction swaps segments */
 	if (klog_part_retention(bp->p, klog_now_ms(), e) < 0)
 		kb_log(b, LOG_ERR, "%s", e);
+	kb_compact_lock(b, 0);
 	kb_written(b, bp);
 }
 

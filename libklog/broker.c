@@ -295,7 +295,7 @@ klog_broker_run(struct klog_broker *b, char *err)
 	size_t h;
 
 	/* started here, not in open: a caller may fork between the two */
-	if (kb_sync_start(b, err) < 0)
+	if (kb_sync_start(b, err) < 0 || kb_compact_start(b, err) < 0)
 		return -1;
 	kb_log(b, LOG_INFO, "serving '%s' on %s", b->dirpath, b->addr);
 	if (!b->stop && klog_loop_run(b->loop) < 0)
@@ -340,6 +340,7 @@ klog_broker_run(struct klog_broker *b, char *err)
 		kb_conn_close(c);
 	kb_reap(b);
 	/* the last job out, then everything, then recovery points, in one go */
+	kb_compact_stop(b);
 	kb_sync_stop(b);
 	kb_sync_all(b);
 	for (h = 0; h < THASH; h++)
@@ -363,6 +364,7 @@ klog_broker_close(struct klog_broker *b)
 		kb_conn_close(c);
 	kb_reap(b);
 	kb_sfile_release(b);
+	kb_compact_stop(b);
 	kb_sync_stop(b);
 	for (h = 0; h < THASH; h++)
 		while (b->topics[h]) {

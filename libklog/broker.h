@@ -277,6 +277,7 @@ struct klog_broker {
 	uint64_t conns_shed, req_timeouts, trims;
 	unsigned char *secret_pad;      /* the secret, zero-padded to a request line */
 	size_t secret_len;
+	struct kb_compactor *compact;   /* broker-compact.c */
 };
 
 /* broker.c */
@@ -339,6 +340,14 @@ void kb_waiters_fail(struct bpart *bp, const char *code, const char *msg);
 /* broker-cmd.c */
 void kb_execute(struct conn *c, struct klog_req *r, unsigned char *payload);
 int kb_parse_num(const char *s, int64_t min, int64_t max, int64_t *v);
+
+/* broker-compact.c */
+int kb_compact_start(struct klog_broker *b, char *err);
+void kb_compact_stop(struct klog_broker *b);
+void kb_compact_lock(struct klog_broker *b, int lock);
+int kb_compact_wait(struct conn *c, struct klog_req *r);
+void kb_cmd_compact(struct conn *c, struct klog_req *r);
+int kb_compact_stats(struct klog_broker *b, struct klog_buf *out);
 
 /* broker-stats.c */
 void kb_cmd_stats(struct conn *c);

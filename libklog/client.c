@@ -529,6 +529,36 @@ klog_client_delete(struct klog_client *c, const char *topic, char *err)
 	return reply_ok(c, &rp, 0, err);
 }
 
+int
+klog_client_compact(struct klog_client *c, const char *topic, int partition,
+    struct klog_compact_stats *st, char *err)
+{
+	struct klog_reply rp;
+	int64_t v[7];
+	int i;
+
+	if (word_ok(topic, err) < 0 || check(c, err) < 0)
+		return -1;
+	if ((partition < 0 ? send_line(c, NULL, 0, err, "COMPACT %s\n", topic) :
+	    send_line(c, NULL, 0, err, "COMPACT %s %d\n", topic, partition)) < 0 ||
+	    reply_ok(c, &rp, 7, err) < 0)
+		return -1;
+	for (i = 0; i < 7; i++)
+		if (klog_parse_i64(rp.argv[i], &v[i]) < 0)
+			return broken(c, err, "bad COMPACT reply");
+	if (st) {
+		memset(st, 0, sizeof *st);
+		st->passes = (int)v[0];
+		st->segments = (int)v[1];
+		st->bytes_read = v[2];
+		st->bytes_written = v[3];
+		st->records_read = v[4];
+		st->records_removed = v[5];
+		st->tombstones_removed = v[6];
+	}
+	return 0;
+}
+
 struct parts {
 	struct klog_part_info *v;
 	int n;

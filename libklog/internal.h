@@ -257,6 +257,8 @@ void kpart_discard(struct klog_part *p);       /* close with no sync (partition.
  * *rp the recovery point to record then, -1 if none is needed */
 int kpart_idle(const struct klog_part *p, int64_t *rp);
 void kpart_set_config(struct klog_part *p, const struct klog_config *c);
+/* compact.c: sealed segments were replaced, forget what was known of their files */
+void kcompact_refresh(struct klog_part *p);
 int kpart_slice(struct klog_part *p, int64_t offset, size_t max, int64_t limit,
     struct klog_slice *s, char *err);   /* partition-read.c */
 

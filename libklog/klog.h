@@ -243,6 +243,10 @@ struct klog_config {
 	int compact;                    /* cleanup.policy=compact */
 	int log_append_time;            /* message.timestamp.type=LogAppendTime */
 	int compression;                /* compression.type; -1 = producer */
+	/* compaction (compact.c): cleanup.policy=compact sets compact 1,
+	 * "compact,delete" 2 (retention applies too) */
+	int64_t delete_retention_ms;    /* delete.retention.ms: tombstones kept after a clean */
+	double min_cleanable_dirty_ratio;       /* min.cleanable.dirty.ratio */
 };
 void klog_config_defaults(struct klog_config *c);
 /* set one key (Kafka's topic config names); -1 on unknown key or bad value */
@@ -353,6 +357,43 @@ int klog_part_wait(struct klog_part *p, int timeout_ms);
 int klog_part_wait_fd(struct klog_part *p);  /* pollable fd, or -1 */
 /* delete whole old segments by retention.ms and retention.bytes */
 int klog_part_retention(struct klog_part *p, int64_t now_ms, char *err);
+
+/*
+ * compact.c: log compaction of a cleanup.policy=compact topic's partition
+ * (the format and protocol are at the top of compact.c): the last record
+ * of each key survives in the sealed segments, offsets are kept, tombstones
+ * go delete.retention.ms after their first clean.  Progress is the
+ * partition's entry in DIR/cleaner-offset-checkpoint.  Embedded only (a
+ * directory served by kbrokerd: EBUSY); EINVAL for a topic not compacted.
+ */
+#define KLOG_COMPACT_MAP_ENTRIES 524288 /* keys per pass: a 16 MiB map */
+struct klog_compact_opts {
+	int64_t map_entries;            /* keys one pass holds; 0 the default */
+	int force;                      /* even below min.cleanable.dirty.ratio */
+	int nowait;                     /* fail at once if another compaction runs */
+	int broker;                     /* the caller is the kbrokerd holding the locks */
+	int64_t now_ms;                 /* 0: the clock (tombstone horizons) */
+	/* broker: called with 1 before the swap and 0 after, instead of the
+	 * partition's flock (which the broker holds itself) */
+	void (*swap_lock)(void *arg, int lock);
+	void *arg;
+	volatile int *stop;             /* set: give up at the next batch (ECANCELED) */
+};
+struct klog_compact_stats {
+	int passes, segments;           /* passes swapped in, segments replaced */
+	int64_t bytes_read, bytes_written;
+	int64_t records_read, records_removed, tombstones_removed;
+	int64_t map_bytes;              /* the map's allocation */
+	int64_t dirty_start, cleaned_to;        /* the checkpoint before and after */
+	double dirty_ratio;             /* before the run */
+};
+int klog_compact_partition(struct klog_dir *d, const char *topic, int partition,
+    const struct klog_compact_opts *o, struct klog_compact_stats *st, char *err);
+/* every partition (partition -1) or one, embedded or through a broker
+ * (which runs it in its compaction thread); st sums the partitions */
+struct klog_log;
+int klog_log_compact(struct klog_log *lg, const char *topic, int partition,
+    const struct klog_compact_opts *o, struct klog_compact_stats *st, char *err);
 
 /* dump.c: offline listing (kdump); verify.c: checks; repair.c: repair */
 enum {
@@ -510,6 +551,7 @@ struct klog_feed_opts {
 	const void *key;
 	int32_t key_len;
 	int linger_ms;                  /* < 0: 5 */
+	int null_empty;                 /* an empty value is sent as null (a tombstone) */
 };
 int klog_producer_feed(struct klog_producer *pr, int fd, const char *name,
     const struct klog_feed_opts *fo, char *err);
@@ -578,6 +620,9 @@ int klog_client_create(struct klog_client *c, const char *topic, int partitions,
 int klog_client_alter(struct klog_client *c, const char *topic, int partitions,
     char **kv, int nkv, char *err);
 int klog_client_delete(struct klog_client *c, const char *topic, char *err);
+/* COMPACT: partition -1 every one; st (passes, segments, bytes and records) from the reply */
+int klog_client_compact(struct klog_client *c, const char *topic, int partition,
+    struct klog_compact_stats *st, char *err);
 /* one klog_part_info per partition (index = partition); caller frees */
 int klog_client_describe(struct klog_client *c, const char *topic,
     struct klog_part_info **parts, int *n, char *err);

@@ -444,7 +444,11 @@ reach_from(struct klog_part *p, size_t si, int64_t rp, int64_t from, int64_t *po
 		*pos = w.pos;
 		*prev = pl;
 		kseg_walk_free(&w);
-		if (si + 1 == p->nseg && (pl == rp - 1 || (p->cfg.compact && pl < rp)))
+		if (si + 1 == p->nseg && pl == rp - 1)
+			return 1;
+		/* compacted: what followed up to rp may have been removed, in
+		 * this segment or (a sealed one) up to its end */
+		if (p->cfg.compact && pl != KSEG_UNKNOWN && pl < rp)
 			return 1;
 		if (pl == KSEG_UNKNOWN)
 			return 0;

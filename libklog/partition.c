@@ -150,7 +150,8 @@ klog_part_open(struct klog_dir *d, const char *topic, int partition, int flags, 
 			kerr_sys(err, "cannot lock partition '%s'", p->name);
 			goto fail;
 		}
-		if (kp_refresh(p, 1, err) < 0 || klog_part_retention(p, klog_now_ms(), err) < 0 ||
+		if (kcompact_leftovers(p, err) < 0 ||
+		    kp_refresh(p, 1, err) < 0 || klog_part_retention(p, klog_now_ms(), err) < 0 ||
 		    sync_found(p, err) < 0) {
 			flock(p->dfd, LOCK_UN);
 			goto fail;
@@ -361,6 +362,8 @@ roll(struct klog_part *p, char *err)
 	p->pend.end = p->end;
 	p->pend.seg_base = p->end;
 	p->pend.seg_size = 0;
+	if (p->cfg.compact && !(p->flags & KLOG_BROKER))
+		p->compact_due = 1;
 	if (!(p->flags & KLOG_BROKER))
 		return kp_sync_pending(p, err);
 	return 0;
@@ -540,6 +543,11 @@ klog_part_append(struct klog_part *p, unsigned char *batches, size_t len,
 out:
 	if (!p->held)
 		flock(p->dfd, LOCK_UN);
+	if (p->compact_due) {
+		p->compact_due = 0;
+		if (rc == 0)
+			kcompact_after_roll(p);
+	}
 	return rc;
 }
 
@@ -556,8 +564,8 @@ klog_part_retention(struct klog_part *p, int64_t now_ms, char *err)
 	int64_t total = 0;
 	size_t i, drop = 0;
 
-	if (!(p->flags & KLOG_WRITE))
-		return 0;
+	if (!(p->flags & KLOG_WRITE) || p->cfg.compact == 1)
+		return 0;       /* compact alone deletes nothing by age or size */
 	for (i = 0; i < p->nseg; i++)
 		total += p->segs[i].size;
 	while (drop + 1 < p->nseg) {

@@ -86,6 +86,7 @@ struct klog_part {
 	int64_t damage_pos;     /* a reader's end stops at damage here (-1 none) */
 	char damage[KLOG_ERRLEN];
 	int index_missing;      /* the active segment had no .index: rebuild */
+	int compact_due;        /* rolled a compacted topic: compact after the append */
 	/* reader cursor */
 	size_t rseg;
 	int64_t rpos, roff;
@@ -99,6 +100,10 @@ struct klog_part {
 
 /* partition.c */
 int kp_delete_segment(struct klog_part *p, int64_t base, char *err);
+
+/* compact.c */
+int kcompact_leftovers(struct klog_part *p, char *err);
+void kcompact_after_roll(struct klog_part *p);
 
 /* partition-sync.c */
 int kp_dir_missing(struct klog_part *p, char *err);

@@ -530,6 +530,8 @@ record(struct feed *f, const unsigned char *r, size_t n, char *err)
 		key = NULL;
 		klen = -1;
 	}
+	if (fo->null_empty && vlen == 0)
+		vlen = -1;
 	rc = psend(f->pr, f->ts, key, klen, val, vlen, &size, err);
 	if (rc == 1) {
 		report_big(f, size);

@@ -173,6 +173,7 @@ static const struct {
 	[KLOG_V_TIMEOFFSET] = { "TIMEOFFSET", 3, 3, 0 },
 	[KLOG_V_STATS] = { "STATS", 0, 0, 0 },
 	[KLOG_V_REPAIR] = { "REPAIR", 2, 2, 0 },
+	[KLOG_V_COMPACT] = { "COMPACT", 1, 2, 0 },
 };
 
 const char *

@@ -103,6 +103,8 @@ klog_config_defaults(struct klog_config *c)
 	c->compact = 0;
 	c->log_append_time = 0;
 	c->compression = -1;
+	c->delete_retention_ms = 86400000;
+	c->min_cleanable_dirty_ratio = 0.5;
 }
 
 /* compression.type values; "uncompressed" is Kafka's spelling of none */
@@ -145,6 +147,7 @@ static const struct intkey intkeys[] = {
 	IK("max.message.bytes", max_message_bytes, 0, INT32_MAX),
 	IK("index.interval.bytes", index_interval_bytes, 0, INT32_MAX),
 	IK("segment.index.bytes", segment_index_bytes, 8, INT32_MAX),
+	IK("delete.retention.ms", delete_retention_ms, 0, INT64_MAX),
 };
 #undef IK
 
@@ -174,8 +177,20 @@ klog_config_set(struct klog_config *c, const char *key, const char *value, char 
 			c->compact = 0;
 		else if (!strcmp(value, "compact"))
 			c->compact = 1;
+		else if (!strcmp(value, "compact,delete") || !strcmp(value, "delete,compact"))
+			c->compact = 2;
 		else
 			goto bad;
+		return 0;
+	}
+	if (!strcmp(key, "min.cleanable.dirty.ratio")) {
+		char *end;
+		double d;
+		errno = 0;
+		d = strtod(value, &end);
+		if (errno || end == value || *end || !(d >= 0 && d <= 1))
+			goto bad;
+		c->min_cleanable_dirty_ratio = d;
 		return 0;
 	}
 	if (!strcmp(key, "message.timestamp.type")) {
@@ -214,9 +229,11 @@ klog_config_format(const struct klog_config *c, struct klog_buf *out)
 		    (long long)*(const int64_t *)((const char *)c + intkeys[i].off)) < 0)
 			return -1;
 	if (klog_buf_printf(out, "cleanup.policy=%s\n"
+	    "min.cleanable.dirty.ratio=%g\n"
 	    "message.timestamp.type=%s\n"
 	    "compression.type=%s\n",
-	    c->compact ? "compact" : "delete",
+	    c->compact == 2 ? "compact,delete" : c->compact ? "compact" : "delete",
+	    c->min_cleanable_dirty_ratio,
 	    c->log_append_time ? "LogAppendTime" : "CreateTime",
 	    compression_name(c->compression)) < 0)
 		return -1;

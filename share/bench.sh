@@ -72,4 +72,5 @@ report "consume -f '%o %k %s'" "$ns" "$rss" "$cat_ns"
 kconsume -d "$D" -e bench | cmp - "$REC" && echo "# consumed bytes identical to the input"
 
 [ -x "$top/share/bench-remote.sh" ] && "$top/share/bench-remote.sh" "$REC" "$N"
+[ -x "$top/share/bench-compact.sh" ] && "$top/share/bench-compact.sh" "$REC" "$N"
 rm -f "$WORK/cat.out" "$WORK/rss"

@@ -151,7 +151,9 @@ test_config(void)
 	    "max.message.bytes=0\n"
 	    "index.interval.bytes=100\n"
 	    "segment.index.bytes=8\n"
+	    "delete.retention.ms=86400000\n"
 	    "cleanup.policy=compact\n"
+	    "min.cleanable.dirty.ratio=0.5\n"
 	    "message.timestamp.type=LogAppendTime\n"
 	    "compression.type=zstd\n", "format prints every key, partitions first");
 	klog_buf_free(&b);

@@ -102,7 +102,7 @@ test_expect_success EMBEDDED 'a log directory that does not exist: exit 1 naming
 
 test_expect_success 'garbage options: usage on stderr, exit 2, stdout empty' '
 	for cmd in "ktopic --frob list" "ktopic list --frob" "ktopic -Z list" \
-		"kproduce --frob t" "kproduce -Z t" "kproduce -p" "kproduce -B x t" \
+		"kproduce --frob t" "kproduce -% t" "kproduce -p" "kproduce -B x t" \
 		"kproduce -l x t" "kproduce -H nokeyvalue t" "kproduce -D \\q t" \
 		"kconsume --frob t" "kconsume -Z t" "kconsume -c x t" "kconsume -c" \
 		"kconsume -f" "kconsume -o" "kdump --frob x" "kdump -Z x"; do
