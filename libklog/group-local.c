@@ -1280,6 +1280,14 @@ kgl_poll(struct klog_group *g, struct klog_gevent *ev, char *err)
 			k->st = s;
 			g->generation = s.generation;
 		}
+		/* look again when the first reservation runs out */
+		for (size_t i = 0; i < k->st.nm; i++) {
+			const struct kmember *m = &k->st.m[i];
+			int64_t left = m->gone_ms + m->session_ms - klog_now_ms();
+
+			if (m->gone_ms && now + left + 1 < k->next_scan)
+				k->next_scan = now + (left > 0 ? left : 0) + 1;
+		}
 	}
 	/* what we hold that is now another's: REVOKE (or drop if never announced) */
 	for (size_t i = 0; i < k->nown; i++) {

@@ -4,7 +4,7 @@
  *		[-o FILE] [-c T:P]... [-x] TOPIC...
  *		joins, then prints one line per event, flushed:
  *		  joined MEMBER-ID generation N
- *		  assign T P committed C generation N
+ *		  assign T P committed C generation N ms MS     (MS: klog_now_ms)
  *		  revoke T P generation N       (then releases it at once)
  *		  lost T P
  *		-o FILE: the partitions held ("T-P" lines, sorted), rewritten
@@ -186,14 +186,21 @@ main(int argc, char **argv)
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	if (!(lg = klog_log_open(dir, NULL, 0, err)))
 		return fail(err);
-	if (!o.group)
-		return admin(lg, argc - optind, argv + optind);
+	if (!o.group) {
+		int rc = admin(lg, argc - optind, argv + optind);
+
+		klog_log_close(lg);
+		return rc;
+	}
 	o.topics = argv + optind;
 	o.ntopics = (size_t)(argc - optind);
 	signal(SIGTERM, on_term);
 	signal(SIGINT, on_term);
-	if (!(g = klog_group_join(lg, &o, err)))
-		return fail(err);
+	if (!(g = klog_group_join(lg, &o, err))) {
+		fail(err);
+		klog_log_close(lg);
+		return 1;
+	}
 	printf("joined %s generation %d\n", klog_group_member_id(g), (int)klog_group_generation(g));
 	write_held(out);
 	while (!stop) {
@@ -203,6 +210,7 @@ main(int argc, char **argv)
 		if (r < 0) {
 			fail(err);
 			klog_group_free(g);
+			klog_log_close(lg);
 			return 1;
 		}
 		if (r == 0) {
@@ -231,8 +239,9 @@ main(int argc, char **argv)
 		quiet = 0;
 		switch (ev.type) {
 		case KLOG_GEV_ASSIGN:
-			printf("assign %s %d committed %lld generation %d\n", ev.topic, ev.partition,
-			    (long long)ev.committed, (int)klog_group_generation(g));
+			printf("assign %s %d committed %lld generation %d ms %lld\n", ev.topic,
+			    ev.partition, (long long)ev.committed, (int)klog_group_generation(g),
+			    (long long)klog_now_ms());
 			if (nheld < sizeof held / sizeof *held) {
 				snprintf(held[nheld].topic, sizeof held[nheld].topic, "%s", ev.topic);
 				held[nheld++].partition = ev.partition;
@@ -256,8 +265,11 @@ main(int argc, char **argv)
 		write_held(out);
 	}
 	nheld = 0;
-	if (klog_group_leave(g, err) < 0)
-		return fail(err);
+	if (klog_group_leave(g, err) < 0) {
+		fail(err);
+		klog_log_close(lg);
+		return 1;
+	}
 	write_held(out);
 	printf("left\n");
 	klog_log_close(lg);

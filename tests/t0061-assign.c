@@ -28,7 +28,7 @@ static void
 mkmembers(struct kg_member *m, size_t nm, char ids[][8])
 {
 	for (size_t i = 0; i < nm; i++) {
-		snprintf(ids[i], 8, "m%zu", i);
+		snprintf(ids[i], 8, "m%d", (int)(i % 100));
 		m[i] = (struct kg_member){ ids[i], ab, 2 };
 	}
 }
