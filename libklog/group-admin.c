@@ -277,39 +277,6 @@ out:
 	return rc;
 }
 
-int
-kgl_set_offsets(struct klog_dir *d, const char *group, const struct klog_gcommit *c,
-    size_t n, char *err)
-{
-	struct kmember *live = NULL;
-	size_t nlive = 0;
-	int gfd, lfd = -1, rc = -1;
-
-	if (kgf_refuse_broker(d, group, err) < 0)
-		return -1;
-	if ((gfd = kgf_group_open(d, group, 1, err)) < 0)
-		return -1;
-	if ((lfd = kgf_group_lock(gfd, group, err)) < 0)
-		goto out;
-	if (kgf_members_scan(gfd, group, 1, 1, &live, &nlive, err) < 0)
-		goto out;
-	if (nlive) {
-		char who[KLOG_ERRLEN];
-
-		name_members(who, sizeof who / 2, live, nlive);
-		errno = EBUSY;
-		kerr(err, "group '%s' has live members: %s", group, who);
-		goto out;
-	}
-	rc = klog_gstore_commit(d, group, c, n, err);
-out:
-	kgf_members_free(live, nlive);
-	if (lfd >= 0)
-		close(lfd);
-	close(gfd);
-	return rc;
-}
-
 /* remove every entry of a subdirectory, then it */
 static void
 remove_sub(int gfd, const char *sub)
@@ -331,13 +298,74 @@ remove_sub(int gfd, const char *sub)
 	unlinkat(gfd, sub, AT_REMOVEDIR);
 }
 
+/* a group's files and directory (under its lock), and .klog-groups when
+ * it was the last */
+static int
+remove_group(struct klog_dir *d, int gfd, const char *group, char *err)
+{
+	char path[KLOG_GROUP_MAX + 64];
+
+	remove_sub(gfd, "members");
+	remove_sub(gfd, "owners");
+	unlinkat(gfd, "state", 0);
+	unlinkat(gfd, "lock", 0);
+	snprintf(path, sizeof path, GROUPS_DIR "/%s", group);
+	if (unlinkat(d->fd, path, AT_REMOVEDIR) < 0 && errno != ENOENT)
+		return kerr_sys(err, "group '%s': cannot remove '%s'", group, path);
+	unlinkat(d->fd, GROUPS_DIR, AT_REMOVEDIR);
+	return 0;
+}
+
+int
+kgl_set_offsets(struct klog_dir *d, const char *group, const struct klog_gcommit *c,
+    size_t n, char *err)
+{
+	struct kmember *live = NULL;
+	char path[KLOG_GROUP_MAX + 64];
+	struct stat sb;
+	size_t nlive = 0;
+	int gfd, lfd = -1, rc = -1, made;
+
+	if (kgf_refuse_broker(d, group, err) < 0)
+		return -1;
+	/* the group directory and its lock keep members from joining meanwhile */
+	snprintf(path, sizeof path, GROUPS_DIR "/%s", group);
+	made = fstatat(d->fd, path, &sb, 0) < 0;
+	if ((gfd = kgf_group_open(d, group, 1, err)) < 0)
+		return -1;
+	if ((lfd = kgf_group_lock(gfd, group, err)) < 0)
+		goto out;
+	if (kgf_members_scan(gfd, group, 1, 1, &live, &nlive, err) < 0)
+		goto out;
+	if (nlive) {
+		char who[KLOG_ERRLEN];
+
+		name_members(who, sizeof who / 2, live, nlive);
+		errno = EBUSY;
+		kerr(err, "group '%s' has live members: %s", group, who);
+		goto out;
+	}
+	if ((rc = klog_gstore_commit(d, group, c, n, err)) < 0 && made) {
+		int e = errno;
+		char e2[KLOG_ERRLEN];
+
+		remove_group(d, gfd, group, e2);
+		errno = e;
+	}
+out:
+	kgf_members_free(live, nlive);
+	if (lfd >= 0)
+		close(lfd);
+	close(gfd);
+	return rc;
+}
+
 int
 kgl_delete(struct klog_dir *d, const char *group, char *err)
 {
 	struct klog_gcommit *c = NULL;
 	struct kmember *live = NULL;
 	size_t nc = 0, nlive = 0;
-	char path[KLOG_GROUP_MAX + 64];
 	int gfd = -1, lfd = -1, rc = -1;
 
 	if (kgf_refuse_broker(d, group, err) < 0)
@@ -364,20 +392,11 @@ kgl_delete(struct klog_dir *d, const char *group, char *err)
 			goto out;
 		}
 	}
-	if (klog_gstore_delete(d, group, err) < 0 && errno != ENOSYS)
+	/* ENOENT: no commits, only a directory; ENOSYS: gstore.c not built yet */
+	if (klog_gstore_delete(d, group, err) < 0 && errno != ENOSYS && errno != ENOENT)
 		goto out;
-	if (gfd >= 0) {
-		remove_sub(gfd, "members");
-		remove_sub(gfd, "owners");
-		unlinkat(gfd, "state", 0);
-		unlinkat(gfd, "lock", 0);
-		snprintf(path, sizeof path, GROUPS_DIR "/%s", group);
-		if (unlinkat(d->fd, path, AT_REMOVEDIR) < 0 && errno != ENOENT) {
-			kerr_sys(err, "group '%s': cannot remove '%s'", group, path);
-			goto out;
-		}
-		unlinkat(d->fd, GROUPS_DIR, AT_REMOVEDIR);      /* when it was the last */
-	}
+	if (gfd >= 0 && remove_group(d, gfd, group, err) < 0)
+		goto out;
 	rc = 0;
 out:
 	klog_gcommits_free(c, nc);

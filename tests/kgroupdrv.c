@@ -1,11 +1,13 @@
 /* klog - a test member of an embedded consumer group (libklog's group calls). MIT licence. */
 /*
  *	kgroupdrv -d DIR -g GROUP [-s STRATEGY] [-i INSTANCE] [-S SESSION_MS] [-C CLIENT]
- *		[-o FILE] [-c T:P]... [-x] TOPIC...
+ *		[-o FILE] [-c T:P]... [-R OFFSET] [-x] TOPIC...
  *		joins, then prints one line per event, flushed:
  *		  joined MEMBER-ID generation N
  *		  assign T P committed C generation N ms MS     (MS: klog_now_ms)
- *		  revoke T P generation N       (then releases it at once)
+ *		  revoke T P generation N       (then releases it at once; with
+ *		                                  -R, after committing OFFSET for it:
+ *		                                  "commit T-P ok" or an error line)
  *		  lost T P
  *		-o FILE: the partitions held ("T-P" lines, sorted), rewritten
  *		(temp file, rename) at every change; once the group has been
@@ -166,8 +168,9 @@ main(int argc, char **argv)
 	struct klog_group *g;
 	struct klog_log *lg;
 	int opt, ncommits = 0, quit = 0, quiet = 0, settled = 0;
+	long long revoke_commit = -1;
 
-	while ((opt = getopt(argc, argv, "d:g:s:i:S:C:o:c:x")) != -1) {
+	while ((opt = getopt(argc, argv, "d:g:s:i:S:C:o:c:R:x")) != -1) {
 		switch (opt) {
 		case 'd': dir = optarg; break;
 		case 'g': o.group = optarg; break;
@@ -178,6 +181,7 @@ main(int argc, char **argv)
 		case 'o': out = optarg; break;
 		case 'c': if (ncommits < 64) commits[ncommits++] = optarg; break;
 		case 'x': quit = 1; break;
+		case 'R': revoke_commit = atoll(optarg); break;
 		default: return 2;
 		}
 	}
@@ -254,6 +258,16 @@ main(int argc, char **argv)
 			for (size_t i = 0; i < nheld; i++)
 				if (held[i].partition == ev.partition && !strcmp(held[i].topic, ev.topic))
 					held[i] = held[--nheld];
+			if (ev.type == KLOG_GEV_REVOKE && revoke_commit >= 0) {
+				struct klog_gcommit c = { (char *)ev.topic, ev.partition,
+				    revoke_commit, 0 };
+
+				if (klog_group_commit(g, &c, 1, err) == 0)
+					printf("commit %s-%d ok\n", ev.topic, ev.partition);
+				else
+					printf("commit %s-%d %s: %s\n", ev.topic, ev.partition,
+					    errname(errno), err);
+			}
 			if (ev.type == KLOG_GEV_REVOKE &&
 			    klog_group_release(g, ev.topic, ev.partition, err) < 0) {
 				fail(err);
