@@ -94,6 +94,7 @@ struct kgl {
 	int ino;                        /* inotify, -1 none */
 	int64_t next_scan;
 	int lost;                       /* our member file vanished: LOST everything, rejoin */
+	int reconcile;                  /* a new state read: compare what we hold with it */
 	char **topics;
 	size_t ntopics;
 	char strategy[16];
@@ -1079,6 +1080,7 @@ dup:;
 		memset(&k->st, 0, sizeof k->st);
 	g->generation = k->st.generation;
 	g->interval_ms = POLL_MS;
+	k->reconcile = 1;
 	k->next_scan = mono_ms() + SCAN_MS;
 	return 0;
 fail:
@@ -1121,13 +1123,13 @@ assigned_to_me(struct klog_group *g, struct kgl *k, const char *topic, int p)
 /* the partitions now ours that we do not hold yet: open, try the lock;
  * those taken get the committed offsets, read once after the locks */
 static int
-take_partitions(struct klog_group *g, struct kgl *k, char *err)
+take_partitions(struct klog_group *g, struct kgl *k, int full, char *err)
 {
 	struct klog_gcommit *c = NULL;
 	size_t nc = 0;
 	int taken = 0;
 
-	for (size_t i = 0; i < k->st.ntp; i++) {
+	for (size_t i = 0; full && i < k->st.ntp; i++) {
 		const struct kg_tp *tp = &k->st.tp[i];
 		struct owned *o;
 
@@ -1152,9 +1154,11 @@ take_partitions(struct klog_group *g, struct kgl *k, char *err)
 			}
 			k->nown++;
 		}
-		if (o->st != P_PENDING)
-			continue;
-		if (flock(o->fd, LOCK_EX | LOCK_NB) == 0) {
+	}
+	for (size_t i = 0; i < k->nown; i++) {
+		struct owned *o = &k->own[i];
+
+		if (o->st == P_PENDING && flock(o->fd, LOCK_EX | LOCK_NB) == 0) {
 			o->st = P_NEW;
 			taken++;
 		}
@@ -1279,6 +1283,7 @@ kgl_poll(struct klog_group *g, struct klog_gevent *ev, char *err)
 			kgf_state_free(&k->st);
 			k->st = s;
 			g->generation = s.generation;
+			k->reconcile = 1;
 		}
 		/* look again when the first reservation runs out */
 		for (size_t i = 0; i < k->st.nm; i++) {
@@ -1289,8 +1294,9 @@ kgl_poll(struct klog_group *g, struct klog_gevent *ev, char *err)
 				k->next_scan = now + (left > 0 ? left : 0) + 1;
 		}
 	}
-	/* what we hold that is now another's: REVOKE (or drop if never announced) */
-	for (size_t i = 0; i < k->nown; i++) {
+	/* after a new state, what we hold that is now another's: REVOKE (or
+	 * drop if never announced); then what is now ours is tracked */
+	for (size_t i = 0; k->reconcile && i < k->nown; i++) {
 		struct owned *o = &k->own[i];
 
 		if (assigned_to_me(g, k, o->topic, o->partition))
@@ -1304,8 +1310,9 @@ kgl_poll(struct klog_group *g, struct klog_gevent *ev, char *err)
 			i--;
 		}
 	}
-	if (take_partitions(g, k, err) < 0)
+	if (take_partitions(g, k, k->reconcile, err) < 0)
 		return -1;
+	k->reconcile = 0;
 	for (size_t i = 0; i < k->nown; i++) {
 		struct owned *o = &k->own[i];
 
