@@ -52,7 +52,10 @@
  *
  * A commit is fenced: every partition in it must be held by this member
  * (its lock, on the file still at that name), else ESTALE and nothing is
- * written.  A member that hangs keeps its locks: embedded groups have no
+ * written.  A member whose own file was removed (by hand) is dropped from
+ * state like a dead one, so its partitions are REVOKEd (it still holds
+ * their locks, so committing them is safe); when it finds its file gone
+ * it reports anything still held as LOST and joins again.  A member that hangs keeps its locks: embedded groups have no
  * session timeout for a live process.  Descriptors are close-on-exec; a
  * child forked without exec shares the locks.
  */
