@@ -67,7 +67,7 @@ LIBOBJ = $(LIBSRC:.c=.o)
 SERVOBJ = $(SERVSRC:.c=.o)
 KLIBS = libklog/libkserver.a libklog/libklog.a
 CTESTS = $(patsubst %.c,%.t,$(sort $(wildcard tests/t*.c)))
-HELPERS = tests/ktest tests/kbclient tests/notify-listen tests/kbatch tests/libfault.so \
+HELPERS = tests/ktest tests/kbclient tests/notify-listen tests/kbatch tests/kgroupdrv tests/libfault.so \
 	tests/kpowercut tests/kfaultprobe
 
 all: $(BINS) libklog/libklog.a libklog/$(SOFILE) libklog/klog.pc
@@ -75,6 +75,7 @@ all: $(BINS) libklog/libklog.a libklog/$(SOFILE) libklog/klog.pc
 $(LIBOBJ) $(SERVOBJ): libklog/klog.h libklog/internal.h libklog/kserver.h
 $(filter libklog/broker%,$(SERVOBJ)): libklog/broker.h
 $(filter libklog/partition%,$(LIBOBJ)) libklog/compact.o: libklog/partition.h
+$(filter libklog/group%,$(LIBOBJ)): libklog/group.h libklog/group-local.h
 libklog/cmdutil.o: libklog/cmdutil.h
 # one set of objects serves the archive and the shared object
 $(LIBOBJ) $(SERVOBJ): override CFLAGS += -fPIC -fvisibility=hidden
@@ -106,7 +107,7 @@ tests/%.t: tests/%.c tests/tap.h tests/kbatch.h $(KLIBS)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(KLIBS) $(LDLIBS)
 tests/ktest: tests/ktest.c $(KLIBS)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(KLIBS) $(LDLIBS)
-tests/kbclient tests/notify-listen tests/kbatch: %: %.c tests/kbatch.h $(KLIBS)
+tests/kbclient tests/notify-listen tests/kbatch tests/kgroupdrv: %: %.c tests/kbatch.h $(KLIBS)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(KLIBS) $(LDLIBS)
 # the fault and power-loss shim (LD_PRELOAD): never sanitized, it must load into anything
 tests/libfault.so: tests/fault.c tests/shadow.h
