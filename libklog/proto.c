@@ -173,6 +173,16 @@ static const struct {
 	[KLOG_V_TIMEOFFSET] = { "TIMEOFFSET", 3, 3, 0 },
 	[KLOG_V_STATS] = { "STATS", 0, 0, 0 },
 	[KLOG_V_REPAIR] = { "REPAIR", 2, 2, 0 },
+	[KLOG_V_JOIN] = { "JOIN", 9, 9, 0 },
+	[KLOG_V_HEARTBEAT] = { "HEARTBEAT", 3, 4, 0 },
+	[KLOG_V_COMMIT] = { "COMMIT", 4, 4, 1 },
+	[KLOG_V_RELEASE] = { "RELEASE", 5, KLOG_PROTO_MAX_ARGS - 1, 0 },
+	[KLOG_V_LEAVE] = { "LEAVE", 2, 2, 0 },
+	[KLOG_V_COMMITTED] = { "COMMITTED", 1, 1, 0 },
+	[KLOG_V_GROUPS] = { "GROUPS", 0, 0, 0 },
+	[KLOG_V_DESCRIBEGROUP] = { "DESCRIBEGROUP", 1, 1, 0 },
+	[KLOG_V_SETOFFSETS] = { "SETOFFSETS", 2, 2, 1 },
+	[KLOG_V_DELETEGROUP] = { "DELETEGROUP", 1, 1, 0 },
 };
 
 const char *
