@@ -749,7 +749,7 @@ struct klog_gpart_info {
 	int owner;                      /* index into members, -1 none */
 };
 struct klog_group_info {
-	char state[16];                 /* "Empty", "Stable", "PreparingRebalance", "Dead" */
+	char state[24];                 /* "Empty", "Stable", "PreparingRebalance", "Dead" */
 	int32_t generation;
 	char strategy[16];
 	struct klog_gmember_info *members;

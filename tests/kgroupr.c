@@ -8,7 +8,7 @@
  *		partition at once ("released TOPIC PARTITION") unless -m.
  *		Commands on stdin, one a line:
  *		  commit TOPIC PARTITION OFFSET  "commit ok" or "commit ERRNO_NAME"
- *		  release TOPIC PARTITION        "release ok" or "release ERRNO_NAME"
+ *		  release TOPIC PARTITION        "released TOPIC PARTITION" or "release ERRNO_NAME"
  *		  owned                          "owned T:P ..." (sorted) or "owned -"
  *		  gen                            "gen GENERATION MEMBER"
  *		  hang / wake                    stop / resume polling (no heartbeats)
@@ -129,7 +129,7 @@ command(struct klog_group *g, char *line, int *hung)
 			printf("release %s %s\n", ename(errno), err);
 		else {
 			own_del(w[1], atoi(w[2]));
-			printf("release ok\n");
+			printf("released %s %d\n", w[1], atoi(w[2]));
 		}
 	} else if (!strcmp(w[0], "owned")) {
 		int i;
