@@ -301,6 +301,43 @@ load_record(struct klog_broker *b, int part, const struct klog_record *rec)
 	gfree(G, &r);
 }
 
+/*
+ * A sync of the group's partition of __consumer_offsets failed: what was
+ * written after its durable end may never reach the disk, so the cache of
+ * its groups is read again, up to that end (once per failure; REPAIR cuts
+ * the rest).
+ */
+static void
+failed_check(struct klog_broker *b, int part)
+{
+	struct kbg *G = b->groups;
+	struct kbg_group *g;
+	struct btopic *t;
+	struct bpart *bp;
+	size_t i;
+
+	if (!(t = kb_topic_find(b, KLOG_OFFSETS_TOPIC)) || part >= t->np)
+		return;
+	bp = t->parts[part];
+	if (!bp->p || !klog_part_failed(bp->p)) {
+		G->failed[part] = 0;
+		return;
+	}
+	if (G->failed[part] || !G->loaded[part])
+		return;
+	G->failed[part] = 1;
+	G->loaded[part] = 0;
+	for (g = G->groups; g; g = g->next)
+		if (gpart(g->name) == part) {
+			for (i = 0; i < g->ncm; i++)
+				free(g->cm[i].topic);
+			g->ncm = 0;
+			g->has_meta = 0;
+		}
+	kb_log(b, LOG_WARNING, "%s-%d failed: committed offsets read again up to its durable "
+	    "end %" PRId64, KLOG_OFFSETS_TOPIC, part, bp->durable);
+}
+
 /* read one partition of __consumer_offsets into the cache, once */
 static int
 load_part(struct klog_broker *b, int part, const char **code, char *err)
@@ -311,9 +348,10 @@ load_part(struct klog_broker *b, int part, const char **code, char *err)
 	struct klog_part_info pi;
 	struct bpart *bp;
 	char ps[16];
-	int64_t off;
+	int64_t off, end;
 	int rc = -1;
 
+	failed_check(b, part);
 	if (G->loaded[part])
 		return 0;
 	if (!klog_topic_exists(b->d, KLOG_OFFSETS_TOPIC)) {
@@ -328,8 +366,12 @@ load_part(struct klog_broker *b, int part, const char **code, char *err)
 		*code = "STORAGE_ERROR";
 		return -1;
 	}
+	/* a failed partition: only what was synced counts */
+	end = pi.log_end;
+	if (klog_part_failed(bp->p) && bp->durable < end)
+		end = bp->durable;
 	klog_rec_iter_init0(&it);
-	for (off = pi.log_start; off < pi.log_end;) {
+	for (off = pi.log_start; off < end;) {
 		size_t pos = 0;
 		ssize_t n;
 		buf.len = 0;
@@ -353,7 +395,7 @@ load_part(struct klog_broker *b, int part, const char **code, char *err)
 			else if (!(bt.attributes & KLOG_ATTR_CONTROL)) {
 				int r;
 				while ((r = klog_rec_iter_next(&it, &rec, err)) == 1)
-					if (rec.offset >= off)
+					if (rec.offset >= off && rec.offset < end)
 						load_record(b, part, &rec);
 				if (r < 0)
 					kb_log(b, LOG_WARNING, "%s-%d: batch at offset %" PRId64 ": %s",

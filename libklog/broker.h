@@ -382,6 +382,7 @@ struct kbg_group {
 struct kbg {
 	struct kbg_group *groups;
 	unsigned char loaded[KLOG_OFFSETS_PARTITIONS];
+	unsigned char failed[KLOG_OFFSETS_PARTITIONS];  /* its sync failed: cache read again */
 	int64_t timer;
 	uint64_t seq;
 	int fb_codec;                   /* offsets.c is a placeholder: broker-gcompat.c decodes */
