@@ -344,7 +344,8 @@ parse_lines(const unsigned char *data, size_t len, int64_t minoff, char **txt,
 		*code = "INTERNAL";
 		return kerr_sys(err, "commit");
 	}
-	memcpy(s, data, len);
+	if (len)
+		memcpy(s, data, len);
 	s[len] = 0;
 	for (p = strtok_r(s, "\n", &save); p; p = strtok_r(NULL, "\n", &save)) {
 		char *w[4], *q = p, *sv = NULL;

@@ -675,7 +675,8 @@ tp_build(struct klog_broker *b, struct kbg_group *g, struct kg_tp **tpo, size_t 
 	for (i = k = 0; i < g->nm; i++)
 		for (j = 0; j < g->m[i]->ntopics; j++)
 			names[k++] = g->m[i]->topics[j];
-	qsort(names, nn, sizeof *names, kbg_strcmpp);
+	if (nn)
+		qsort(names, nn, sizeof *names, kbg_strcmpp);
 	for (i = 0; i < nn; i++) {
 		struct btopic *t;
 		if (i && !strcmp(names[i], names[i - 1]))

@@ -110,14 +110,15 @@ join(struct klog_log *lg, struct klog_group_opts *o)
 	return g;
 }
 
-static void
+/* 1: the member left */
+static int
 command(struct klog_group *g, char *line, int *hung)
 {
 	char w[4][256];
 	int n = sscanf(line, "%255s %255s %255s %255s", w[0], w[1], w[2], w[3]);
 
 	if (n < 1)
-		return;
+		return 0;
 	if (!strcmp(w[0], "commit") && n == 4) {
 		struct klog_gcommit c = { w[1], atoi(w[2]), strtoll(w[3], NULL, 10), 0 };
 		if (klog_group_commit(g, &c, 1, err) < 0)
@@ -148,9 +149,10 @@ command(struct klog_group *g, char *line, int *hung)
 		if (klog_group_leave(g, err) < 0)
 			die();
 		printf("left\n");
-		exit(0);
+		return 1;
 	} else
 		printf("unknown command\n");
+	return 0;
 }
 
 static int
@@ -213,7 +215,8 @@ member(struct klog_log *lg, int argc, char **argv, int manual, struct klog_group
 			in[nin] = 0;
 			while ((nl = strchr(in, '\n'))) {
 				*nl = 0;
-				command(g, in, &hung);
+				if (command(g, in, &hung))
+					return 0;
 				fflush(stdout);
 				nin -= (size_t)(nl + 1 - in);
 				memmove(in, nl + 1, nin + 1);
@@ -266,7 +269,9 @@ main(int argc, char **argv)
 			default: usage();
 			}
 		}
-		return member(lg, np, pos, manual, &o);
+		c = member(lg, np, pos, manual, &o);
+		klog_log_close(lg);
+		return c;
 	}
 	if (!strcmp(argv[0], "list") && argc == 1) {
 		char **names;
