@@ -40,6 +40,61 @@ put_str(struct klog_buf *b, const char *s)
 	klog_buf_append(b, s ? s : "", n);
 }
 
+static void
+put_nstr(struct klog_buf *b, const char *s)
+{
+	unsigned char l[2] = { 0xff, 0xff };
+
+	if (s)
+		put_str(b, s);
+	else
+		klog_buf_append(b, l, 2);
+}
+
+static void
+put_bytes(struct klog_buf *b, const unsigned char *p, int32_t n)
+{
+	unsigned char l[4];
+
+	put32(l, (uint32_t)(p ? n : -1));
+	klog_buf_append(b, l, 4);
+	if (p && n > 0)
+		klog_buf_append(b, p, (size_t)n);
+}
+
+/* GroupMetadataValue v3 */
+static int
+group_value(const struct klog_orec *r, struct klog_buf *v)
+{
+	unsigned char x[8];
+	int i;
+
+	put16(x, 3);
+	klog_buf_append(v, x, 2);
+	put_str(v, r->protocol_type);
+	put32(x, (uint32_t)r->generation);
+	klog_buf_append(v, x, 4);
+	put_nstr(v, r->protocol);
+	put_nstr(v, r->leader);
+	put64(x, (uint64_t)r->state_ts);
+	klog_buf_append(v, x, 8);
+	put32(x, (uint32_t)r->nmembers);
+	klog_buf_append(v, x, 4);
+	for (i = 0; i < r->nmembers; i++) {
+		const struct klog_omember *m = &r->members[i];
+		put_str(v, m->member_id);
+		put_nstr(v, m->instance_id);
+		put_str(v, m->client_id);
+		put_str(v, m->client_host);
+		put32(x, (uint32_t)m->rebalance_timeout);
+		put32(x + 4, (uint32_t)m->session_timeout);
+		klog_buf_append(v, x, 8);
+		put_bytes(v, m->subscription, m->subscription_len);
+		put_bytes(v, m->assignment, m->assignment_len);
+	}
+	return 0;
+}
+
 int
 kbg_fb_encode(const struct klog_orec *r, struct klog_buf *key, struct klog_buf *val, char *err)
 {
@@ -55,10 +110,8 @@ kbg_fb_encode(const struct klog_orec *r, struct klog_buf *key, struct klog_buf *
 	}
 	if (r->value_version < 0)
 		return 0;
-	if (r->kind != KLOG_OREC_COMMIT) {
-		errno = ENOTSUP;
-		return kerr(err, "group '%s': group metadata values need offsets.c", r->group);
-	}
+	if (r->kind != KLOG_OREC_COMMIT)
+		return group_value(r, val);
 	put16(x, 3);
 	klog_buf_append(val, x, 2);
 	put64(x, (uint64_t)r->offset);
@@ -122,8 +175,20 @@ kbg_fb_decode(const void *key, int32_t klen, const void *val, int32_t vlen, stru
 	if (get_str(&p, end, &r->group) < 0 || !r->group)
 		goto bad;
 	if (kv == 2) {
+		char *pt = NULL;
 		r->kind = KLOG_OREC_GROUP;
 		r->value_version = val && vlen >= 2 ? (int16_t)get16(val) : -1;
+		if (r->value_version < 0)
+			return 0;
+		/* the generation only: what the coordinator takes from it */
+		p = (const unsigned char *)val + 2;
+		end = (const unsigned char *)val + vlen;
+		if (get_str(&p, end, &pt) < 0 || end - p < 4) {
+			free(pt);
+			goto bad;
+		}
+		free(pt);
+		r->generation = (int32_t)get32(p);
 		return 0;
 	}
 	r->kind = KLOG_OREC_COMMIT;

@@ -287,8 +287,12 @@ load_record(struct klog_broker *b, int part, const struct klog_record *rec)
 	}
 	if ((r.kind == KLOG_OREC_COMMIT || r.kind == KLOG_OREC_GROUP) && r.group &&
 	    klog_group_name_check(r.group, err) == 0 && (g = group_find(G, r.group, 1))) {
-		if (r.kind == KLOG_OREC_GROUP)
+		if (r.kind == KLOG_OREC_GROUP) {
 			g->has_meta = r.value_version >= 0;
+			/* generations go on from the last recorded */
+			if (g->has_meta && !g->nm && r.generation > g->generation)
+				g->generation = r.generation;
+		}
 		else if (!r.topic || klog_topic_name_check(r.topic, err) < 0 || r.partition < 0 ||
 		    (r.value_version >= 0 && r.offset < 0))
 			kb_log(b, LOG_WARNING, "%s-%d: record at offset %" PRId64 " skipped: bad "
@@ -722,6 +726,7 @@ kbg_rebalance(struct klog_broker *b, struct kbg_group *g)
 	size_t ntp = 0, i;
 
 	g->generation++;
+	g->meta_dirty = 1;
 	for (i = 0; i < g->nm; i++)
 		g->m[i]->ver++;
 	if (tp_build(b, g, &tp, &ntp) < 0)
@@ -794,6 +799,146 @@ kbg_member_remove(struct klog_broker *b, struct kbg_group *g, size_t at, const c
 		tp_clear(g);
 }
 
+static void
+bput_str(struct klog_buf *b, const char *s)
+{
+	unsigned char l[2];
+	size_t n = strlen(s);
+
+	put16(l, (uint16_t)n);
+	klog_buf_append(b, l, 2);
+	klog_buf_append(b, s, n);
+}
+
+static void
+bput32(struct klog_buf *b, int32_t v)
+{
+	unsigned char x[4];
+
+	put32(x, (uint32_t)v);
+	klog_buf_append(b, x, 4);
+}
+
+/* ConsumerProtocol Subscription v0 and Assignment v0 (the generation's
+ * targets), as a Java consumer group's metadata holds them (no user data) */
+static void
+proto_member(struct kbg_group *g, const struct kbg_member *m, struct klog_buf *sub,
+    struct klog_buf *asg)
+{
+	unsigned char v0[2] = { 0, 0 };
+	size_t i, j, nt = 0;
+
+	klog_buf_append(sub, v0, 2);
+	bput32(sub, (int32_t)m->ntopics);
+	for (i = 0; i < m->ntopics; i++)
+		bput_str(sub, m->topics[i]);
+	bput32(sub, -1);
+	for (i = 0; i < g->ntp; i = j) {
+		int own = 0;
+		for (j = i; j < g->ntp && !strcmp(g->tp[j].topic, g->tp[i].topic); j++)
+			own |= g->target[j] == m;
+		nt += own;
+	}
+	klog_buf_append(asg, v0, 2);
+	bput32(asg, (int32_t)nt);
+	for (i = 0; i < g->ntp; i = j) {
+		int32_t np = 0;
+		for (j = i; j < g->ntp && !strcmp(g->tp[j].topic, g->tp[i].topic); j++)
+			np += g->target[j] == m;
+		if (!np)
+			continue;
+		bput_str(asg, g->tp[i].topic);
+		bput32(asg, np);
+		for (j = i; j < g->ntp && !strcmp(g->tp[j].topic, g->tp[i].topic); j++)
+			if (g->target[j] == m)
+				bput32(asg, g->tp[j].partition);
+	}
+	bput32(asg, -1);
+}
+
+/*
+ * The group's metadata record (key 2, value 3) for its current
+ * generation, as Kafka's coordinator writes it; from the loop's timer,
+ * never from inside a request, and only once __consumer_offsets exists
+ * (its first commit makes it).  Not waited for: group commit syncs it.
+ */
+static void
+meta_write(struct klog_broker *b, struct kbg_group *g)
+{
+	struct kbg *G = b->groups;
+	struct klog_omember *om = NULL;
+	struct klog_buf *mb = NULL, k = { 0 }, v = { 0 };
+	struct klog_builder bb;
+	struct klog_orec r;
+	struct bpart *bp;
+	const char *code = "INTERNAL";
+	char err[KLOG_ERRLEN] = "out of memory";
+	unsigned char *data;
+	size_t len, i;
+	int64_t first, last;
+
+	g->meta_dirty = 0;
+	if (b->draining || !b->syncer || !kb_topic_find(b, KLOG_OFFSETS_TOPIC))
+		return;
+	klog_builder_init(&bb, KLOG_CODEC_NONE);
+	if (g->nm && (!(om = calloc(g->nm, sizeof *om)) || !(mb = calloc(2 * g->nm, sizeof *mb))))
+		goto fail;
+	for (i = 0; i < g->nm; i++) {
+		struct kbg_member *m = g->m[i];
+		proto_member(g, m, &mb[2 * i], &mb[2 * i + 1]);
+		om[i].member_id = m->id;
+		om[i].instance_id = m->instance;
+		om[i].client_id = m->client_id;
+		om[i].client_host = m->host;
+		om[i].rebalance_timeout = m->session_ms;
+		om[i].session_timeout = m->session_ms;
+		om[i].subscription = mb[2 * i].data;
+		om[i].subscription_len = (int32_t)mb[2 * i].len;
+		om[i].assignment = mb[2 * i + 1].data;
+		om[i].assignment_len = (int32_t)mb[2 * i + 1].len;
+	}
+	memset(&r, 0, sizeof r);
+	r.kind = KLOG_OREC_GROUP;
+	r.key_version = 2;
+	r.value_version = 3;
+	r.group = g->name;
+	r.protocol_type = "consumer";
+	r.generation = g->generation;
+	r.protocol = g->nm ? g->strategy : NULL;
+	r.leader = g->nm ? g->m[0]->id : NULL;
+	r.state_ts = klog_now_ms();
+	r.members = om;
+	r.nmembers = (int)g->nm;
+	r.leader_epoch = -1;
+	r.expire_ts = -1;
+	if (genc(&r, &k, &v, err) < 0 || !(bp = offsets_part(b, g->name, &code, err)))
+		goto fail;
+	if (klog_builder_add(&bb, r.state_ts, k.data, (int32_t)k.len, v.data, (int32_t)v.len,
+	    NULL, 0) < 0 || klog_builder_finish(&bb, &data, &len, err) < 0)
+		goto fail;
+	if (klog_part_append(bp->p, data, len, &first, &last, err) < 0) {
+		kb_written(b, bp);
+		goto fail;
+	}
+	bp->log_end = last + 1;
+	kb_written(b, bp);
+	g->has_meta = 1;
+	goto out;
+fail:
+	if (!G->meta_warned)
+		kb_log(b, LOG_WARNING, "group '%s': generation %d not recorded: %s", g->name,
+		    g->generation, err);
+	G->meta_warned = 1;
+out:
+	for (i = 0; mb && i < 2 * g->nm; i++)
+		klog_buf_free(&mb[i]);
+	free(mb);
+	free(om);
+	klog_buf_free(&k);
+	klog_buf_free(&v);
+	klog_builder_free(&bb);
+}
+
 static int64_t
 session_timer(struct klog_loop *l, void *data)
 {
@@ -825,6 +970,8 @@ session_timer(struct klog_loop *l, void *data)
 			if (want != g->ntp)
 				kbg_rebalance(b, g);
 		}
+		if (g->meta_dirty)
+			meta_write(b, g);
 		kbg_group_gc(b->groups, g);
 	}
 	return TICK_MS;

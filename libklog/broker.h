@@ -376,6 +376,7 @@ struct kbg_group {
 	struct kbg_commit *cm;          /* sorted by topic and partition */
 	size_t ncm;
 	int has_meta;                   /* a group metadata record is live */
+	int meta_dirty;                 /* a new generation to record */
 	struct kbg_group *next;
 };
 
@@ -386,6 +387,7 @@ struct kbg {
 	int64_t timer;
 	uint64_t seq;
 	int fb_codec;                   /* offsets.c is a placeholder: broker-gcompat.c decodes */
+	int meta_warned;
 };
 void kb_group_cmd(struct conn *c, struct klog_req *r, unsigned char *payload, int64_t t0);
 void kb_group_conn_closed(struct conn *c);

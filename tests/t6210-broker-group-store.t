@@ -108,6 +108,7 @@ test_expect_success 'a static member that does not come back is removed after it
 test_expect_success 'commits survive a clean stop of the broker (SIGTERM)' '
 	say 6 "commit t 4 6" &&
 	test_wait_line s2.out "^commit ok" &&
+	ask s2 6 gen gen | cut -d" " -f2 >gen.before &&
 	printf "COMMITTED gs\nQUIT\n" | talk >before &&
 	stop_broker b &&
 	exec 6>&- &&
@@ -117,10 +118,12 @@ test_expect_success 'commits survive a clean stop of the broker (SIGTERM)' '
 	grep "^t	4	6$" after
 '
 
-test_expect_success 'a new member starts from the commit' '
+test_expect_success 'a new member starts from the commit, in a later generation' '
 	member r1 5 gs t &&
 	test_poll holds_n 6 r1 &&
-	grep "^assign t 4 6$" r1.out
+	grep "^assign t 4 6$" r1.out &&
+	# the generation goes on from the last one recorded (group metadata)
+	test $(sed -n "s/^joined [^ ]* //p" r1.out) -gt $(cat gen.before)
 '
 
 test_expect_success 'commits acknowledged before a SIGKILL of the broker survive it' '
