@@ -36,7 +36,14 @@
  * coordinator caches the committed offsets: a group's partition of
  * __consumer_offsets is read once, at the first command that needs it
  * (the last record per key wins, tombstones delete, a record that does
- * not decode is skipped with a warning naming its offset).
+ * not decode is skipped with a warning naming its offset).  Each new
+ * generation is recorded as Kafka's group metadata record (key 2 / value
+ * 3), written from the timer once the topic exists; loading takes the
+ * generation from it, so generations go on across restarts.
+ *
+ * A failed sync of a __consumer_offsets partition (fail-stop, as for any
+ * partition) makes the coordinator read its groups' offsets again, up to
+ * the durable end: an offset whose commit failed is never served.
  */
 #include <errno.h>
 #include <inttypes.h>
