@@ -18,6 +18,7 @@
 #define SESSION_MAX 3600000
 #define MAX_SUB 64                      /* topics one member subscribes to */
 #define MAX_COMMITS 100000              /* lines in one COMMIT or SETOFFSETS */
+#define MAX_CONN_MEMBERS 1024           /* members joined on one connection */
 
 /* --- the commands ------------------------------------------------------ */
 
@@ -245,6 +246,11 @@ cmd_join(struct conn *c, struct klog_req *r, const char **code, char *err)
 		klog_strv_free(topics, nt);
 		kb_reply(c, "OK %s %d\n", m->id, g->generation);
 		return 0;
+	}
+	if (c->gmembers >= MAX_CONN_MEMBERS) {
+		*code = "BUSY";
+		kerr(err, "%d group members joined on this connection already", MAX_CONN_MEMBERS);
+		goto fail;
 	}
 	if (!(m = calloc(1, sizeof *m)))
 		goto oom;

@@ -39,7 +39,8 @@
  * not decode is skipped with a warning naming its offset).  Each new
  * generation is recorded as Kafka's group metadata record (key 2 / value
  * 3), written from the timer once the topic exists; loading takes the
- * generation from it, so generations go on across restarts.
+ * generation from it, so generations go on across restarts.  A group that
+ * is left empty with no commit gets a tombstone instead, and goes.
  *
  * A failed sync of a __consumer_offsets partition (fail-stop, as for any
  * partition) makes the coordinator read its groups' offsets again, up to
@@ -883,9 +884,14 @@ meta_write(struct klog_broker *b, struct kbg_group *g)
 	unsigned char *data;
 	size_t len, i;
 	int64_t first, last;
+	int gone;
 
 	g->meta_dirty = 0;
 	if (b->draining || !b->syncer || !kb_topic_find(b, KLOG_OFFSETS_TOPIC))
+		return;
+	/* an empty group with no commit goes, as Kafka's cleanup does */
+	gone = !g->nm && !g->ncm;
+	if (gone && !g->has_meta)
 		return;
 	klog_builder_init(&bb, KLOG_CODEC_NONE);
 	if (g->nm && (!(om = calloc(g->nm, sizeof *om)) || !(mb = calloc(2 * g->nm, sizeof *mb))))
@@ -907,7 +913,7 @@ meta_write(struct klog_broker *b, struct kbg_group *g)
 	memset(&r, 0, sizeof r);
 	r.kind = KLOG_OREC_GROUP;
 	r.key_version = 2;
-	r.value_version = 3;
+	r.value_version = gone ? -1 : 3;
 	r.group = g->name;
 	r.protocol_type = "consumer";
 	r.generation = g->generation;
@@ -920,8 +926,9 @@ meta_write(struct klog_broker *b, struct kbg_group *g)
 	r.expire_ts = -1;
 	if (genc(&r, &k, &v, err) < 0 || !(bp = offsets_part(b, g->name, &code, err)))
 		goto fail;
-	if (klog_builder_add(&bb, r.state_ts, k.data, (int32_t)k.len, v.data, (int32_t)v.len,
-	    NULL, 0) < 0 || klog_builder_finish(&bb, &data, &len, err) < 0)
+	if (klog_builder_add(&bb, r.state_ts, k.data, (int32_t)k.len, gone ? NULL : v.data,
+	    gone ? -1 : (int32_t)v.len, NULL, 0) < 0 ||
+	    klog_builder_finish(&bb, &data, &len, err) < 0)
 		goto fail;
 	if (klog_part_append(bp->p, data, len, &first, &last, err) < 0) {
 		kb_written(b, bp);
@@ -929,7 +936,7 @@ meta_write(struct klog_broker *b, struct kbg_group *g)
 	}
 	bp->log_end = last + 1;
 	kb_written(b, bp);
-	g->has_meta = 1;
+	g->has_meta = !gone;
 	goto out;
 fail:
 	if (!G->meta_warned)

@@ -192,6 +192,25 @@ test_expect_success 'a commit payload that is not offset lines is refused whole'
 	test_cmp expect codes
 '
 
+test_expect_success 'at most 1024 members join on one connection; they go with it' '
+	i=0 &&
+	while test $i -lt 1025; do
+		echo "JOIN many - - 60000 range t c h 1"
+		i=$((i + 1))
+	done >req &&
+	echo "DESCRIBEGROUP many" >>req &&
+	echo QUIT >>req &&
+	talk <req >out &&
+	test $(grep -c "^OK [^ ]* [0-9]*$" out) = 1024 &&
+	sed -n 1025p out | cut -d" " -f1,2 >code &&
+	echo "ERR BUSY" >code.expect &&
+	test_cmp code.expect code &&
+	grep "^OK 1030 PreparingRebalance 1024 range$" out &&
+	test $(grep -c "^member	" out) = 1024 &&
+	test_poll test_must_fail kgroupr describe many 2>err &&
+	grep "ENOENT: no such group" err
+'
+
 test_expect_success 'SETOFFSETS and DELETEGROUP are refused while members live, naming them' '
 	id=$(ask m1 5 gen gen | cut -d" " -f3) &&
 	test_must_fail kgroupr set g1 t 0 1 2>err &&
