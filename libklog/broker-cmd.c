@@ -497,6 +497,11 @@ kb_execute(struct conn *c, struct klog_req *r, unsigned char *payload)
 	case KLOG_V_COMPACT:
 		kb_cmd_compact(c, r);
 		break;
+	case KLOG_V_JOIN: case KLOG_V_HEARTBEAT: case KLOG_V_COMMIT: case KLOG_V_RELEASE:
+	case KLOG_V_LEAVE: case KLOG_V_COMMITTED: case KLOG_V_GROUPS: case KLOG_V_DESCRIBEGROUP:
+	case KLOG_V_SETOFFSETS: case KLOG_V_DELETEGROUP:
+		kb_group_cmd(c, r, payload, t0);
+		return;
 	default:
 		rc = -1;
 		code = "UNKNOWN_COMMAND";

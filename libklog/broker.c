@@ -366,6 +366,7 @@ klog_broker_close(struct klog_broker *b)
 	kb_sfile_release(b);
 	kb_compact_stop(b);
 	kb_sync_stop(b);
+	kb_group_free(b);
 	for (h = 0; h < THASH; h++)
 		while (b->topics[h]) {
 			struct btopic *t = b->topics[h];

@@ -208,6 +208,7 @@ struct conn {
 	int64_t req_due;                /* ms: the request in progress must be whole (or progress) by then */
 	size_t req_mark;                /* payload bytes there when req_due was set */
 	struct kb_ip *ip;               /* its source address's count */
+	int gmembers;                   /* group members joined through it (broker-group.c) */
 };
 
 /* connections from one source address */
@@ -278,6 +279,7 @@ struct klog_broker {
 	unsigned char *secret_pad;      /* the secret, zero-padded to a request line */
 	size_t secret_len;
 	struct kb_compactor *compact;   /* broker-compact.c */
+	struct kbg *groups;             /* broker-group.c: the group coordinator */
 };
 
 /* broker.c */
@@ -348,6 +350,90 @@ void kb_compact_lock(struct klog_broker *b, int lock);
 int kb_compact_wait(struct conn *c, struct klog_req *r);
 void kb_cmd_compact(struct conn *c, struct klog_req *r);
 int kb_compact_stats(struct klog_broker *b, struct klog_buf *out);
+/* broker-group.c: the group coordinator (members, generations, owners,
+ * committed offsets); broker-gcmd.c: its commands */
+struct kg_tp;
+struct kbg_commit {
+	char *topic;
+	int partition;
+	int64_t offset;
+	int64_t ts;
+};
+
+struct kbg_member {
+	char *id, *instance, *client_id, *host;
+	int pid;
+	struct conn *c;                 /* NULL: a static member whose connection closed */
+	char **topics;
+	size_t ntopics;
+	int session_ms;
+	int64_t last_seen;
+	int32_t join_gen;
+	uint64_t ver;                   /* bumped whenever what it owns may have changed */
+};
+
+struct kbg_group {
+	char *name;
+	char strategy[16];
+	int32_t generation;
+	struct kbg_member **m;          /* sorted by id */
+	size_t nm;
+	struct kg_tp *tp;               /* the subscribed partitions, sorted; topics owned */
+	size_t ntp;
+	struct kbg_member **owner, **target;
+	struct kbg_commit *cm;          /* sorted by topic and partition */
+	size_t ncm;
+	int has_meta;                   /* a group metadata record is live */
+	int meta_dirty;                 /* a new generation to record */
+	struct kbg_group *next;
+};
+
+struct kbg {
+	struct kbg_group *groups;
+	unsigned char loaded[KLOG_OFFSETS_PARTITIONS];
+	unsigned char failed[KLOG_OFFSETS_PARTITIONS];  /* its sync failed: cache read again */
+	int64_t timer;
+	uint64_t seq;
+	int fb_codec;                   /* offsets.c is a placeholder: broker-gcompat.c decodes */
+	int meta_warned;
+};
+void kb_group_cmd(struct conn *c, struct klog_req *r, unsigned char *payload, int64_t t0);
+void kb_group_conn_closed(struct conn *c);
+void kb_group_free(struct klog_broker *b);
+struct kbg *kbg_get(struct klog_broker *b);
+int kbg_strategy_ok(const char *s, char *err);
+int kbg_tpcmp(const char *t1, int p1, const char *t2, int p2);
+int kbg_strcmpp(const void *a, const void *b);
+void kbg_member_free(struct kbg_member *m);
+int kbg_group_exists(const struct kbg_group *g);
+void kbg_group_gc(struct kbg *G, struct kbg_group *g);
+int64_t kbg_committed(struct kbg_group *g, const char *topic, int partition);
+int kbg_load_all(struct klog_broker *b, const char **code, char *err);
+/* the group named: name checked, its __consumer_offsets partition loaded;
+ * create 0: UNKNOWN_GROUP unless it has members, commits or metadata */
+struct kbg_group *kbg_group_get(struct klog_broker *b, const char *name, int create,
+    const char **code, char *err);
+/* append commits (offset -1: tombstone) and with meta_tomb a metadata
+ * tombstone; durable once *bpo is past *need */
+int kbg_offsets_write(struct klog_broker *b, struct kbg_group *g, const struct kbg_commit *c,
+    size_t n, int meta_tomb, struct bpart **bpo, int64_t *need, const char **code, char *err);
+void kbg_reply_synced(struct conn *c, struct bpart *bp, int64_t need, const char *line);
+struct kbg_member *kbg_member_find(struct kbg_group *g, const char *id, size_t *at);
+int kbg_tp_index(struct kbg_group *g, const char *topic, int partition);
+void kbg_reconcile(struct kbg_group *g);
+void kbg_rebalance(struct klog_broker *b, struct kbg_group *g);
+void kbg_member_remove(struct klog_broker *b, struct kbg_group *g, size_t at, const char *why);
+/* broker-gcompat.c: stand-ins while offsets.c and group-assign.c are placeholders */
+struct klog_orec;
+struct kg_member;
+struct kg_tp;
+int kbg_fb_partition(const char *group);
+int kbg_fb_encode(const struct klog_orec *r, struct klog_buf *key, struct klog_buf *val, char *err);
+int kbg_fb_decode(const void *key, int32_t klen, const void *val, int32_t vlen,
+    struct klog_orec *r, char *err);
+void kbg_fb_free(struct klog_orec *r);
+int kbg_fb_assign(const struct kg_member *m, size_t nm, const struct kg_tp *tp, size_t ntp,
+    int *out);
 
 /* broker-stats.c */
 void kb_cmd_stats(struct conn *c);

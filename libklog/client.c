@@ -187,6 +187,7 @@ errno_for(const char *code)
 		{ "BUSY", EBUSY }, { "INVALID", EINVAL }, { "BAD_REQUEST", EINVAL },
 		{ "UNKNOWN_COMMAND", EINVAL }, { "INVALID_RECORD", EBADMSG },
 		{ "STORAGE_ERROR", EIO }, { "OFFLINE", EIO },
+		{ "FENCED", ESTALE }, { "UNKNOWN_GROUP", ENOENT },
 	};
 	size_t i;
 
@@ -764,4 +765,66 @@ klog_client_fetch(struct klog_client *c, const char *topic, int partition,
 	if (log_end)
 		*log_end = end;
 	return (ssize_t)rp.len;
+}
+
+/*
+ * One request of the group commands (group-remote.c): the line, with a
+ * payload when len > 0, then its answer.  The words of "OK WORD..." are
+ * copied into ok; with list >= 0, word `list` is the number of lines
+ * that follow, each handed to fn (the stream stays in step if fn fails).
+ */
+int
+kclient_call(struct klog_client *c, const void *payload, size_t len, int list,
+    int (*fn)(void *arg, char *line), void *arg, struct kclient_ok *ok, char *err,
+    const char *fmt, ...)
+{
+	char line[KLOG_PROTO_MAX_LINE];
+	struct klog_reply rp;
+	struct iovec iov[2];
+	va_list ap;
+	int64_t n, i;
+	size_t at = 0;
+	int k, bad = 0;
+
+	memset(ok, 0, sizeof *ok);
+	va_start(ap, fmt);
+	k = vsnprintf(line, sizeof line, fmt, ap);
+	va_end(ap);
+	if (k < 0 || (size_t)k >= sizeof line) {
+		errno = EINVAL;
+		return kerr(err, "request too long");
+	}
+	if (check(c, err) < 0)
+		return -1;
+	iov[0].iov_base = line;
+	iov[0].iov_len = (size_t)k;
+	iov[1].iov_base = (void *)payload;
+	iov[1].iov_len = len;
+	if (send_iov(c, iov, len ? 2 : 1, err) < 0 || reply_ok(c, &rp, list + 1, err) < 0)
+		return -1;
+	for (k = 0; k < rp.argc && k < (int)(sizeof ok->argv / sizeof *ok->argv); k++) {
+		size_t l = strlen(rp.argv[k]) + 1;
+		if (at + l > sizeof ok->buf)
+			return broken(c, err, "response line too long");
+		memcpy(ok->buf + at, rp.argv[k], l);
+		ok->argv[ok->argc++] = ok->buf + at;
+		at += l;
+	}
+	if (list < 0)
+		return 0;
+	if (arg64(c, &rp, list, &n, err) < 0 || n < 0)
+		return -1;
+	for (i = 0; i < n; i++) {
+		char *l = read_line(c, err);
+		if (!l)
+			return -1;
+		errno = 0;
+		if (!bad && fn && fn(arg, l) < 0)
+			bad = errno ? errno : EPROTO;
+	}
+	if (bad) {
+		errno = bad;
+		return kerr(err, "broker '%s': unexpected answer", c->addr);
+	}
+	return 0;
 }

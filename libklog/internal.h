@@ -185,6 +185,16 @@ int kseg_check_end(int64_t seg_base, int64_t last, int64_t next_base, int compac
  * compacted without a topic file.
  */
 int kseg_save_damaged(int dfd, const char *dname, int fd, int64_t from, int64_t to, char *err);
+/* client.c: one request of the group commands and its answer ("OK WORD...",
+ * with list >= 0 followed by the number of lines in word `list`, each to fn) */
+struct kclient_ok {
+	int argc;
+	char *argv[8];
+	char buf[1024];
+};
+int kclient_call(struct klog_client *c, const void *payload, size_t len, int list,
+    int (*fn)(void *arg, char *line), void *arg, struct kclient_ok *ok, char *err,
+    const char *fmt, ...) __attribute__((format(printf, 9, 10)));
 /* log.c: the broker connection of a remote klog_log (NULL embedded) */
 struct klog_client *klog_log_client(struct klog_log *lg);
 

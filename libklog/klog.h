@@ -602,7 +602,7 @@ void klog_consumer_free(struct klog_consumer *c);
  * code word (UNKNOWN_TOPIC ENOENT, UNKNOWN_PARTITION ENOENT, TOPIC_EXISTS
  * EEXIST, OFFSET_OUT_OF_RANGE ERANGE, CORRUPT_BATCH EILSEQ, TOO_LARGE
  * EMSGSIZE, AUTH EACCES, BUSY EBUSY, INVALID/BAD_REQUEST EINVAL, INVALID_RECORD
- * EBADMSG, else EIO: STORAGE_ERROR, OFFLINE, INTERNAL);
+ * EBADMSG, FENCED ESTALE, UNKNOWN_GROUP ENOENT, else EIO: STORAGE_ERROR, OFFLINE, INTERNAL);
  * klog_client_code() gives the last code word.  A client whose stream
  * broke (EPIPE, a bad reply) fails every later call. */
 struct klog_client;
@@ -798,7 +798,7 @@ struct klog_gpart_info {
 	int owner;                      /* index into members, -1 none */
 };
 struct klog_group_info {
-	char state[16];                 /* "Empty", "Stable", "PreparingRebalance", "Dead" */
+	char state[24];                 /* "Empty", "Stable", "PreparingRebalance", "Dead" */
 	int32_t generation;
 	char strategy[16];
 	struct klog_gmember_info *members;

@@ -51,6 +51,10 @@
  *	                     a full disk (ENOSPC: retry later), EIO
  *	OFFLINE              the partition could not be opened (damage below
  *	                     its recovery point): fenced until REPAIR
+ *	UNKNOWN_GROUP        no such group (no members, no committed offsets)
+ *	FENCED               a group member that is not in the group any more
+ *	                     (removed, replaced), a generation that is not
+ *	                     one of the member's, a partition it does not own
  *	INTERNAL             anything else that went wrong in the broker
  *
  * After an ERR the connection stays open, except when the stream can no
@@ -133,6 +137,59 @@
  *		rebuilt), then the partition is opened again.  A healthy
  *		partition: "nothing to repair".  Runs in the event loop.
  *
+ * Consumer groups (the broker is the coordinator; broker-group.c):
+ *
+ *	JOIN GROUP MEMBER INSTANCE SESSION_MS STRATEGY TOPICS CLIENT_ID HOST PID
+ *		OK MEMBER GENERATION.  MEMBER "-" (or one the group does not
+ *		know): a new member, its id chosen by the broker; INSTANCE "-"
+ *		or a static member's instance id (a JOIN with a known instance
+ *		id takes over that member's partitions under a new member id,
+ *		fencing the old one, without moving anybody else's); SESSION_MS
+ *		10 to 3600000; STRATEGY range, roundrobin or sticky (the
+ *		group's, set by its first member); TOPICS a comma-separated
+ *		list of existing topics; CLIENT_ID, HOST and PID describe the
+ *		member (DESCRIBEGROUP).  The member is bound to the connection
+ *		it joins (and heartbeats) on: when that closes, a dynamic member
+ *		is removed at once, a static one keeps its partitions until its
+ *		session expires.  Every change of members is a new generation.
+ *	HEARTBEAT GROUP MEMBER GENERATION [VERSION]
+ *		OK N GENERATION VERSION, then N lines "own TOPIC PARTITION
+ *		COMMITTED" (the member owns it; COMMITTED -1 if none) or
+ *		"revoke TOPIC PARTITION COMMITTED" (it owns it but must commit
+ *		and RELEASE it).  N is 0 when VERSION is the member's current
+ *		version (nothing changed since that answer); otherwise the list
+ *		is complete: a partition the member holds that is not listed was
+ *		taken from it.  Silence for SESSION_MS removes the member.  A
+ *		partition is given to its next owner only once the previous one
+ *		released it or was removed: never two owners at once.
+ *	COMMIT GROUP MEMBER GENERATION N\n<N bytes>
+ *		The payload is lines "TOPIC PARTITION OFFSET" (the next offset
+ *		to consume, 0 to the log end).  OK COUNT once durable (as a
+ *		produce with acks all).  FENCED, and nothing is written, unless
+ *		the member is in the group, GENERATION is from the one it joined
+ *		in to the current one, and it owns every partition (one it was
+ *		asked to revoke counts until it releases it).  Stored as
+ *		Kafka's offset-commit records (key 1, value 3) in
+ *		__consumer_offsets (made at the first commit: 50 partitions,
+ *		cleanup.policy=compact), partition abs(hashCode(GROUP)) % 50.
+ *	RELEASE GROUP MEMBER GENERATION TOPIC PARTITION [TOPIC PARTITION...]
+ *		OK; the member gives the partitions up (after a revoke).
+ *	LEAVE GROUP MEMBER               OK; the member is removed at once
+ *	COMMITTED GROUP                  OK N, then "TOPIC PARTITION OFFSET" lines
+ *	GROUPS                           OK N, then the groups with members or
+ *		committed offsets
+ *	DESCRIBEGROUP GROUP              OK N STATE GENERATION STRATEGY, then
+ *		N lines: "member ID INSTANCE|- CLIENT_ID HOST PID" for each
+ *		member, then "partition TOPIC PARTITION COMMITTED LOG_END LAG
+ *		OWNER|-" for each partition subscribed or committed (sorted);
+ *		tab-separated.  STATE Empty, Stable or PreparingRebalance (a
+ *		partition waits for its owner to release it).
+ *	SETOFFSETS GROUP N\n<N bytes>    OK COUNT once durable; lines as in
+ *		COMMIT, OFFSET -1 deletes; BUSY (naming them) while the group
+ *		has members
+ *	DELETEGROUP GROUP                OK once durable: tombstones for the
+ *		group's offsets and metadata; BUSY while it has members
+ *
  * Example, by hand:
  *
  *	$ nc localhost 7092
@@ -174,6 +231,16 @@ static const struct {
 	[KLOG_V_STATS] = { "STATS", 0, 0, 0 },
 	[KLOG_V_REPAIR] = { "REPAIR", 2, 2, 0 },
 	[KLOG_V_COMPACT] = { "COMPACT", 1, 2, 0 },
+	[KLOG_V_JOIN] = { "JOIN", 9, 9, 0 },
+	[KLOG_V_HEARTBEAT] = { "HEARTBEAT", 3, 4, 0 },
+	[KLOG_V_COMMIT] = { "COMMIT", 4, 4, 1 },
+	[KLOG_V_RELEASE] = { "RELEASE", 5, KLOG_PROTO_MAX_ARGS - 1, 0 },
+	[KLOG_V_LEAVE] = { "LEAVE", 2, 2, 0 },
+	[KLOG_V_COMMITTED] = { "COMMITTED", 1, 1, 0 },
+	[KLOG_V_GROUPS] = { "GROUPS", 0, 0, 0 },
+	[KLOG_V_DESCRIBEGROUP] = { "DESCRIBEGROUP", 1, 1, 0 },
+	[KLOG_V_SETOFFSETS] = { "SETOFFSETS", 2, 2, 1 },
+	[KLOG_V_DELETEGROUP] = { "DELETEGROUP", 1, 1, 0 },
 };
 
 const char *
