@@ -58,62 +58,40 @@
 
 #define TICK_MS 50
 
-/* --- offsets.c and group-assign.c, or their stand-ins ------------------- */
+/* --- offsets.c and group-assign.c ------------------------------------- */
 
 static int
 gpart(const char *group)
 {
-	int p = klog_offsets_partition(group);
-
-	return p >= 0 && p < KLOG_OFFSETS_PARTITIONS ? p : kbg_fb_partition(group);
+	return klog_offsets_partition(group);
 }
 
 static int
 genc(const struct klog_orec *r, struct klog_buf *k, struct klog_buf *v, char *err)
 {
-	if (klog_orec_encode(r, k, v, err) == 0)
-		return 0;
-	if (errno != ENOSYS)
-		return -1;
-	k->len = v->len = 0;
-	return kbg_fb_encode(r, k, v, err);
+	return klog_orec_encode(r, k, v, err);
 }
 
 static int
 gdec(struct kbg *G, const void *k, int32_t kl, const void *v, int32_t vl, struct klog_orec *r,
     char *err)
 {
-	if (!G->fb_codec) {
-		memset(r, 0, sizeof *r);
-		if (klog_orec_decode(k, kl, v, vl, r, err) == 0)
-			return 0;
-		if (errno != ENOSYS)
-			return -1;
-		G->fb_codec = 1;
-	}
-	return kbg_fb_decode(k, kl, v, vl, r, err);
+	(void)G;
+	memset(r, 0, sizeof *r);
+	return klog_orec_decode(k, kl, v, vl, r, err);
 }
 
 static void
 gfree(struct kbg *G, struct klog_orec *r)
 {
-	if (G->fb_codec)
-		kbg_fb_free(r);
-	else
-		klog_orec_free(r);
+	(void)G;
+	klog_orec_free(r);
 }
 
 int
 kbg_strategy_ok(const char *s, char *err)
 {
-	if (kg_strategy_check(s, err) == 0)
-		return 0;
-	if (errno != ENOSYS)
-		return -1;
-	if (!strcmp(s, "range") || !strcmp(s, "roundrobin") || !strcmp(s, "sticky"))
-		return 0;
-	errno = EINVAL;
-	return kerr(err, "unknown strategy '%s' (range, roundrobin, sticky)", s);
+	return kg_strategy_check(s, err);
 }
 
 /* --- the cache ---------------------------------------------------------- */
@@ -756,9 +734,7 @@ kbg_rebalance(struct klog_broker *b, struct kbg_group *g)
 		out[i] = -1;
 	}
 	if (g->nm && ntp && kg_assign(g->strategy, km, g->nm, tp, ntp, prev, out, err) < 0) {
-		if (errno != ENOSYS)
-			kb_log(b, LOG_ERR, "group '%s': %s; range instead", g->name, err);
-		kbg_fb_assign(km, g->nm, tp, ntp, out);
+		goto oom;       /* the strategy was checked at JOIN: ENOMEM */
 	}
 	for (i = 0; i < ntp; i++)
 		target[i] = out[i] >= 0 && (size_t)out[i] < g->nm ? g->m[out[i]] : NULL;

@@ -394,7 +394,6 @@ struct kbg {
 	unsigned char failed[KLOG_OFFSETS_PARTITIONS];  /* its sync failed: cache read again */
 	int64_t timer;
 	uint64_t seq;
-	int fb_codec;                   /* offsets.c is a placeholder: broker-gcompat.c decodes */
 	int meta_warned;
 };
 void kb_group_cmd(struct conn *c, struct klog_req *r, unsigned char *payload, int64_t t0);
@@ -423,18 +422,6 @@ int kbg_tp_index(struct kbg_group *g, const char *topic, int partition);
 void kbg_reconcile(struct kbg_group *g);
 void kbg_rebalance(struct klog_broker *b, struct kbg_group *g);
 void kbg_member_remove(struct klog_broker *b, struct kbg_group *g, size_t at, const char *why);
-/* broker-gcompat.c: stand-ins while offsets.c and group-assign.c are placeholders */
-struct klog_orec;
-struct kg_member;
-struct kg_tp;
-int kbg_fb_partition(const char *group);
-int kbg_fb_encode(const struct klog_orec *r, struct klog_buf *key, struct klog_buf *val, char *err);
-int kbg_fb_decode(const void *key, int32_t klen, const void *val, int32_t vlen,
-    struct klog_orec *r, char *err);
-void kbg_fb_free(struct klog_orec *r);
-int kbg_fb_assign(const struct kg_member *m, size_t nm, const struct kg_tp *tp, size_t ntp,
-    int *out);
-
 /* broker-stats.c */
 void kb_cmd_stats(struct conn *c);
 int64_t kb_now_us(void);

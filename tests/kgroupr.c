@@ -91,23 +91,7 @@ own_del(const char *topic, int p)
 static struct klog_group *
 join(struct klog_log *lg, struct klog_group_opts *o)
 {
-	struct klog_group *g = klog_group_join(lg, o, err);
-
-	if (g || errno != ENOSYS)
-		return g;
-	/* group-assign.c still a placeholder (kg_strategy_check): the
-	 * remote side does not need it, join without group.c's check */
-	if (!(g = calloc(1, sizeof *g)))
-		return NULL;
-	g->lg = lg;
-	g->remote = 1;
-	snprintf(g->group, sizeof g->group, "%s", o->group);
-	g->generation = -1;
-	if (kgr_join(g, o, err) < 0) {
-		free(g);
-		return NULL;
-	}
-	return g;
+	return klog_group_join(lg, o, err);
 }
 
 /* 1: the member left */
