@@ -24,7 +24,7 @@ BASHCOMPDIR ?= $(PREFIX)/share/bash-completion/completions
 ZSHCOMPDIR ?= $(PREFIX)/share/zsh/site-functions
 FISHCOMPDIR ?= $(PREFIX)/share/fish/vendor_completions.d
 
-BINS = ktopic kproduce kconsume kdump kbrokerd
+BINS = ktopic kproduce kconsume kgroup kdump kbrokerd
 MAN1 = $(patsubst %,man/%.1,$(filter-out kbrokerd,$(BINS)))
 MAN8 = man/kbrokerd.8
 MAN57 = man/klog.5 man/klog.7
@@ -68,7 +68,7 @@ SERVOBJ = $(SERVSRC:.c=.o)
 KLIBS = libklog/libkserver.a libklog/libklog.a
 CTESTS = $(patsubst %.c,%.t,$(sort $(wildcard tests/t*.c)))
 HELPERS = tests/ktest tests/kbclient tests/notify-listen tests/kbatch tests/kgroupdrv tests/libfault.so \
-	tests/kpowercut tests/kfaultprobe tests/kgroupr
+	tests/kpowercut tests/kfaultprobe tests/kgroupr tests/kgmember
 
 all: $(BINS) libklog/libklog.a libklog/$(SOFILE) libklog/klog.pc
 
@@ -107,7 +107,7 @@ tests/%.t: tests/%.c tests/tap.h tests/kbatch.h $(KLIBS)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(KLIBS) $(LDLIBS)
 tests/ktest: tests/ktest.c $(KLIBS)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(KLIBS) $(LDLIBS)
-tests/kbclient tests/notify-listen tests/kbatch tests/kgroupdrv tests/kgroupr: %: %.c tests/kbatch.h $(KLIBS)
+tests/kbclient tests/notify-listen tests/kbatch tests/kgroupdrv tests/kgroupr tests/kgmember: %: %.c tests/kbatch.h $(KLIBS)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(KLIBS) $(LDLIBS)
 # the fault and power-loss shim (LD_PRELOAD): never sanitized, it must load into anything
 tests/libfault.so: tests/fault.c tests/shadow.h

@@ -1,9 +1,9 @@
-# klog - bash completion for ktopic, kproduce, kconsume, kdump and kbrokerd. MIT licence.
+# klog - bash completion for ktopic, kproduce, kconsume, kgroup, kdump and kbrokerd. MIT licence.
 #
 # Installed as .../bash-completion/completions/klog with a symlink named
 # after each tool, so bash-completion loads it on first use; or source it.
-# Topic names come from `ktopic list`, asked where the tool itself would
-# look: the broker of -b/--brokers, else the directory of -d/--dir on the
+# Topic names come from `ktopic list` and group names from `kgroup list`,
+# asked where the tool itself would look: the broker of -b/--brokers, else the directory of -d/--dir on the
 # command line, else $KLOG_BROKERS, else $KLOG_DIR.  Works with or without
 # bash-completion.
 
@@ -98,6 +98,19 @@ _klog_ktopic_run()
 _klog_topics()
 {
 	_klog_ktopic_run list
+}
+
+# group names from `kgroup list`, where the tool would work
+_klog_groups()
+{
+	local -a _klog_where
+	_klog_where
+	((${#_klog_where[@]})) || return 0
+	if type -P timeout >/dev/null; then
+		timeout 3 kgroup "${_klog_where[@]}" list 2>/dev/null
+	else
+		kgroup "${_klog_where[@]}" list 2>/dev/null
+	fi
 }
 
 # TOPIC:PARTITION for kconsume: partitions from `ktopic describe`
@@ -221,6 +234,65 @@ _klog_ktopic()
 	esac
 }
 
+_klog_kgroup()
+{
+	_klog_split
+	local prev=${_klog_words[${#_klog_words[@]}-1]} i w cmd= cmdi=0
+	for ((i = 1; i < ${#_klog_words[@]}; i++)); do
+		w=${_klog_words[i]}
+		case $w in
+		-d|--dir|-b|--brokers) ((i++)) ;;
+		-*) ;;
+		*) cmd=$w; cmdi=$i; break ;;
+		esac
+	done
+	case $prev in
+	-d|--dir)
+		_klog_dirs; return ;;
+	-b|--brokers)
+		_klog_brokers; return ;;
+	esac
+	if [[ -z $cmd ]]; then
+		case $_klog_cur in
+		-*) _klog_reply -d --dir -b --brokers -J --json -H --no-header -q --quiet \
+			-v --verbose -h --help -V --version ;;
+		*) _klog_reply list describe reset delete ;;
+		esac
+		return
+	fi
+	case $cmd:$prev in
+	reset:--topic)
+		case $_klog_cur in
+		*:*) _klog_reply $(_klog_topic_partitions) ;;
+		*) _klog_reply $(_klog_topics) ;;
+		esac
+		return ;;
+	reset:--to-offset|reset:--shift-by|reset:--to-datetime)
+		COMPREPLY=(); return ;;
+	esac
+	_klog_positionals "--topic --to-offset --shift-by --to-datetime" $((cmdi + 1))
+	case $cmd in
+	list)
+		_klog_reply -0 --null -J --json ;;
+	describe)
+		case $_klog_cur in
+		-*) _klog_reply -H --no-header -J --json --state --members ;;
+		*) _klog_reply $(_klog_groups) ;;
+		esac ;;
+	reset)
+		case $_klog_cur in
+		-*) _klog_reply --topic --to-earliest --to-latest --to-offset --shift-by \
+			--to-datetime --execute --dry-run -H --no-header -J --json ;;
+		*) ((_klog_npos == 0)) && _klog_reply $(_klog_groups) ;;
+		esac ;;
+	delete)
+		case $_klog_cur in
+		-*) _klog_reply --if-exists ;;
+		*) _klog_reply $(_klog_groups) ;;
+		esac ;;
+	esac
+}
+
 _klog_kproduce()
 {
 	_klog_split
@@ -339,6 +411,7 @@ _klog_kbrokerd()
 complete -F _klog_ktopic ktopic
 complete -F _klog_kproduce kproduce
 complete -F _klog_kconsume kconsume
+complete -F _klog_kgroup kgroup
 complete -F _klog_kdump kdump
 complete -F _klog_kbrokerd kbrokerd
-# kgroup and kreplicate: added with the tools
+# kreplicate: added with the tool

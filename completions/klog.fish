@@ -1,9 +1,9 @@
-# klog - fish completion for ktopic, kproduce, kconsume, kdump and kbrokerd. MIT licence.
+# klog - fish completion for ktopic, kproduce, kconsume, kgroup, kdump and kbrokerd. MIT licence.
 #
 # Installed as vendor_completions.d/klog.fish with a symlink named after each
 # tool (fish loads <command>.fish on first use); every load defines all the
-# tools, so later loads are skipped.  Topic names come from `ktopic list`,
-# asked where the tool itself would look: the broker of -b/--brokers, else
+# tools, so later loads are skipped.  Topic names come from `ktopic list`
+# and group names from `kgroup list`, asked where the tool itself would look: the broker of -b/--brokers, else
 # the directory of -d/--dir on the command line, else $KLOG_BROKERS, else
 # $KLOG_DIR.
 
@@ -67,6 +67,17 @@ end
 
 function __klog_topics
     __klog_ktopic_run list
+end
+
+# group names from `kgroup list`, where the tool would work
+function __klog_groups
+    set -l where (__klog_where)
+    test (count $where) -gt 0; or return
+    if command -q timeout
+        timeout 3 kgroup $where list 2>/dev/null
+    else
+        kgroup $where list 2>/dev/null
+    end
 end
 
 # TOPIC and TOPIC:PARTITION for kconsume
@@ -171,6 +182,37 @@ function __klog_ktopic_first_arg
     test (__klog_ktopic_nargs) -eq 0
 end
 
+# kgroup: its subcommand is found as ktopic's (-d and -b take a value)
+function __klog_kgroup_using
+    set -l cmd (__klog_ktopic_cmd)
+    and contains -- $cmd $argv
+end
+
+# kgroup: no positional argument after the subcommand yet
+function __klog_kgroup_first_arg
+    set -l words (commandline -opc)
+    set -l seen 0
+    set -l skip 0
+    for w in $words[2..-1]
+        if test $skip -eq 1
+            set skip 0
+            continue
+        end
+        switch $w
+            case -d --dir -b --brokers --topic --to-offset --shift-by --to-datetime
+                set skip 1
+            case '-*'
+            case '*'
+                if test $seen -eq 0
+                    set seen 1
+                else
+                    return 1
+                end
+        end
+    end
+    return 0
+end
+
 # kproduce: is the next positional argument the topic?
 function __klog_kproduce_topic_next
     set -l words (commandline -opc)
@@ -251,6 +293,35 @@ complete -c kconsume -s h -l help -d 'print help'
 complete -c kconsume -s V -l version -d 'print the version'
 complete -c kconsume -a '(__klog_topic_partitions)'
 
+# kgroup
+complete -c kgroup -f
+complete -c kgroup -n __klog_ktopic_no_cmd -s d -l dir -r -F -d 'log directory'
+complete -c kgroup -n __klog_ktopic_no_cmd -s b -l brokers -x -a '(__klog_brokers)' -d 'work through a kbrokerd'
+complete -c kgroup -n __klog_ktopic_no_cmd -s q -l quiet -d 'no warnings'
+complete -c kgroup -n __klog_ktopic_no_cmd -s v -l verbose -d 'routine events too'
+complete -c kgroup -n __klog_ktopic_no_cmd -s h -l help -d 'print help'
+complete -c kgroup -n __klog_ktopic_no_cmd -s V -l version -d 'print the version'
+complete -c kgroup -n __klog_ktopic_no_cmd -a list -d 'list group names'
+complete -c kgroup -n __klog_ktopic_no_cmd -a describe -d 'committed offsets, lag and owners'
+complete -c kgroup -n __klog_ktopic_no_cmd -a reset -d 'plan or apply new committed offsets'
+complete -c kgroup -n __klog_ktopic_no_cmd -a delete -d 'remove a group and its committed offsets'
+complete -c kgroup -n '__klog_ktopic_no_cmd; or __klog_kgroup_using list describe reset' -s J -l json -d 'JSON lines'
+complete -c kgroup -n '__klog_ktopic_no_cmd; or __klog_kgroup_using describe reset' -s H -l no-header -d 'no header line, even on a terminal'
+complete -c kgroup -n '__klog_kgroup_using list' -s 0 -l null -d 'end names with NUL'
+complete -c kgroup -n '__klog_kgroup_using describe' -l state -d 'one line per group'
+complete -c kgroup -n '__klog_kgroup_using describe' -l members -d 'one line per member'
+complete -c kgroup -n '__klog_kgroup_using describe delete' -a '(__klog_groups)'
+complete -c kgroup -n '__klog_kgroup_using reset; and __klog_kgroup_first_arg' -a '(__klog_groups)'
+complete -c kgroup -n '__klog_kgroup_using reset' -l topic -x -a '(__klog_topic_partitions)' -d 'topic or topic:partition to reset'
+complete -c kgroup -n '__klog_kgroup_using reset' -l to-earliest -d 'the log start'
+complete -c kgroup -n '__klog_kgroup_using reset' -l to-latest -d 'the log end'
+complete -c kgroup -n '__klog_kgroup_using reset' -l to-offset -x -d 'this offset'
+complete -c kgroup -n '__klog_kgroup_using reset' -l shift-by -x -d 'the committed offset plus N'
+complete -c kgroup -n '__klog_kgroup_using reset' -l to-datetime -x -d 'first record at or after (ISO 8601 or epoch ms)'
+complete -c kgroup -n '__klog_kgroup_using reset' -l execute -d 'apply the plan'
+complete -c kgroup -n '__klog_kgroup_using reset' -l dry-run -d 'print the plan only (the default)'
+complete -c kgroup -n '__klog_kgroup_using delete' -l if-exists -d 'a missing group is not an error'
+
 # kdump
 complete -c kdump -s r -l records -d 'list records too'
 complete -c kdump -s i -l indexes -d 'list index and checkpoint files too'
@@ -287,4 +358,4 @@ complete -c kbrokerd -s q -l quiet -d 'log warnings and errors only'
 complete -c kbrokerd -s h -l help -d 'print help'
 complete -c kbrokerd -s V -l version -d 'print the version'
 
-# kgroup and kreplicate: added with the tools
+# kreplicate: added with the tool
