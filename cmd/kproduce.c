@@ -14,7 +14,7 @@
 #include "cmdutil.h"
 
 #define SYNOPSIS "kproduce [-d DIR | -b HOST:PORT] [-a ACKS] [-p N] [-k KEY] [-K DELIM] [-D DELIM | -0] [-H key=value]... " \
-	"[-z CODEC]\n                [-B BYTES] [-l MS] [--create] [-v] [-q] TOPIC [FILE...]"
+	"[-z CODEC]\n                [-B BYTES] [-l MS] [--salt N] [--max-lag GROUP:N] [--create] [-v] [-q] TOPIC [FILE...]"
 
 static const char help[] =
 "usage: kproduce [options] TOPIC [FILE...]\n"
@@ -33,6 +33,8 @@ static const char help[] =
 "  -z, --compression CODEC  none, gzip, snappy, lz4, zstd (default: the topic's, else none)\n"
 "  -B, --batch-size BYTES   batch size (default 1000000, at most max.message.bytes)\n"
 "  -l, --linger-ms MS       write a batch when input pauses this long (default 5)\n"
+"      --salt N             spread each key over N partitions: its murmur2 partition\n"
+"                           and the N-1 after it, in turn (per-key order is lost)\n"
 "      --create             create TOPIC (1 partition) if it does not exist\n"
 "  -v, --verbose            print \"kproduce: acked TOPIC PARTITION FIRST LAST\" per batch,\n"
 "                           and routine events (retention, an index rebuilt)\n"
@@ -131,6 +133,7 @@ main(int argc, char **argv)
 		{ "batch-size", required_argument, NULL, 'B' },
 		{ "linger-ms", required_argument, NULL, 'l' },
 		{ "create", no_argument, NULL, 'C' },
+		{ "salt", required_argument, NULL, 'S' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "help", no_argument, NULL, 'h' },
@@ -222,6 +225,12 @@ main(int argc, char **argv)
 		case 'C':
 			create = 1;
 			break;
+		case 'S':
+			if (klog_parse_i64(optarg, &v) < 0 || v < 1 || v > INT32_MAX)
+				klog_cmd_die(2, "bad salt '%s': expected a count of partitions, 1 or more",
+				    optarg);
+			po.salt = (int)v;
+			break;
 		case 'v':
 			verbose = 1;
 			break;
@@ -242,6 +251,8 @@ main(int argc, char **argv)
 	klog_cmd_quiet(quiet);
 	klog_cmd_verbose(verbose);
 	topic = argv[optind++];
+	if (po.salt > 1 && po.partition >= 0)
+		klog_cmd_die(2, "--salt and -p exclude each other: -p puts every record in one partition");
 	if (klog_topic_name_check(topic, err) < 0)
 		klog_cmd_die(2, "%s", err);
 	if (nul) {

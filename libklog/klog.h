@@ -458,6 +458,10 @@ int klog_lpart_wait_remote(struct klog_lpart *lp, int64_t offset, int timeout_ms
 struct klog_producer;
 struct klog_producer_opts {
 	int partition;                  /* -1: keyed by murmur2, unkeyed sticky per batch */
+	/* > 1: spread each key over this many partitions (at most all): the
+	 * n-th record of a key goes to (murmur2 partition + n % salt) %
+	 * partitions; the stored key is unchanged.  0 or 1: no salting */
+	int salt;
 	int codec;                      /* -1: the topic's compression.type, else none */
 	size_t batch_bytes;             /* 0: 1000000; capped at max.message.bytes */
 	const struct klog_header *headers;      /* on every record (kept by the caller) */

@@ -26,6 +26,18 @@
  * of unkeyed records spreads evenly.  The first sticky partition is
  * random, so many short runs spread over the partitions too.
  *
+ * Salting (o.salt = N > 1, kproduce --salt): a keyed record goes to
+ * (home + s) % partitions, where home = (murmur2(key) & 0x7fffffff) %
+ * partitions is the Java client's choice and s = n % N, n counting the
+ * records this producer has sent with that key before (counted per
+ * SALT_SLOTS-th of murmur2's range: keys sharing a slot share a counter,
+ * which keeps each spread roughly even).  So a hot key is spread evenly
+ * over the N partitions home, home + 1, ..., home + N - 1 (mod the count;
+ * N is capped at the partition count), always N distinct ones, and a
+ * consumer that wants one key knows which partitions to read.  Only the
+ * choice of partition changes: the stored key is the record's own.  Per
+ * key order holds within each partition, not across them.
+ *
  * Input: read(2) in CHUNK pieces, records found with memchr (memmem for a
  * multi-byte delimiter) and added straight from the input buffer; a record
  * cut by a chunk boundary is moved to the buffer's start before the next
@@ -57,6 +69,8 @@
 /* embedded: sync and acknowledge at least this often */
 #define SYNC_BYTES ((size_t)64 << 20)
 #define SYNC_MS 1000
+/* salting: per-key record counters, by murmur2 */
+#define SALT_SLOTS 1024
 
 /* an embedded batch written, not yet synced */
 struct wack {
@@ -88,6 +102,8 @@ struct klog_producer {
 	size_t hdr_bytes;               /* encoded size of o.headers, roughly */
 	int sticky;
 	size_t sticky_bytes;            /* added to the sticky partition so far */
+	int salt;                       /* > 1: keys spread over this many partitions */
+	uint32_t *saltn;                /* SALT_SLOTS counters of keyed records */
 	size_t pending;                 /* bytes in every builder */
 	int64_t oldest_ms;              /* when the first pending record came, -1 none */
 	int64_t skipped;
@@ -144,6 +160,16 @@ klog_producer_open(struct klog_log *lg, const char *topic, const struct klog_pro
 	pr->batch_bytes = pr->o.batch_bytes ? pr->o.batch_bytes : DEFAULT_BATCH;
 	if (pr->cfg.max_message_bytes > 0 && (int64_t)pr->batch_bytes > pr->cfg.max_message_bytes)
 		pr->batch_bytes = (size_t)pr->cfg.max_message_bytes;
+	if (pr->o.salt < 0) {
+		errno = EINVAL;
+		kerr(err, "topic '%s': salt %d", topic, pr->o.salt);
+		goto fail;
+	}
+	pr->salt = pr->o.salt > pr->nparts ? pr->nparts : pr->o.salt;
+	if (pr->salt > 1 && !(pr->saltn = calloc(SALT_SLOTS, sizeof *pr->saltn))) {
+		kerr_sys(err, "topic '%s'", topic);
+		goto fail;
+	}
 	for (i = 0; i < pr->o.nheaders; i++)
 		pr->hdr_bytes += 10 + (size_t)pr->o.headers[i].key_len +
 		    (pr->o.headers[i].value_len > 0 ? (size_t)pr->o.headers[i].value_len : 0);
@@ -181,6 +207,7 @@ klog_producer_close(struct klog_producer *pr)
 			klog_lpart_close(pr->slot[i].part);
 		}
 	free(pr->slot);
+	free(pr->saltn);
 	free(pr->in);
 	free(pr->wack);
 	free(pr);
@@ -349,14 +376,23 @@ klog_producer_flush(struct klog_producer *pr, char *err)
 	return 0;
 }
 
+/* the partition of a record; with salting, called once per record (it
+ * counts the key's records) */
 static int
 pick(struct klog_producer *pr, const void *key, int32_t key_len)
 {
+	uint32_t h, *n;
+
 	if (pr->o.partition >= 0)
 		return pr->o.partition;
-	if (key_len >= 0)
+	if (key_len < 0)
+		return pr->sticky;
+	if (pr->salt <= 1)
 		return klog_partition_for_key(key, (size_t)key_len, pr->nparts);
-	return pr->sticky;
+	h = klog_murmur2(key, (size_t)key_len);
+	n = &pr->saltn[(h * 2654435761u) >> 22];        /* the top 10 bits: SALT_SLOTS */
+	return (int)(((h & 0x7fffffff) % (uint32_t)pr->nparts + (*n)++ % (uint32_t)pr->salt) %
+	    (uint32_t)pr->nparts);
 }
 
 /* the size of a batch holding only this record, when it could be over the
@@ -394,7 +430,8 @@ psend(struct klog_producer *pr, int64_t ts, const void *key, int32_t key_len,
 			break;
 		if (flush_one(pr, p, err) < 0)
 			return -1;
-		p = pick(pr, key, key_len);     /* sticky moved on */
+		if (key_len < 0)
+			p = pick(pr, key, key_len);     /* sticky moved on */
 	}
 	s = &pr->slot[p];
 	before = klog_builder_size(&s->bb);
