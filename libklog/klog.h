@@ -354,6 +354,16 @@ int klog_part_wait_fd(struct klog_part *p);  /* pollable fd, or -1 */
 /* delete whole old segments by retention.ms and retention.bytes */
 int klog_part_retention(struct klog_part *p, int64_t now_ms, char *err);
 
+/* rate.c: recent writes per partition (ktopic describe -r), to see skew.
+ * Rates are per second over the last KLOG_RATE_WINDOW_MS */
+#define KLOG_RATE_WINDOW_MS 10000
+struct klog_part_rate {
+	double records, bytes;          /* records (offsets) and log bytes appended */
+};
+/* from the log itself: the offsets after the first record whose
+ * timestamp is within the window, and the bytes from its batch on */
+int klog_part_rate(struct klog_part *p, int64_t now_ms, struct klog_part_rate *r, char *err);
+
 /* dump.c: offline listing (kdump); verify.c: checks; repair.c: repair */
 enum {
 	KLOG_FILE_UNKNOWN,
@@ -453,6 +463,12 @@ ssize_t klog_lpart_read(struct klog_lpart *lp, int64_t offset, size_t max,
     struct klog_buf *out, char *err);
 int klog_lpart_wait_fd(struct klog_lpart *lp);          /* embedded: inotify; remote: -1 */
 int klog_lpart_wait_remote(struct klog_lpart *lp, int64_t offset, int timeout_ms, char *err);
+
+/* one klog_part_rate per partition (index = partition; caller frees):
+ * embedded klog_part_rate of each; remote the broker's own counts of what
+ * it appended, in 1 s buckets over the same window (DESCRIBE TOPIC RATES) */
+int klog_log_rates(struct klog_log *lg, const char *topic, struct klog_part_rate **rates,
+    int *n, char *err);
 
 /* producer.c: records from byte streams into batches per partition */
 struct klog_producer;
@@ -588,6 +604,9 @@ int klog_client_offsets(struct klog_client *c, const char *topic, int partition,
 int klog_client_offset_for_time(struct klog_client *c, const char *topic, int partition,
     int64_t ts, int64_t *offset, char *err);
 int klog_client_stats(struct klog_client *c, struct klog_buf *out, char *err);
+/* DESCRIBE TOPIC RATES: the broker's recent write rates, one per partition */
+int klog_client_rates(struct klog_client *c, const char *topic, struct klog_part_rate **rates,
+    int *n, char *err);
 /* acks: 0, 1 or -1 (all) */
 int klog_client_produce(struct klog_client *c, const char *topic, int partition, int acks,
     const void *batches, size_t len, int64_t *first, int64_t *last, char *err);
