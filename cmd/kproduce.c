@@ -35,6 +35,8 @@ static const char help[] =
 "  -l, --linger-ms MS       write a batch when input pauses this long (default 5)\n"
 "      --salt N             spread each key over N partitions: its murmur2 partition\n"
 "                           and the N-1 after it, in turn (per-key order is lost)\n"
+"      --max-lag GROUP:N    before each batch, wait while consumer group GROUP has more\n"
+"                           than N records of TOPIC left to consume (says so once)\n"
 "      --create             create TOPIC (1 partition) if it does not exist\n"
 "  -v, --verbose            print \"kproduce: acked TOPIC PARTITION FIRST LAST\" per batch,\n"
 "                           and routine events (retention, an index rebuilt)\n"
@@ -105,6 +107,36 @@ skipped(void *arg, const char *msg)
 	klog_cmd_error("%s", msg);
 }
 
+static int quiet;
+
+static void
+waiting(void *arg, const char *group, const char *topic, int64_t lag, int64_t limit, int resumed)
+{
+	(void)arg;
+	if (quiet)
+		return;
+	klog_cmd_progress_clear();
+	klog_cmd_error("%s: group '%s' lags %" PRId64 " records on '%s' (limit %" PRId64 ")",
+	    resumed ? "resumed" : "waiting", group, lag, topic, limit);
+}
+
+/* --max-lag GROUP:N */
+static void
+parse_max_lag(char *s, struct klog_producer_opts *po)
+{
+	char err[KLOG_ERRLEN], *colon = strrchr(s, ':');
+	int64_t v;
+
+	if (!colon || klog_parse_i64(colon + 1, &v) < 0 || v < 0)
+		klog_cmd_die(2, "bad --max-lag '%s': expected GROUP:N, N records (0 or more)", s);
+	*colon = 0;
+	if (klog_group_name_check(s, err) < 0)
+		klog_cmd_die(2, "bad --max-lag: %s", err);
+	po->lag_group = s;
+	po->max_lag = v;
+	po->waiting = waiting;
+}
+
 static void
 unescape_opt(const char *s, const char *what, struct klog_buf *out)
 {
@@ -134,6 +166,7 @@ main(int argc, char **argv)
 		{ "linger-ms", required_argument, NULL, 'l' },
 		{ "create", no_argument, NULL, 'C' },
 		{ "salt", required_argument, NULL, 'S' },
+		{ "max-lag", required_argument, NULL, 'L' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "help", no_argument, NULL, 'h' },
@@ -149,7 +182,7 @@ main(int argc, char **argv)
 	const char *dir = NULL, *brokers = NULL, *topic;
 	int acks = -1;
 	char err[KLOG_ERRLEN];
-	int create = 0, quiet = 0, nul = 0, nh = 0, c, i, rc = 0, r;
+	int create = 0, nul = 0, nh = 0, c, i, rc = 0, r;
 	int64_t v;
 
 	klog_cmd_init("kproduce");
@@ -230,6 +263,9 @@ main(int argc, char **argv)
 				klog_cmd_die(2, "bad salt '%s': expected a count of partitions, 1 or more",
 				    optarg);
 			po.salt = (int)v;
+			break;
+		case 'L':
+			parse_max_lag(optarg, &po);
 			break;
 		case 'v':
 			verbose = 1;

@@ -489,6 +489,16 @@ struct klog_producer_opts {
 	/* polled between input chunks; nonzero stops klog_producer_feed */
 	int (*stop)(void *arg);
 	void *arg;
+	/* backpressure: with lag_group, before a batch is written (looking at
+	 * most every 100 ms) wait while klog_group_lag of that group on the
+	 * topic is above max_lag, looking again every 100 ms; stop() (or a
+	 * signal, then stop()) ends a wait and the batch is written.
+	 * waiting() is told when a wait starts (resumed 0) and when it ends
+	 * because the lag fell (resumed 1) */
+	const char *lag_group;
+	int64_t max_lag;
+	void (*waiting)(void *arg, const char *group, const char *topic, int64_t lag,
+	    int64_t limit, int resumed);
 };
 /* the topic must exist; partitions are opened (KLOG_WRITE) when first used */
 struct klog_producer *klog_producer_open(struct klog_log *lg, const char *topic,
@@ -498,6 +508,12 @@ struct klog_producer *klog_producer_open(struct klog_log *lg, const char *topic,
  * max.message.bytes; err says why), -1 failed (err) */
 int klog_producer_send(struct klog_producer *pr, int64_t ts, const void *key, int32_t key_len,
     const void *value, int32_t value_len, char *err);
+/* the records group has yet to consume in topic: over its partitions, the
+ * log end minus the committed offset, or minus the log start where the
+ * group has no commit (every partition of a group unknown, ENOENT from
+ * klog_group_describe).  -1 EINVAL on a bad group name, ENOENT no topic */
+int klog_group_lag(struct klog_log *lg, const char *group, const char *topic, int64_t *lag,
+    char *err);
 /* the same with this record's own headers (nh of them at h; NULL, 0:
  * none), sent instead of the producer's o->headers; their bytes are
  * copied, h need not outlive the call.  -1 EINVAL on a malformed header */

@@ -38,6 +38,15 @@
  * choice of partition changes: the stored key is the record's own.  Per
  * key order holds within each partition, not across them.
  *
+ * Backpressure (o.lag_group, kproduce --max-lag): before a batch is
+ * written the producer looks at the group's lag on the topic
+ * (klog_group_lag), at most every LAG_CHECK_MS: while it is above
+ * o.max_lag, it waits (batches written before are synced and acknowledged
+ * first; a remote producer collects its acknowledgements in flight first,
+ * as the lag is asked on the same connection) and looks again every
+ * LAG_CHECK_MS.  Nothing is read meanwhile, so a writer into our pipe
+ * blocks in turn.  o.stop ends the wait; the batch is then written.
+ *
  * Input: read(2) in CHUNK pieces, records found with memchr (memmem for a
  * multi-byte delimiter) and added straight from the input buffer; a record
  * cut by a chunk boundary is moved to the buffer's start before the next
@@ -71,6 +80,8 @@
 #define SYNC_MS 1000
 /* salting: per-key record counters, by murmur2 */
 #define SALT_SLOTS 1024
+/* backpressure: look at a group's lag at most this often */
+#define LAG_CHECK_MS 100
 
 /* an embedded batch written, not yet synced */
 struct wack {
@@ -113,6 +124,7 @@ struct klog_producer {
 	struct wack *wack;              /* embedded: written, waiting for a sync */
 	size_t nwack, cwack, wbytes;
 	int64_t wsince_ms;              /* when the oldest of them was written */
+	int64_t lag_next;               /* backpressure: the lag is not looked at before */
 };
 
 struct klog_producer *
@@ -160,6 +172,13 @@ klog_producer_open(struct klog_log *lg, const char *topic, const struct klog_pro
 	pr->batch_bytes = pr->o.batch_bytes ? pr->o.batch_bytes : DEFAULT_BATCH;
 	if (pr->cfg.max_message_bytes > 0 && (int64_t)pr->batch_bytes > pr->cfg.max_message_bytes)
 		pr->batch_bytes = (size_t)pr->cfg.max_message_bytes;
+	if (pr->o.lag_group && (klog_group_name_check(pr->o.lag_group, err) < 0 ||
+	    pr->o.max_lag < 0)) {
+		errno = EINVAL;
+		if (pr->o.max_lag < 0)
+			kerr(err, "group '%s': lag limit %" PRId64, pr->o.lag_group, pr->o.max_lag);
+		goto fail;
+	}
 	if (pr->o.salt < 0) {
 		errno = EINVAL;
 		kerr(err, "topic '%s': salt %d", topic, pr->o.salt);
@@ -317,6 +336,85 @@ wait_sync(struct klog_producer *pr, int p, int64_t first, int64_t last, size_t l
 	return 0;
 }
 
+int
+klog_group_lag(struct klog_log *lg, const char *group, const char *topic, int64_t *lag,
+    char *err)
+{
+	struct klog_group_info gi;
+	struct klog_part_info *pi = NULL;
+	int64_t sum = 0, from;
+	int n, i, have = 0, rc = -1;
+	size_t j;
+
+	if (klog_group_name_check(group, err) < 0) {
+		errno = EINVAL;
+		return -1;
+	}
+	memset(&gi, 0, sizeof gi);
+	if (klog_group_describe(lg, group, &gi, err) == 0)
+		have = 1;
+	else if (errno != ENOENT)
+		return -1;
+	if (klog_log_describe(lg, topic, &pi, &n, err) < 0)
+		goto out;
+	for (i = 0; i < n; i++) {
+		from = pi[i].log_start;
+		for (j = 0; have && j < gi.nparts; j++)
+			if (gi.parts[j].partition == i && gi.parts[j].committed >= 0 &&
+			    !strcmp(gi.parts[j].topic, topic))
+				from = gi.parts[j].committed;
+		if (pi[i].log_end > from)
+			sum += pi[i].log_end - from;
+	}
+	*lag = sum;
+	rc = 0;
+out:
+	free(pi);
+	if (have)
+		klog_group_info_free(&gi);
+	return rc;
+}
+
+static int stopped(struct klog_producer *pr);
+
+/* backpressure: return once the group's lag is at most the limit (or
+ * stop says so) */
+static int
+lag_gate(struct klog_producer *pr, char *err)
+{
+	int64_t lag = 0;
+	int waited = 0;
+
+	if (klog_now_ms() < pr->lag_next)
+		return 0;
+	for (;;) {
+		while (pr->rlen > 0)
+			if (collect_one(pr, err) < 0)
+				return -1;
+		if (klog_group_lag(pr->lg, pr->o.lag_group, pr->topic, &lag, err) < 0)
+			return -1;
+		if (lag <= pr->o.max_lag)
+			break;
+		if (!waited) {
+			/* what was written before waits for no one */
+			if (pr->nwack && sync_acks(pr, err) < 0)
+				return -1;
+			if (pr->o.waiting)
+				pr->o.waiting(pr->o.arg, pr->o.lag_group, pr->topic, lag, pr->o.max_lag, 0);
+			waited = 1;
+		}
+		if (stopped(pr))
+			return 0;
+		poll(NULL, 0, LAG_CHECK_MS);    /* a signal ends it early: stop is looked at */
+		if (stopped(pr))
+			return 0;
+	}
+	if (waited && pr->o.waiting)
+		pr->o.waiting(pr->o.arg, pr->o.lag_group, pr->topic, lag, pr->o.max_lag, 1);
+	pr->lag_next = klog_now_ms() + LAG_CHECK_MS;
+	return 0;
+}
+
 /* write partition p's pending batch */
 static int
 flush_one(struct klog_producer *pr, int p, char *err)
@@ -328,6 +426,8 @@ flush_one(struct klog_producer *pr, int p, char *err)
 
 	if (s->bb.count == 0)
 		return 0;
+	if (pr->o.lag_group && lag_gate(pr, err) < 0)
+		return -1;
 	if (!s->part && !(s->part = klog_lpart_open(pr->lg, pr->topic, p, KLOG_WRITE, err)))
 		return part_err(pr, p, err);
 	if (klog_builder_finish(&s->bb, &out, &len, err) < 0)
