@@ -17,15 +17,22 @@ gt() {
 	awk -v a="$1" -v b="$2" 'BEGIN { exit !(a + 0 > b + 0) }'
 }
 
-test_expect_success 'setup: most records to partition 0, a few to 1 and 2, none to 3' '
-	mkdir -p "$KLOG_DIR" &&
-	ktopic create skew --partitions 4 &&
-	seq 1 2000 | kproduce -p 0 skew &&
-	seq 1 50 | kproduce -p 1 skew &&
-	seq 1 20 | kproduce -p 2 skew
+# load NAME: a topic of 4 partitions, most records to 0, a few to 1 and 2,
+# none to 3, written just now (the rates look 10 s back: each test that
+# reads rates writes its load first, so a slow machine does not see it age)
+load() {
+	ktopic create "$1" --partitions 4 &&
+	seq 1 2000 | kproduce -p 0 "$1" &&
+	seq 1 50 | kproduce -p 1 "$1" &&
+	seq 1 20 | kproduce -p 2 "$1"
+}
+
+test_expect_success 'setup' '
+	mkdir -p "$KLOG_DIR"
 '
 
 test_expect_success 'describe -r: nine columns, partition 0 writes fastest, 3 not at all' '
+	load skew &&
 	ktopic describe -r skew >rates &&
 	test_line_count = 4 rates &&
 	awk -F "\t" "NF != 9 { exit 1 }" rates &&
@@ -37,32 +44,34 @@ test_expect_success 'describe -r: nine columns, partition 0 writes fastest, 3 no
 '
 
 test_expect_success 'the rate is records over the 10 s window (all written just now)' '
+	load skew2 &&
+	ktopic describe -r skew2 >rates &&
 	# 2000 records in the last 10 s: 200 a second, unless this machine
-	# took most of the window to get here (then less, never more)
+	# took seconds to get here (then less, never more)
 	r0=$(field 0 8) &&
-	awk -v r="$r0" "BEGIN { exit !(r <= 200 && r >= 20) }" &&
+	awk -v r="$r0" "BEGIN { exit !(r <= 200 && r > 0) }" &&
 	# bytes: at least the values themselves (4 bytes and more a record)
 	awk -v r="$(field 0 9)" -v n="$r0" "BEGIN { exit !(r >= 4 * n) }"
 '
 
 test_expect_success 'the first seven columns are those of plain describe' '
 	ktopic describe skew >plain &&
-	cut -f1-7 rates >first7 &&
+	ktopic describe -r skew | cut -f1-7 >first7 &&
 	test_cmp plain first7
 '
 
 test_expect_success 'describe -J: one JSON object per partition with the rates' '
-	ktopic describe -J skew >json &&
+	load skew3 &&
+	ktopic describe -J skew3 >json &&
+	ktopic describe skew3 >plain &&
 	test_line_count = 4 json &&
-	# the fields in a fixed order; the same values as describe -r
-	sed -E "s/^\{\"topic\":\"([^\"]*)\",\"partition\":([0-9]+),\"log_start\":(-?[0-9]+),\"log_end\":(-?[0-9]+),\"segments\":([0-9]+),\"bytes\":([0-9]+),\"state\":\"([a-z]+)\",\"records_per_s\":([0-9.]+),\"bytes_per_s\":([0-9.]+)\}\$/\1	\2	\3	\4	\5	\6	\7	\8	\9/" json >fromjson &&
-	cut -f1-7 fromjson >first7j &&
+	# the fields in a fixed order; the same values as describe
+	sed -E "s/^\{\"topic\":\"([^\"]*)\",\"partition\":([0-9]+),\"log_start\":(-?[0-9]+),\"log_end\":(-?[0-9]+),\"segments\":([0-9]+),\"bytes\":([0-9]+),\"state\":\"([a-z]+)\",\"records_per_s\":([0-9.]+),\"bytes_per_s\":([0-9.]+)\}\$/\1	\2	\3	\4	\5	\6	\7	\8	\9/" json >rates &&
+	cut -f1-7 rates >first7j &&
 	test_cmp plain first7j &&
-	mv rates rates.r && cp fromjson rates &&
 	awk -F "\t" "NF != 9 { exit 1 }" rates &&
 	gt "$(field 0 8)" "$(field 1 8)" && gt "$(field 1 8)" "$(field 2 8)" &&
-	test "$(field 3 8)" = 0.0 && gt "$(field 0 9)" "$(field 1 9)" &&
-	mv rates.r rates
+	test "$(field 3 8)" = 0.0 && gt "$(field 0 9)" "$(field 1 9)"
 '
 
 test_expect_success 'a hot key shows: unsalted on one partition, salted over four' '
@@ -78,7 +87,7 @@ test_expect_success 'a hot key shows: unsalted on one partition, salted over fou
 
 test_expect_success 'every topic without names; -r and -J exclude each other and -c' '
 	ktopic describe -r >all &&
-	test_line_count = 20 all &&
+	test_line_count = 28 all &&
 	test_expect_code 2 ktopic describe -r -J skew 2>err &&
 	grep usage err &&
 	test_expect_code 2 ktopic describe -c -r skew 2>err &&
