@@ -65,15 +65,15 @@ now_sec(void)
 	return kb_now_us() / 1000000;
 }
 
-void
-kb_rate_add(struct bpart *bp, int64_t records, size_t bytes)
+/* count an append at second now (r NULL: first allocate it) */
+struct kb_rate *
+kb_rate_count(struct kb_rate *r, int64_t now, int64_t records, size_t bytes)
 {
-	struct kb_rate *r = bp->rate;
-	int64_t now = now_sec(), s;
+	int64_t s;
 
 	if (!r) {
-		if (!(r = bp->rate = calloc(1, sizeof *r)))
-			return;         /* no memory: no rate, the append stands */
+		if (!(r = calloc(1, sizeof *r)))
+			return NULL;    /* no memory: no rate, the append stands */
 		r->sec = now;
 	}
 	if (now - r->sec >= KB_RATE_SECS) {
@@ -90,26 +90,45 @@ kb_rate_add(struct bpart *bp, int64_t records, size_t bytes)
 	r->bytes[now % KB_RATE_SECS] += bytes;
 	r->records_total += (uint64_t)records;
 	r->bytes_total += bytes;
+	return r;
+}
+
+/* the rates at second now (r may be NULL: 0) */
+void
+kb_rate_at(const struct kb_rate *r, int64_t now, struct klog_part_rate *pr)
+{
+	uint64_t nr = 0, nb = 0;
+	int64_t s;
+
+	pr->records = pr->bytes = 0;
+	if (!r)
+		return;
+	/* the seconds in (now - KB_RATE_SECS, now] the ring still holds (the
+	 * clock counts from boot: none before 0) */
+	s = (now > r->sec ? now : r->sec) - KB_RATE_SECS + 1;
+	if (s < 0)
+		s = 0;
+	for (; s <= now && s <= r->sec; s++) {
+		nr += r->records[s % KB_RATE_SECS];
+		nb += r->bytes[s % KB_RATE_SECS];
+	}
+	pr->records = (double)nr / KB_RATE_SECS;
+	pr->bytes = (double)nb / KB_RATE_SECS;
+}
+
+void
+kb_rate_add(struct bpart *bp, int64_t records, size_t bytes)
+{
+	struct kb_rate *r = kb_rate_count(bp->rate, now_sec(), records, bytes);
+
+	if (r)
+		bp->rate = r;
 }
 
 void
 kb_rate_get(const struct bpart *bp, struct klog_part_rate *pr)
 {
-	const struct kb_rate *r = bp->rate;
-	uint64_t nr = 0, nb = 0;
-	int64_t now = now_sec(), s;
-
-	pr->records = pr->bytes = 0;
-	if (!r)
-		return;
-	/* the seconds in (now - KB_RATE_SECS, now] the ring still holds */
-	for (s = now - KB_RATE_SECS + 1; s <= now && s <= r->sec; s++)
-		if (s > r->sec - KB_RATE_SECS) {
-			nr += r->records[s % KB_RATE_SECS];
-			nb += r->bytes[s % KB_RATE_SECS];
-		}
-	pr->records = (double)nr / KB_RATE_SECS;
-	pr->bytes = (double)nb / KB_RATE_SECS;
+	kb_rate_at(bp->rate, now_sec(), pr);
 }
 
 static void

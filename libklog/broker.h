@@ -354,6 +354,8 @@ int kb_parse_num(const char *s, int64_t min, int64_t max, int64_t *v);
 void kb_cmd_stats(struct conn *c);
 int64_t kb_now_us(void);
 void kb_observe(struct klog_broker *b, int verb, int64_t t0, int failed);
+struct kb_rate *kb_rate_count(struct kb_rate *r, int64_t now, int64_t records, size_t bytes);
+void kb_rate_at(const struct kb_rate *r, int64_t now, struct klog_part_rate *pr);
 void kb_rate_add(struct bpart *bp, int64_t records, size_t bytes);
 void kb_rate_get(const struct bpart *bp, struct klog_part_rate *r);
 
