@@ -385,7 +385,8 @@ lag_gate(struct klog_producer *pr, char *err)
 	int64_t lag = 0;
 	int waited = 0;
 
-	if (klog_now_ms() < pr->lag_next)
+	/* stopping: what was read is written, whatever the lag */
+	if (klog_now_ms() < pr->lag_next || stopped(pr))
 		return 0;
 	for (;;) {
 		while (pr->rlen > 0)

@@ -69,13 +69,18 @@ test_expect_success GROUPS 'under the limit: no wait, nothing said' '
 '
 
 test_expect_success GROUPS 'SIGTERM while waiting: what was read is written, exit 0' '
-	{ kproduce --max-lag h:100 t <ten 2>p4.err & } &&
+	# a batch for each partition (one salted key): said once all the same
+	{ kproduce --salt 2 -k x --max-lag h:100 t <ten 2>p4.err & } &&
 	p4=$! &&
 	test_when_finished "kill $p4 2>/dev/null || :" &&
 	test_poll said_waiting h 180 p4.err &&
 	kill -TERM $p4 &&
 	wait $p4 &&
-	test "$(t_end)" = 190
+	test "$(t_end)" = 190 &&
+	grep -c "waiting" p4.err >n &&
+	echo 1 >expect &&
+	test_cmp expect n &&
+	! grep resumed p4.err
 '
 
 test_expect_success GROUPS 'a pipe into a waiting producer fills and blocks its writer' '
