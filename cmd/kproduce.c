@@ -14,7 +14,7 @@
 #include "cmdutil.h"
 
 #define SYNOPSIS "kproduce [-d DIR | -b HOST:PORT] [-a ACKS] [-p N] [-k KEY] [-K DELIM] [-D DELIM | -0] [-Z] [-H key=value]... " \
-	"[-z CODEC]\n                [-B BYTES] [-l MS] [--create] [-v] [-q] TOPIC [FILE...]"
+	"[-z CODEC]\n                [-B BYTES] [-l MS] [--salt N] [--max-lag GROUP:N] [--create] [-v] [-q] TOPIC [FILE...]"
 
 static const char help[] =
 "usage: kproduce [options] TOPIC [FILE...]\n"
@@ -34,6 +34,10 @@ static const char help[] =
 "  -z, --compression CODEC  none, gzip, snappy, lz4, zstd (default: the topic's, else none)\n"
 "  -B, --batch-size BYTES   batch size (default 1000000, at most max.message.bytes)\n"
 "  -l, --linger-ms MS       write a batch when input pauses this long (default 5)\n"
+"      --salt N             spread each key over N partitions: its murmur2 partition\n"
+"                           and the N-1 after it, in turn (per-key order is lost)\n"
+"      --max-lag GROUP:N    before each batch, wait while consumer group GROUP has more\n"
+"                           than N records of TOPIC left to consume (says so once)\n"
 "      --create             create TOPIC (1 partition) if it does not exist\n"
 "  -v, --verbose            print \"kproduce: acked TOPIC PARTITION FIRST LAST\" per batch,\n"
 "                           and routine events (retention, an index rebuilt)\n"
@@ -104,6 +108,36 @@ skipped(void *arg, const char *msg)
 	klog_cmd_error("%s", msg);
 }
 
+static int quiet;
+
+static void
+waiting(void *arg, const char *group, const char *topic, int64_t lag, int64_t limit, int resumed)
+{
+	(void)arg;
+	if (quiet)
+		return;
+	klog_cmd_progress_clear();
+	klog_cmd_error("%s: group '%s' lags %" PRId64 " records on '%s' (limit %" PRId64 ")",
+	    resumed ? "resumed" : "waiting", group, lag, topic, limit);
+}
+
+/* --max-lag GROUP:N */
+static void
+parse_max_lag(char *s, struct klog_producer_opts *po)
+{
+	char err[KLOG_ERRLEN], *colon = strrchr(s, ':');
+	int64_t v;
+
+	if (!colon || klog_parse_i64(colon + 1, &v) < 0 || v < 0)
+		klog_cmd_die(2, "bad --max-lag '%s': expected GROUP:N, N records (0 or more)", s);
+	*colon = 0;
+	if (klog_group_name_check(s, err) < 0)
+		klog_cmd_die(2, "bad --max-lag: %s", err);
+	po->lag_group = s;
+	po->max_lag = v;
+	po->waiting = waiting;
+}
+
 static void
 unescape_opt(const char *s, const char *what, struct klog_buf *out)
 {
@@ -132,6 +166,8 @@ main(int argc, char **argv)
 		{ "batch-size", required_argument, NULL, 'B' },
 		{ "linger-ms", required_argument, NULL, 'l' },
 		{ "create", no_argument, NULL, 'C' },
+		{ "salt", required_argument, NULL, 'S' },
+		{ "max-lag", required_argument, NULL, 'L' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "help", no_argument, NULL, 'h' },
@@ -147,7 +183,7 @@ main(int argc, char **argv)
 	const char *dir = NULL, *brokers = NULL, *topic;
 	int acks = -1;
 	char err[KLOG_ERRLEN];
-	int create = 0, quiet = 0, nul = 0, nh = 0, c, i, rc = 0, r;
+	int create = 0, nul = 0, nh = 0, c, i, rc = 0, r;
 	int64_t v;
 
 	klog_cmd_init("kproduce");
@@ -226,6 +262,15 @@ main(int argc, char **argv)
 		case 'C':
 			create = 1;
 			break;
+		case 'S':
+			if (klog_parse_i64(optarg, &v) < 0 || v < 1 || v > INT32_MAX)
+				klog_cmd_die(2, "bad salt '%s': expected a count of partitions, 1 or more",
+				    optarg);
+			po.salt = (int)v;
+			break;
+		case 'L':
+			parse_max_lag(optarg, &po);
+			break;
 		case 'v':
 			verbose = 1;
 			break;
@@ -246,6 +291,8 @@ main(int argc, char **argv)
 	klog_cmd_quiet(quiet);
 	klog_cmd_verbose(verbose);
 	topic = argv[optind++];
+	if (po.salt > 1 && po.partition >= 0)
+		klog_cmd_die(2, "--salt and -p exclude each other: -p puts every record in one partition");
 	if (klog_topic_name_check(topic, err) < 0)
 		klog_cmd_die(2, "%s", err);
 	if (nul) {

@@ -13,7 +13,7 @@
 #define SYNOPSIS \
 	"ktopic [-d DIR | -b HOST:PORT] create NAME [-p N] [-c key=value]... [--if-not-exists]\n" \
 	"       ktopic [-d DIR | -b HOST:PORT] list [-0]\n" \
-	"       ktopic [-d DIR | -b HOST:PORT] describe [-H] [NAME...]\n" \
+	"       ktopic [-d DIR | -b HOST:PORT] describe [-H] [-r | -J] [NAME...]\n" \
 	"       ktopic [-d DIR | -b HOST:PORT] describe -c NAME...\n" \
 	"       ktopic [-d DIR | -b HOST:PORT] alter NAME [--partitions N] [--config key=value]...\n" \
 	"       ktopic [-d DIR | -b HOST:PORT] delete NAME [--if-exists]\n" \
@@ -26,11 +26,13 @@ static const char help[] =
 "  create NAME [-p N] [-c key=value]... [--if-not-exists]\n"
 "                  create a topic (1 partition unless -p/--partitions N)\n"
 "  list [-0]       topic names, sorted, one per line (NUL-terminated with -0)\n"
-"  describe [-H] [NAME...]\n"
+"  describe [-H] [-r | -J] [NAME...]\n"
 "                  one line per partition of the topics named (of every topic without\n"
 "                  names): TOPIC PARTITION LOG_START LOG_END SEGMENTS BYTES STATE,\n"
 "                  tab-separated; a header line first when stdout is a terminal,\n"
-"                  never with -H/--no-header\n"
+"                  never with -H/--no-header; -r/--rates adds RECORDS_PER_S\n"
+"                  BYTES_PER_S, the recent write rates (last 10 s); -J/--json: one\n"
+"                  JSON object per partition, rates included\n"
 "  describe -c NAME...\n"
 "                  the effective configuration (-c/--config), key=value lines\n"
 "  alter NAME [--partitions N] [--config key=value]...\n"
@@ -115,6 +117,8 @@ struct sub {
 	int no_header;
 	int64_t map_entries;
 	int stats;
+	int rates;
+	int json;
 };
 
 static void
@@ -146,6 +150,8 @@ sub_options(const char *cmd, int argc, char **argv, struct sub *s)
 	static const struct option describe_opts[] = {
 		{ "config", no_argument, NULL, 'c' },
 		{ "no-header", no_argument, NULL, 'H' },
+		{ "rates", no_argument, NULL, 'r' },
+		{ "json", no_argument, NULL, 'J' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0, 0, 0, 0 }
 	};
@@ -173,7 +179,7 @@ sub_options(const char *cmd, int argc, char **argv, struct sub *s)
 		so = "0h";
 	} else if (!strcmp(cmd, "describe")) {
 		lo = describe_opts;
-		so = "cHh";
+		so = "cHrJh";
 	} else if (!strcmp(cmd, "delete")) {
 		lo = delete_opts;
 		so = "h";
@@ -214,6 +220,12 @@ sub_options(const char *cmd, int argc, char **argv, struct sub *s)
 			break;
 		case 's':
 			s->stats = 1;
+			break;
+		case 'r':
+			s->rates = 1;
+			break;
+		case 'J':
+			s->json = 1;
 			break;
 		case 'h':
 			fputs(help, stdout);
@@ -279,11 +291,12 @@ describe_config(struct klog_log *d, const char *name)
 
 /* all: a topic gone since it was listed is not an error */
 static int
-describe(struct klog_log *d, const char *name, int all)
+describe(struct klog_log *d, const char *name, int all, struct sub *s)
 {
 	struct klog_part_info *info;
+	struct klog_part_rate *rate = NULL;
 	char err[KLOG_ERRLEN];
-	int i, n;
+	int i, n, nr = 0;
 
 	if (!klog_log_exists(d, name)) {
 		if (all)
@@ -297,11 +310,33 @@ describe(struct klog_log *d, const char *name, int all)
 		klog_cmd_error("%s", err);
 		return 1;
 	}
-	for (i = 0; i < n; i++)
-		printf("%s\t%d\t%" PRId64 "\t%" PRId64 "\t%d\t%" PRId64 "\t%s\n", name, i,
-		    info[i].log_start, info[i].log_end, info[i].segments, info[i].bytes,
-		    info[i].state);
+	/* a partition added since: no rate for it (0) */
+	if ((s->rates || s->json) && klog_log_rates(d, name, &rate, &nr, err) < 0) {
+		free(info);
+		if (all && errno == ENOENT)
+			return 0;
+		klog_cmd_error("%s", err);
+		return 1;
+	}
+	for (i = 0; i < n; i++) {
+		double rr = i < nr ? rate[i].records : 0, rb = i < nr ? rate[i].bytes : 0;
+		if (s->json)
+			printf("{\"topic\":\"%s\",\"partition\":%d,\"log_start\":%" PRId64 ","
+			    "\"log_end\":%" PRId64 ",\"segments\":%d,\"bytes\":%" PRId64 ","
+			    "\"state\":\"%s\",\"records_per_s\":%.1f,\"bytes_per_s\":%.1f}\n", name, i,
+			    info[i].log_start, info[i].log_end, info[i].segments, info[i].bytes,
+			    info[i].state, rr, rb);
+		else if (s->rates)
+			printf("%s\t%d\t%" PRId64 "\t%" PRId64 "\t%d\t%" PRId64 "\t%s\t%.1f\t%.1f\n",
+			    name, i, info[i].log_start, info[i].log_end, info[i].segments,
+			    info[i].bytes, info[i].state, rr, rb);
+		else
+			printf("%s\t%d\t%" PRId64 "\t%" PRId64 "\t%d\t%" PRId64 "\t%s\n", name, i,
+			    info[i].log_start, info[i].log_end, info[i].segments, info[i].bytes,
+			    info[i].state);
+	}
 	free(info);
+	free(rate);
 	return 0;
 }
 
@@ -321,10 +356,11 @@ cmd_describe(struct klog_log *d, char **names, int nargs, struct sub *s)
 		names = all;
 	} else
 		n = (size_t)nargs;
-	if (!s->no_header && isatty(1))
-		printf("TOPIC\tPARTITION\tLOG_START\tLOG_END\tSEGMENTS\tBYTES\tSTATE\n");
+	if (!s->no_header && !s->json && isatty(1))
+		printf("TOPIC\tPARTITION\tLOG_START\tLOG_END\tSEGMENTS\tBYTES\tSTATE%s\n",
+		    s->rates ? "\tRECORDS_PER_S\tBYTES_PER_S" : "");
 	for (i = 0; i < n; i++)
-		if (describe(d, names[i], all != NULL))
+		if (describe(d, names[i], all != NULL, s))
 			rc = 1;
 	if (all)
 		klog_strv_free(all, n);
@@ -422,7 +458,9 @@ main(int argc, char **argv)
 		d = klog_cmd_open_log(dir, brokers, 0);
 		rc = cmd_list(d, &s);
 	} else if (!strcmp(cmd, "describe")) {
-		if (s.config_flag && (nargs < 1 || s.no_header))
+		if (s.config_flag && (nargs < 1 || s.no_header || s.rates || s.json))
+			klog_cmd_usage(SYNOPSIS);
+		if (s.rates && s.json)
 			klog_cmd_usage(SYNOPSIS);
 		for (i = 0; i < nargs; i++)
 			check_name(argv[i]);

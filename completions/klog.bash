@@ -218,7 +218,7 @@ _klog_ktopic()
 		_klog_reply -0 --null ;;
 	describe)
 		case $_klog_cur in
-		-*) _klog_reply -c --config -H --no-header ;;
+		-*) _klog_reply -c --config -H --no-header -r --rates -J --json ;;
 		*) _klog_reply $(_klog_topics) ;;
 		esac ;;
 	alter)
@@ -302,18 +302,18 @@ _klog_kproduce()
 	-b|--brokers) _klog_brokers; return ;;
 	-a|--acks) _klog_reply 0 1 all; return ;;
 	-z|--compression) _klog_reply none gzip snappy lz4 zstd; return ;;
-	-p|--partition|-D|--delimiter|-K|--key-delimiter|-k|--key|-H|--header|-B|--batch-size|-l|--linger-ms)
+	-p|--partition|-D|--delimiter|-K|--key-delimiter|-k|--key|-H|--header|-B|--batch-size|-l|--linger-ms|--salt|--max-lag)
 		COMPREPLY=(); return ;;
 	esac
 	case $_klog_cur in
 	-*)
 		_klog_reply -d --dir -b --brokers -a --acks -p --partition -k --key \
 			-K --key-delimiter -D --delimiter -0 -H --header -z --compression \
-			-B --batch-size -l --linger-ms --create -v --verbose -q --quiet \
-			-h --help -V --version
+			-B --batch-size -l --linger-ms --salt --max-lag --create -v --verbose \
+			-q --quiet -h --help -V --version
 		return ;;
 	esac
-	_klog_positionals "-d --dir -b --brokers -a --acks -p --partition -k --key -K --key-delimiter -D --delimiter -H --header -z --compression -B --batch-size -l --linger-ms"
+	_klog_positionals "-d --dir -b --brokers -a --acks -p --partition -k --key -K --key-delimiter -D --delimiter -H --header -z --compression -B --batch-size -l --linger-ms --salt --max-lag"
 	if ((_klog_npos == 0)); then
 		_klog_reply $(_klog_topics)
 	else

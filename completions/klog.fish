@@ -225,7 +225,7 @@ function __klog_kproduce_topic_next
         switch $w
             case -d --dir -b --brokers -a --acks -p --partition -k --key \
                 -K --key-delimiter -D --delimiter -H --header -z --compression \
-                -B --batch-size -l --linger-ms
+                -B --batch-size -l --linger-ms --salt --max-lag
                 set skip 1
             case '-*'
             case '*'
@@ -253,6 +253,8 @@ complete -c ktopic -n '__klog_ktopic_using create' -l if-not-exists -d 'an exist
 complete -c ktopic -n '__klog_ktopic_using list' -s 0 -l null -d 'end names with NUL'
 complete -c ktopic -n '__klog_ktopic_using describe' -s c -l config -d 'print the configuration'
 complete -c ktopic -n '__klog_ktopic_using describe' -s H -l no-header -d 'no header line, even on a terminal'
+complete -c ktopic -n '__klog_ktopic_using describe' -s r -l rates -d 'add the recent write rates'
+complete -c ktopic -n '__klog_ktopic_using describe' -s J -l json -d 'one JSON object per partition'
 complete -c ktopic -n '__klog_ktopic_using describe' -a '(__klog_topics)'
 complete -c ktopic -n '__klog_ktopic_using alter delete; and __klog_ktopic_first_arg' -a '(__klog_topics)'
 complete -c ktopic -n '__klog_ktopic_using delete' -l if-exists -d 'a missing topic is not an error'
@@ -270,6 +272,8 @@ complete -c kproduce -s H -l header -x -d 'header key=value on every record'
 complete -c kproduce -s z -l compression -x -a 'none gzip snappy lz4 zstd' -d 'compression codec'
 complete -c kproduce -s B -l batch-size -x -d 'batch size in bytes'
 complete -c kproduce -s l -l linger-ms -x -d 'write batches after this pause (ms)'
+complete -c kproduce -l salt -x -d 'spread each key over N partitions'
+complete -c kproduce -l max-lag -x -d 'wait while GROUP lags more than N records (GROUP:N)'
 complete -c kproduce -l create -d 'create the topic if missing'
 complete -c kproduce -s v -l verbose -d 'report each acknowledged batch'
 complete -c kproduce -s q -l quiet -d 'no warnings'

@@ -83,6 +83,7 @@ cmd_produce(struct conn *c, struct klog_req *r, unsigned char *data, int64_t t0)
 	bp->log_end = last + 1;
 	b->records_in += (uint64_t)(last - first + 1);
 	b->batches_in++;
+	kb_rate_add(bp, last - first + 1, len);
 	kb_written(b, bp);
 	kb_observe(b, KLOG_V_PRODUCE, t0, 0);
 	if (acks != 0)
@@ -130,13 +131,22 @@ cmd_topics(struct conn *c, char *err, const char **code)
 static int
 cmd_describe(struct conn *c, struct klog_req *r, char *err, const char **code)
 {
-	struct btopic *t = kb_topic_get(c->b, r->argv[1], code, err);
+	struct btopic *t;
 	struct klog_buf out = { 0 }, body = { 0 };
 	int i;
 
-	if (!t)
+	if (r->argc > 2 && strcasecmp(r->argv[2], "RATES")) {
+		*code = "BAD_REQUEST";
+		return kerr(err, "DESCRIBE: '%s' is not RATES", r->argv[2]);
+	}
+	if (!(t = kb_topic_get(c->b, r->argv[1], code, err)))
 		return -1;
-	for (i = 0; i < t->np; i++) {
+	for (i = 0; i < t->np && r->argc > 2; i++) {
+		struct klog_part_rate pr;
+		kb_rate_get(t->parts[i], &pr);
+		klog_buf_printf(&body, "%s\t%d\t%.1f\t%.1f\n", t->name, i, pr.records, pr.bytes);
+	}
+	for (i = 0; i < t->np && r->argc <= 2; i++) {
 		struct klog_part_info pi;
 		if (kb_part_info(c->b, t->parts[i], &pi, err) < 0) {
 			*code = "INTERNAL";

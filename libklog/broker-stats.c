@@ -1,4 +1,14 @@
 /* klog - kbrokerd: request timing and the Prometheus STATS text. MIT licence. */
+/*
+ * Write rates per partition, so that a hot partition shows: every append
+ * adds its records and bytes (the batches as received) to the partition's
+ * counters since start-up and to the bucket of the current second (the
+ * monotonic clock's) in a ring of KB_RATE_SECS buckets, allocated at the
+ * first append.  The rate is the sum of the buckets of the current second
+ * and the KB_RATE_SECS - 1 before it, divided by KB_RATE_SECS: the average
+ * over the last 9 to 10 seconds, 0 ten seconds after the last append.
+ * STATS shows the counters and the rates; DESCRIBE TOPIC RATES the rates.
+ */
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -47,6 +57,78 @@ kb_observe(struct klog_broker *b, int verb, int64_t t0, int failed)
 	for (i = 0; i < NBUCKETS; i++)
 		if (s <= buckets[i])
 			v->bucket[i]++;
+}
+
+static int64_t
+now_sec(void)
+{
+	return kb_now_us() / 1000000;
+}
+
+/* count an append at second now (r NULL: first allocate it) */
+struct kb_rate *
+kb_rate_count(struct kb_rate *r, int64_t now, int64_t records, size_t bytes)
+{
+	int64_t s;
+
+	if (!r) {
+		if (!(r = calloc(1, sizeof *r)))
+			return NULL;    /* no memory: no rate, the append stands */
+		r->sec = now;
+	}
+	if (now - r->sec >= KB_RATE_SECS) {
+		memset(r->records, 0, sizeof r->records);
+		memset(r->bytes, 0, sizeof r->bytes);
+	} else
+		for (s = r->sec + 1; s <= now; s++) {
+			r->records[s % KB_RATE_SECS] = 0;
+			r->bytes[s % KB_RATE_SECS] = 0;
+		}
+	if (now > r->sec)
+		r->sec = now;
+	r->records[now % KB_RATE_SECS] += (uint64_t)records;
+	r->bytes[now % KB_RATE_SECS] += bytes;
+	r->records_total += (uint64_t)records;
+	r->bytes_total += bytes;
+	return r;
+}
+
+/* the rates at second now (r may be NULL: 0) */
+void
+kb_rate_at(const struct kb_rate *r, int64_t now, struct klog_part_rate *pr)
+{
+	uint64_t nr = 0, nb = 0;
+	int64_t s;
+
+	pr->records = pr->bytes = 0;
+	if (!r)
+		return;
+	/* the seconds in (now - KB_RATE_SECS, now] the ring still holds (the
+	 * clock counts from boot: none before 0) */
+	s = (now > r->sec ? now : r->sec) - KB_RATE_SECS + 1;
+	if (s < 0)
+		s = 0;
+	for (; s <= now && s <= r->sec; s++) {
+		nr += r->records[s % KB_RATE_SECS];
+		nb += r->bytes[s % KB_RATE_SECS];
+	}
+	pr->records = (double)nr / KB_RATE_SECS;
+	pr->bytes = (double)nb / KB_RATE_SECS;
+}
+
+void
+kb_rate_add(struct bpart *bp, int64_t records, size_t bytes)
+{
+	struct kb_rate *r = kb_rate_count(bp->rate, now_sec(), records, bytes);
+
+	if (r)
+		bp->rate = r;
+}
+
+void
+kb_rate_get(const struct bpart *bp, struct klog_part_rate *pr)
+{
+	kb_rate_at(bp->rate, now_sec(), pr);
 }
 
 static void
@@ -186,6 +268,31 @@ stats_text(struct klog_broker *b, struct klog_buf *o)
 			}
 	}
 	kb_compact_stats(b, o);
+	klog_buf_printf(o, "# HELP klog_partition_records_in_total Records appended since start-up.\n"
+	    "# TYPE klog_partition_records_in_total counter\n"
+	    "# HELP klog_partition_bytes_in_total Batch bytes appended since start-up.\n"
+	    "# TYPE klog_partition_bytes_in_total counter\n"
+	    "# HELP klog_partition_records_in_rate Records appended per second, last 10 s.\n"
+	    "# TYPE klog_partition_records_in_rate gauge\n"
+	    "# HELP klog_partition_bytes_in_rate Batch bytes appended per second, last 10 s.\n"
+	    "# TYPE klog_partition_bytes_in_rate gauge\n");
+	for (h = 0; h < THASH; h++) {
+		struct btopic *t;
+		for (t = b->topics[h]; t; t = t->next)
+			for (i = 0; i < t->np; i++) {
+				struct bpart *bp = t->parts[i];
+				struct klog_part_rate pr;
+				kb_rate_get(bp, &pr);
+				klog_buf_printf(o, "klog_partition_records_in_total{topic=\"%s\",partition=\"%d\"} %"
+				    PRIu64 "\n", t->name, i, bp->rate ? bp->rate->records_total : 0);
+				klog_buf_printf(o, "klog_partition_bytes_in_total{topic=\"%s\",partition=\"%d\"} %"
+				    PRIu64 "\n", t->name, i, bp->rate ? bp->rate->bytes_total : 0);
+				klog_buf_printf(o, "klog_partition_records_in_rate{topic=\"%s\",partition=\"%d\"} "
+				    "%.1f\n", t->name, i, pr.records);
+				klog_buf_printf(o, "klog_partition_bytes_in_rate{topic=\"%s\",partition=\"%d\"} "
+				    "%.1f\n", t->name, i, pr.bytes);
+			}
+	}
 }
 
 void

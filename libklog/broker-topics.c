@@ -421,6 +421,7 @@ kb_part_put(struct klog_broker *b, struct bpart *bp)
 	if (--bp->refs > 0 || !bp->deleted)
 		return;
 	free(bp->offline);
+	free(bp->rate);
 	free(bp);
 }
 

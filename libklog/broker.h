@@ -172,6 +172,7 @@ struct bpart {
 	struct bpart *lprev, *lnext;    /* open ones, most recently used first */
 	struct klog_part_info ci;       /* as it was closed (ci_known) */
 	int ci_known;
+	struct kb_rate *rate;           /* appends counted (broker-stats.c); NULL: none yet */
 };
 
 struct btopic {
@@ -216,6 +217,15 @@ struct kb_ip {
 	struct kb_ip *next;
 	int n;
 	char host[64];
+};
+
+/* a partition's appends since start-up, and per second over the last
+ * KB_RATE_SECS seconds (bucket s % KB_RATE_SECS holds second s) */
+#define KB_RATE_SECS (KLOG_RATE_WINDOW_MS / 1000)
+struct kb_rate {
+	int64_t sec;                    /* the latest second counted */
+	uint64_t records[KB_RATE_SECS], bytes[KB_RATE_SECS];
+	uint64_t records_total, bytes_total;
 };
 
 struct vstats {
@@ -426,6 +436,10 @@ void kbg_member_remove(struct klog_broker *b, struct kbg_group *g, size_t at, co
 void kb_cmd_stats(struct conn *c);
 int64_t kb_now_us(void);
 void kb_observe(struct klog_broker *b, int verb, int64_t t0, int failed);
+struct kb_rate *kb_rate_count(struct kb_rate *r, int64_t now, int64_t records, size_t bytes);
+void kb_rate_at(const struct kb_rate *r, int64_t now, struct klog_part_rate *pr);
+void kb_rate_add(struct bpart *bp, int64_t records, size_t bytes);
+void kb_rate_get(const struct bpart *bp, struct klog_part_rate *r);
 
 /* broker-conn.c */
 void kb_conn_close(struct conn *c);

@@ -612,6 +612,50 @@ klog_client_describe(struct klog_client *c, const char *topic,
 	return 0;
 }
 
+struct rates {
+	struct klog_part_rate *v;
+	int n;
+};
+
+/* "TOPIC PARTITION RECORDS_PER_S BYTES_PER_S": partition i on line i */
+static int
+add_rate(void *arg, char *line)
+{
+	struct rates *rs = arg;
+	struct klog_part_rate r, *v;
+	char *tab = strchr(line, '\t');
+	long long p;
+
+	if (!tab || sscanf(tab + 1, "%lld\t%lf\t%lf", &p, &r.records, &r.bytes) != 3 ||
+	    p != rs->n || !(r.records >= 0) || !(r.bytes >= 0)) {
+		errno = EPROTO;
+		return -1;
+	}
+	if (!(v = realloc(rs->v, (size_t)(rs->n + 1) * sizeof *v)))
+		return -1;
+	rs->v = v;
+	v[rs->n++] = r;
+	return 0;
+}
+
+int
+klog_client_rates(struct klog_client *c, const char *topic, struct klog_part_rate **rates,
+    int *n, char *err)
+{
+	struct rates rs = { NULL, 0 };
+
+	if (word_ok(topic, err) < 0 || check(c, err) < 0 ||
+	    send_line(c, NULL, 0, err, "DESCRIBE %s RATES\n", topic) < 0)
+		return -1;
+	if (read_list(c, add_rate, &rs, err) < 0) {
+		free(rs.v);
+		return -1;
+	}
+	*rates = rs.v;
+	*n = rs.n;
+	return 0;
+}
+
 static int
 add_line(void *arg, char *line)
 {

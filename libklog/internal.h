@@ -271,6 +271,9 @@ void kpart_set_config(struct klog_part *p, const struct klog_config *c);
 void kcompact_refresh(struct klog_part *p);
 int kpart_slice(struct klog_part *p, int64_t offset, size_t max, int64_t limit,
     struct klog_slice *s, char *err);   /* partition-read.c */
+/* rate.c: klog_part_rate of every partition of topic (klog_log_rates embedded) */
+int krate_local(struct klog_dir *d, const char *topic, struct klog_part_rate **rates, int *n,
+    char *err);
 
 static inline uint16_t get16(const unsigned char *p) { return (uint16_t)(p[0] << 8 | p[1]); }
 static inline uint32_t get32(const unsigned char *p)

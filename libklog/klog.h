@@ -394,6 +394,15 @@ int klog_compact_partition(struct klog_dir *d, const char *topic, int partition,
 struct klog_log;
 int klog_log_compact(struct klog_log *lg, const char *topic, int partition,
     const struct klog_compact_opts *o, struct klog_compact_stats *st, char *err);
+/* rate.c: recent writes per partition (ktopic describe -r), to see skew.
+ * Rates are per second over the last KLOG_RATE_WINDOW_MS */
+#define KLOG_RATE_WINDOW_MS 10000
+struct klog_part_rate {
+	double records, bytes;          /* records (offsets) and log bytes appended */
+};
+/* from the log itself: the offsets after the first record whose
+ * timestamp is within the window, and the bytes from its batch on */
+int klog_part_rate(struct klog_part *p, int64_t now_ms, struct klog_part_rate *r, char *err);
 
 /* dump.c: offline listing (kdump); verify.c: checks; repair.c: repair */
 enum {
@@ -499,10 +508,20 @@ ssize_t klog_lpart_read(struct klog_lpart *lp, int64_t offset, size_t max,
 int klog_lpart_wait_fd(struct klog_lpart *lp);          /* embedded: inotify; remote: -1 */
 int klog_lpart_wait_remote(struct klog_lpart *lp, int64_t offset, int timeout_ms, char *err);
 
+/* one klog_part_rate per partition (index = partition; caller frees):
+ * embedded klog_part_rate of each; remote the broker's own counts of what
+ * it appended, in 1 s buckets over the same window (DESCRIBE TOPIC RATES) */
+int klog_log_rates(struct klog_log *lg, const char *topic, struct klog_part_rate **rates,
+    int *n, char *err);
+
 /* producer.c: records from byte streams into batches per partition */
 struct klog_producer;
 struct klog_producer_opts {
 	int partition;                  /* -1: keyed by murmur2, unkeyed sticky per batch */
+	/* > 1: spread each key over this many partitions (at most all): the
+	 * n-th record of a key goes to (murmur2 partition + n % salt) %
+	 * partitions; the stored key is unchanged.  0 or 1: no salting */
+	int salt;
 	int codec;                      /* -1: the topic's compression.type, else none */
 	size_t batch_bytes;             /* 0: 1000000; capped at max.message.bytes */
 	const struct klog_header *headers;      /* on every record (kept by the caller) */
@@ -514,6 +533,16 @@ struct klog_producer_opts {
 	/* polled between input chunks; nonzero stops klog_producer_feed */
 	int (*stop)(void *arg);
 	void *arg;
+	/* backpressure: with lag_group, before a batch is written (looking at
+	 * most every 100 ms) wait while klog_group_lag of that group on the
+	 * topic is above max_lag, looking again every 100 ms; stop() (or a
+	 * signal, then stop()) ends a wait and the batch is written.
+	 * waiting() is told when a wait starts (resumed 0) and when it ends
+	 * because the lag fell (resumed 1) */
+	const char *lag_group;
+	int64_t max_lag;
+	void (*waiting)(void *arg, const char *group, const char *topic, int64_t lag,
+	    int64_t limit, int resumed);
 };
 /* the topic must exist; partitions are opened (KLOG_WRITE) when first used */
 struct klog_producer *klog_producer_open(struct klog_log *lg, const char *topic,
@@ -523,6 +552,12 @@ struct klog_producer *klog_producer_open(struct klog_log *lg, const char *topic,
  * max.message.bytes; err says why), -1 failed (err) */
 int klog_producer_send(struct klog_producer *pr, int64_t ts, const void *key, int32_t key_len,
     const void *value, int32_t value_len, char *err);
+/* the records group has yet to consume in topic: over its partitions, the
+ * log end minus the committed offset, or minus the log start where the
+ * group has no commit (every partition of a group unknown, ENOENT from
+ * klog_group_describe).  -1 EINVAL on a bad group name, ENOENT no topic */
+int klog_group_lag(struct klog_log *lg, const char *group, const char *topic, int64_t *lag,
+    char *err);
 /* the same with this record's own headers (nh of them at h; NULL, 0:
  * none), sent instead of the producer's o->headers; their bytes are
  * copied, h need not outlive the call.  -1 EINVAL on a malformed header */
@@ -633,6 +668,9 @@ int klog_client_offsets(struct klog_client *c, const char *topic, int partition,
 int klog_client_offset_for_time(struct klog_client *c, const char *topic, int partition,
     int64_t ts, int64_t *offset, char *err);
 int klog_client_stats(struct klog_client *c, struct klog_buf *out, char *err);
+/* DESCRIBE TOPIC RATES: the broker's recent write rates, one per partition */
+int klog_client_rates(struct klog_client *c, const char *topic, struct klog_part_rate **rates,
+    int *n, char *err);
 /* acks: 0, 1 or -1 (all) */
 int klog_client_produce(struct klog_client *c, const char *topic, int partition, int acks,
     const void *batches, size_t len, int64_t *first, int64_t *last, char *err);

@@ -220,6 +220,15 @@ klog_log_describe(struct klog_log *lg, const char *topic, struct klog_part_info 
 	return 0;
 }
 
+int
+klog_log_rates(struct klog_log *lg, const char *topic, struct klog_part_rate **rates, int *n,
+    char *err)
+{
+	if (lg->c)
+		return klog_client_rates(lg->c, topic, rates, n, err);
+	return krate_local(lg->d, topic, rates, n, err);
+}
+
 struct klog_lpart *
 klog_lpart_open(struct klog_log *lg, const char *topic, int partition, int flags, char *err)
 {

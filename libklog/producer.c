@@ -26,6 +26,27 @@
  * of unkeyed records spreads evenly.  The first sticky partition is
  * random, so many short runs spread over the partitions too.
  *
+ * Salting (o.salt = N > 1, kproduce --salt): a keyed record goes to
+ * (home + s) % partitions, where home = (murmur2(key) & 0x7fffffff) %
+ * partitions is the Java client's choice and s = n % N, n counting the
+ * records this producer has sent with that key before (counted per
+ * SALT_SLOTS-th of murmur2's range: keys sharing a slot share a counter,
+ * which keeps each spread roughly even).  So a hot key is spread evenly
+ * over the N partitions home, home + 1, ..., home + N - 1 (mod the count;
+ * N is capped at the partition count), always N distinct ones, and a
+ * consumer that wants one key knows which partitions to read.  Only the
+ * choice of partition changes: the stored key is the record's own.  Per
+ * key order holds within each partition, not across them.
+ *
+ * Backpressure (o.lag_group, kproduce --max-lag): before a batch is
+ * written the producer looks at the group's lag on the topic
+ * (klog_group_lag), at most every LAG_CHECK_MS: while it is above
+ * o.max_lag, it waits (batches written before are synced and acknowledged
+ * first; a remote producer collects its acknowledgements in flight first,
+ * as the lag is asked on the same connection) and looks again every
+ * LAG_CHECK_MS.  Nothing is read meanwhile, so a writer into our pipe
+ * blocks in turn.  o.stop ends the wait; the batch is then written.
+ *
  * Input: read(2) in CHUNK pieces, records found with memchr (memmem for a
  * multi-byte delimiter) and added straight from the input buffer; a record
  * cut by a chunk boundary is moved to the buffer's start before the next
@@ -57,6 +78,10 @@
 /* embedded: sync and acknowledge at least this often */
 #define SYNC_BYTES ((size_t)64 << 20)
 #define SYNC_MS 1000
+/* salting: per-key record counters, by murmur2 */
+#define SALT_SLOTS 1024
+/* backpressure: look at a group's lag at most this often */
+#define LAG_CHECK_MS 100
 
 /* an embedded batch written, not yet synced */
 struct wack {
@@ -88,6 +113,8 @@ struct klog_producer {
 	size_t hdr_bytes;               /* encoded size of o.headers, roughly */
 	int sticky;
 	size_t sticky_bytes;            /* added to the sticky partition so far */
+	int salt;                       /* > 1: keys spread over this many partitions */
+	uint32_t *saltn;                /* SALT_SLOTS counters of keyed records */
 	size_t pending;                 /* bytes in every builder */
 	int64_t oldest_ms;              /* when the first pending record came, -1 none */
 	int64_t skipped;
@@ -97,6 +124,7 @@ struct klog_producer {
 	struct wack *wack;              /* embedded: written, waiting for a sync */
 	size_t nwack, cwack, wbytes;
 	int64_t wsince_ms;              /* when the oldest of them was written */
+	int64_t lag_next;               /* backpressure: the lag is not looked at before */
 };
 
 struct klog_producer *
@@ -144,6 +172,23 @@ klog_producer_open(struct klog_log *lg, const char *topic, const struct klog_pro
 	pr->batch_bytes = pr->o.batch_bytes ? pr->o.batch_bytes : DEFAULT_BATCH;
 	if (pr->cfg.max_message_bytes > 0 && (int64_t)pr->batch_bytes > pr->cfg.max_message_bytes)
 		pr->batch_bytes = (size_t)pr->cfg.max_message_bytes;
+	if (pr->o.lag_group && (klog_group_name_check(pr->o.lag_group, err) < 0 ||
+	    pr->o.max_lag < 0)) {
+		errno = EINVAL;
+		if (pr->o.max_lag < 0)
+			kerr(err, "group '%s': lag limit %" PRId64, pr->o.lag_group, pr->o.max_lag);
+		goto fail;
+	}
+	if (pr->o.salt < 0) {
+		errno = EINVAL;
+		kerr(err, "topic '%s': salt %d", topic, pr->o.salt);
+		goto fail;
+	}
+	pr->salt = pr->o.salt > pr->nparts ? pr->nparts : pr->o.salt;
+	if (pr->salt > 1 && !(pr->saltn = calloc(SALT_SLOTS, sizeof *pr->saltn))) {
+		kerr_sys(err, "topic '%s'", topic);
+		goto fail;
+	}
 	for (i = 0; i < pr->o.nheaders; i++)
 		pr->hdr_bytes += 10 + (size_t)pr->o.headers[i].key_len +
 		    (pr->o.headers[i].value_len > 0 ? (size_t)pr->o.headers[i].value_len : 0);
@@ -181,6 +226,7 @@ klog_producer_close(struct klog_producer *pr)
 			klog_lpart_close(pr->slot[i].part);
 		}
 	free(pr->slot);
+	free(pr->saltn);
 	free(pr->in);
 	free(pr->wack);
 	free(pr);
@@ -290,6 +336,86 @@ wait_sync(struct klog_producer *pr, int p, int64_t first, int64_t last, size_t l
 	return 0;
 }
 
+int
+klog_group_lag(struct klog_log *lg, const char *group, const char *topic, int64_t *lag,
+    char *err)
+{
+	struct klog_group_info gi;
+	struct klog_part_info *pi = NULL;
+	int64_t sum = 0, from;
+	int n, i, have = 0, rc = -1;
+	size_t j;
+
+	if (klog_group_name_check(group, err) < 0) {
+		errno = EINVAL;
+		return -1;
+	}
+	memset(&gi, 0, sizeof gi);
+	if (klog_group_describe(lg, group, &gi, err) == 0)
+		have = 1;
+	else if (errno != ENOENT)
+		return -1;
+	if (klog_log_describe(lg, topic, &pi, &n, err) < 0)
+		goto out;
+	for (i = 0; i < n; i++) {
+		from = pi[i].log_start;
+		for (j = 0; have && j < gi.nparts; j++)
+			if (gi.parts[j].partition == i && gi.parts[j].committed >= 0 &&
+			    !strcmp(gi.parts[j].topic, topic))
+				from = gi.parts[j].committed;
+		if (pi[i].log_end > from)
+			sum += pi[i].log_end - from;
+	}
+	*lag = sum;
+	rc = 0;
+out:
+	free(pi);
+	if (have)
+		klog_group_info_free(&gi);
+	return rc;
+}
+
+static int stopped(struct klog_producer *pr);
+
+/* backpressure: return once the group's lag is at most the limit (or
+ * stop says so) */
+static int
+lag_gate(struct klog_producer *pr, char *err)
+{
+	int64_t lag = 0;
+	int waited = 0;
+
+	/* stopping: what was read is written, whatever the lag */
+	if (klog_now_ms() < pr->lag_next || stopped(pr))
+		return 0;
+	for (;;) {
+		while (pr->rlen > 0)
+			if (collect_one(pr, err) < 0)
+				return -1;
+		if (klog_group_lag(pr->lg, pr->o.lag_group, pr->topic, &lag, err) < 0)
+			return -1;
+		if (lag <= pr->o.max_lag)
+			break;
+		if (!waited) {
+			/* what was written before waits for no one */
+			if (pr->nwack && sync_acks(pr, err) < 0)
+				return -1;
+			if (pr->o.waiting)
+				pr->o.waiting(pr->o.arg, pr->o.lag_group, pr->topic, lag, pr->o.max_lag, 0);
+			waited = 1;
+		}
+		if (stopped(pr))
+			return 0;
+		poll(NULL, 0, LAG_CHECK_MS);    /* a signal ends it early: stop is looked at */
+		if (stopped(pr))
+			return 0;
+	}
+	if (waited && pr->o.waiting)
+		pr->o.waiting(pr->o.arg, pr->o.lag_group, pr->topic, lag, pr->o.max_lag, 1);
+	pr->lag_next = klog_now_ms() + LAG_CHECK_MS;
+	return 0;
+}
+
 /* write partition p's pending batch */
 static int
 flush_one(struct klog_producer *pr, int p, char *err)
@@ -301,6 +427,8 @@ flush_one(struct klog_producer *pr, int p, char *err)
 
 	if (s->bb.count == 0)
 		return 0;
+	if (pr->o.lag_group && lag_gate(pr, err) < 0)
+		return -1;
 	if (!s->part && !(s->part = klog_lpart_open(pr->lg, pr->topic, p, KLOG_WRITE, err)))
 		return part_err(pr, p, err);
 	if (klog_builder_finish(&s->bb, &out, &len, err) < 0)
@@ -349,14 +477,23 @@ klog_producer_flush(struct klog_producer *pr, char *err)
 	return 0;
 }
 
+/* the partition of a record; with salting, called once per record (it
+ * counts the key's records) */
 static int
 pick(struct klog_producer *pr, const void *key, int32_t key_len)
 {
+	uint32_t h, *n;
+
 	if (pr->o.partition >= 0)
 		return pr->o.partition;
-	if (key_len >= 0)
+	if (key_len < 0)
+		return pr->sticky;
+	if (pr->salt <= 1)
 		return klog_partition_for_key(key, (size_t)key_len, pr->nparts);
-	return pr->sticky;
+	h = klog_murmur2(key, (size_t)key_len);
+	n = &pr->saltn[(h * 2654435761u) >> 22];        /* the top 10 bits: SALT_SLOTS */
+	return (int)(((h & 0x7fffffff) % (uint32_t)pr->nparts + (*n)++ % (uint32_t)pr->salt) %
+	    (uint32_t)pr->nparts);
 }
 
 /* the size of a batch holding only this record, when it could be over the
@@ -394,7 +531,8 @@ psend(struct klog_producer *pr, int64_t ts, const void *key, int32_t key_len,
 			break;
 		if (flush_one(pr, p, err) < 0)
 			return -1;
-		p = pick(pr, key, key_len);     /* sticky moved on */
+		if (key_len < 0)
+			p = pick(pr, key, key_len);     /* sticky moved on */
 	}
 	s = &pr->slot[p];
 	before = klog_builder_size(&s->bb);

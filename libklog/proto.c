@@ -75,6 +75,10 @@
  *		TOPIC PARTITION LOG_START LOG_END SEGMENTS BYTES STATE
  *		(tab-separated); STATE online, failed (a sync failed) or
  *		offline (fenced at open)
+ *	DESCRIBE TOPIC RATES             OK N, then one line per partition:
+ *		TOPIC PARTITION RECORDS_PER_S BYTES_PER_S (tab-separated,
+ *		decimals): what the broker appended to it in the current
+ *		second and the 9 before, divided by 10 (broker-stats.c)
  *	CONFIG TOPIC                     OK N, then N key=value lines
  *	CREATE TOPIC PARTITIONS [KEY=VALUE...]          OK
  *	ALTER TOPIC PARTITIONS|- [KEY=VALUE...]         OK
@@ -219,7 +223,7 @@ static const struct {
 	[KLOG_V_AUTH] = { "AUTH", 1, 1, 0 },
 	[KLOG_V_QUIT] = { "QUIT", 0, 0, 0 },
 	[KLOG_V_TOPICS] = { "TOPICS", 0, 0, 0 },
-	[KLOG_V_DESCRIBE] = { "DESCRIBE", 1, 1, 0 },
+	[KLOG_V_DESCRIBE] = { "DESCRIBE", 1, 2, 0 },
 	[KLOG_V_CONFIG] = { "CONFIG", 1, 1, 0 },
 	[KLOG_V_CREATE] = { "CREATE", 2, KLOG_PROTO_MAX_ARGS - 1, 0 },
 	[KLOG_V_ALTER] = { "ALTER", 2, KLOG_PROTO_MAX_ARGS - 1, 0 },
