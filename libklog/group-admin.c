@@ -62,12 +62,8 @@ kgl_list(struct klog_dir *d, char ***names, size_t *n, char *err)
 		}
 		closedir(dir);
 	}
-	if (klog_gstore_groups(d, &gs, &ngs, err) < 0) {
-		if (errno != ENOSYS)
-			goto fail;
-		gs = NULL;      /* gstore.c not built yet */
-		ngs = 0;
-	}
+	if (klog_gstore_groups(d, &gs, &ngs, err) < 0)
+		goto fail;
 	for (size_t i = 0; i < ngs; i++)
 		if (add_name(&v, &nv, gs[i]) < 0)
 			goto nomem;
@@ -85,19 +81,13 @@ fail:
 	return -1;
 }
 
-/* committed offsets, ENOSYS (gstore.c not built yet) as none */
+/* committed offsets */
 static int
 load_commits(struct klog_dir *d, const char *group, struct klog_gcommit **c, size_t *n, char *err)
 {
 	*c = NULL;
 	*n = 0;
-	if (klog_gstore_load(d, group, c, n, err) == 0)
-		return 0;
-	if (errno != ENOSYS)
-		return -1;
-	*c = NULL;
-	*n = 0;
-	return 0;
+	return klog_gstore_load(d, group, c, n, err);
 }
 
 /* "ID (host H, pid N), ..." of the live members */
@@ -392,8 +382,8 @@ kgl_delete(struct klog_dir *d, const char *group, char *err)
 			goto out;
 		}
 	}
-	/* ENOENT: no commits, only a directory; ENOSYS: gstore.c not built yet */
-	if (klog_gstore_delete(d, group, err) < 0 && errno != ENOSYS && errno != ENOENT)
+	/* ENOENT: no commits, only a directory */
+	if (klog_gstore_delete(d, group, err) < 0 && errno != ENOENT)
 		goto out;
 	if (gfd >= 0 && remove_group(d, gfd, group, err) < 0)
 		goto out;

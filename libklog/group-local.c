@@ -1169,17 +1169,13 @@ take_partitions(struct klog_group *g, struct kgl *k, int full, char *err)
 	if (!taken)
 		return 0;
 	if (klog_gstore_load(k->d, g->group, &c, &nc, err) < 0) {
-		if (errno != ENOSYS) {
-			/* no ASSIGN without the committed offset: give them back, try later */
-			for (size_t i = 0; i < k->nown; i++)
-				if (k->own[i].st == P_NEW) {
-					lock_fd(k->own[i].fd, LOCK_UN);
-					k->own[i].st = P_PENDING;
-				}
-			return -1;
-		}
-		c = NULL;       /* gstore.c not built yet: no commits */
-		nc = 0;
+		/* no ASSIGN without the committed offset: give them back, try later */
+		for (size_t i = 0; i < k->nown; i++)
+			if (k->own[i].st == P_NEW) {
+				lock_fd(k->own[i].fd, LOCK_UN);
+				k->own[i].st = P_PENDING;
+			}
+		return -1;
 	}
 	for (size_t i = 0; i < k->nown; i++) {
 		struct owned *o = &k->own[i];

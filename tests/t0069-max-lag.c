@@ -133,7 +133,6 @@ main(void)
 {
 	struct klog_producer_opts o = { .partition = -1, .codec = -1 };
 	struct klog_part_info *pi = NULL;
-	struct klog_group_info gi;
 	struct klog_gcommit c;
 	struct klog_producer *pr = NULL;
 	struct klog_log *lg;
@@ -148,15 +147,6 @@ main(void)
 	lg = klog_log_open(root, NULL, KLOG_CREATE, err);
 	if (!lg)
 		skip_all("cannot open %s: %s", root, err);
-	memset(&gi, 0, sizeof gi);
-	errno = 0;
-	if (klog_group_describe(lg, "g", &gi, err) < 0 && errno == ENOSYS) {
-		klog_log_close(lg);
-		snprintf(cmd, sizeof cmd, "rm -rf %s", root);
-		if (system(cmd) != 0)
-			diag("could not remove %s", root);
-		skip_all("consumer groups are not built here (klog_group_describe: %s)", err);
-	}
 	ok(klog_log_create(lg, "t", 2, NULL, 0, err) == 0, "create topic t, 2 partitions");
 	for (i = 0; i < 150; i++) {
 		if (i == 0 || i == 100) {

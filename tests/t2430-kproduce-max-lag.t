@@ -5,9 +5,7 @@ test_description='--max-lag blocks a producer while the group lags more than N r
 . "$(dirname "$0")/lib.sh"
 
 # Runs embedded and, with KLOG_TEST_REMOTE, through a broker (the group's
-# lag then comes from the broker's coordinator).  The scenarios need
-# consumer groups (klog_group_describe) and kgroup to commit offsets:
-# without them (a tree where they are not built yet) they are skipped.
+# lag then comes from the broker's coordinator); kgroup commits offsets.
 
 test_expect_success 'setup: a topic with 150 records over two partitions' '
 	mkdir -p "$KLOG_DIR" &&
@@ -16,14 +14,6 @@ test_expect_success 'setup: a topic with 150 records over two partitions' '
 	ktopic create probe &&
 	seq 1 10 >ten
 '
-
-# groups work when a lag can be read and kgroup is there to commit
-if command -v kgroup >/dev/null 2>&1 &&
-	echo x | kproduce --max-lag probe-group:1000000 probe 2>probe.err; then
-	test_set_prereq GROUPS
-else
-	say "skipping the blocking scenarios: consumer groups or kgroup are missing here ($(head -n 1 probe.err 2>/dev/null))"
-fi
 
 # total LOG_END of topic t
 t_end() {
@@ -39,7 +29,7 @@ said_waiting() {
 	grep -q "^kproduce: waiting: group '$1' lags $2 records on 't' (limit 100)$" "$3"
 }
 
-test_expect_success GROUPS 'a group with no commit lags the whole topic: the producer waits, writes nothing' '
+test_expect_success 'a group with no commit lags the whole topic: the producer waits, writes nothing' '
 	{ kproduce --max-lag g:100 t <ten 2>p1.err & } &&
 	p1=$! &&
 	test_atexit "kill $p1 2>/dev/null || :" &&
@@ -51,7 +41,7 @@ test_expect_success GROUPS 'a group with no commit lags the whole topic: the pro
 	test_cmp expect n
 '
 
-test_expect_success GROUPS 'committing to the end releases it: the records are written, it exits 0' '
+test_expect_success 'committing to the end releases it: the records are written, it exits 0' '
 	kgroup reset g --topic t --to-latest --execute >reset.out &&
 	test_poll t_end_is 160 &&
 	wait $p1 &&
@@ -60,7 +50,7 @@ test_expect_success GROUPS 'committing to the end releases it: the records are w
 	test_cmp ten last
 '
 
-test_expect_success GROUPS 'under the limit: no wait, nothing said' '
+test_expect_success 'under the limit: no wait, nothing said' '
 	kproduce --max-lag g:100 t <ten 2>p2.err &&
 	test ! -s p2.err &&
 	test "$(t_end)" = 170 &&
@@ -68,7 +58,7 @@ test_expect_success GROUPS 'under the limit: no wait, nothing said' '
 	test ! -s p3.err
 '
 
-test_expect_success GROUPS 'SIGTERM while waiting: what was read is written, exit 0' '
+test_expect_success 'SIGTERM while waiting: what was read is written, exit 0' '
 	# a batch for each partition (one salted key): said once all the same
 	{ kproduce --salt 2 -k x --max-lag h:100 t <ten 2>p4.err & } &&
 	p4=$! &&
@@ -83,7 +73,7 @@ test_expect_success GROUPS 'SIGTERM while waiting: what was read is written, exi
 	! grep resumed p4.err
 '
 
-test_expect_success GROUPS 'a pipe into a waiting producer fills and blocks its writer' '
+test_expect_success 'a pipe into a waiting producer fills and blocks its writer' '
 	test_fifo in.fifo &&
 	{ kproduce --max-lag h:100 t <in.fifo 2>p5.err & } &&
 	p5=$! &&

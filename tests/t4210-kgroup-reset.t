@@ -59,13 +59,6 @@ first_at() {
 		"$TRASH/ts.all"
 }
 
-# until the group library is merged its placeholders answer "not built
-# yet": those tests are skipped (missing GROUPS_embedded, GROUPS_broker)
-# rather than failed; any other answer runs them
-groups_built() {
-	! kgroup list 2>&1 >/dev/null | grep -q "not built yet"
-}
-
 for mode in embedded broker; do
 G=g-$mode
 
@@ -74,9 +67,8 @@ if test $mode = broker; then
 		start_broker b1
 	'
 fi
-groups_built && test_set_prereq GROUPS_$mode
 
-test_expect_success "GROUPS_$mode" "$mode: a dry run of a new group prints the plan and changes nothing" '
+test_expect_success "$mode: a dry run of a new group prints the plan and changes nothing" '
 	kgroup reset $G --topic t --to-earliest >actual 2>err &&
 	plan >expect <<-EOF &&
 	$G t 0 - 0 -
@@ -93,7 +85,7 @@ test_expect_success "GROUPS_$mode" "$mode: a dry run of a new group prints the p
 	test_must_fail grep -x "$G" groups
 '
 
-test_expect_success "GROUPS_$mode" "$mode: --execute --to-latest creates the commits, describe shows them" '
+test_expect_success "$mode: --execute --to-latest creates the commits, describe shows them" '
 	kgroup reset $G --topic t --to-latest --execute >actual 2>err &&
 	plan >expect <<-EOF &&
 	$G t 0 - 10 -
@@ -113,7 +105,7 @@ test_expect_success "GROUPS_$mode" "$mode: --execute --to-latest creates the com
 	grep -x "$G" groups
 '
 
-test_expect_success "GROUPS_$mode" "$mode: --to-offset N: past the log end is clamped, and the plan says so" '
+test_expect_success "$mode: --to-offset N: past the log end is clamped, and the plan says so" '
 	kgroup reset $G --topic t --to-offset 7 --execute >actual &&
 	plan >expect <<-EOF &&
 	$G t 0 10 7 -
@@ -130,7 +122,7 @@ test_expect_success "GROUPS_$mode" "$mode: --to-offset N: past the log end is cl
 	test_cmp expect actual
 '
 
-test_expect_success "GROUPS_$mode" "$mode: --shift-by N, back and forth, clamped at both ends" '
+test_expect_success "$mode: --shift-by N, back and forth, clamped at both ends" '
 	kgroup reset $G --topic t:0 --shift-by -2 --execute >actual &&
 	plan >expect <<-EOF &&
 	$G t 0 7 5 -
@@ -155,7 +147,7 @@ test_expect_success "GROUPS_$mode" "$mode: --shift-by N, back and forth, clamped
 	test_cmp expect actual
 '
 
-test_expect_success "GROUPS_$mode" "$mode: --shift-by where there is no commit: exit 1 naming it, nothing applied" '
+test_expect_success "$mode: --shift-by where there is no commit: exit 1 naming it, nothing applied" '
 	kgroup describe $G >before &&
 	test_expect_code 1 kgroup reset $G --topic t --topic u --shift-by 1 --execute >out 2>err &&
 	test_must_fail test -s out &&
@@ -168,14 +160,14 @@ test_expect_success "GROUPS_$mode" "$mode: --shift-by where there is no commit: 
 	test_expect_code 1 kgroup describe $G-new 2>err
 '
 
-test_expect_success "GROUPS_$mode" "$mode: without --topic, an unknown group is an error naming it" '
+test_expect_success "$mode: without --topic, an unknown group is an error naming it" '
 	test_expect_code 1 kgroup reset $G-none --to-earliest >out 2>err &&
 	test_must_fail test -s out &&
 	test_line_count = 1 err &&
 	grep "'"'"'$G-none'"'"'" err
 '
 
-test_expect_success "GROUPS_$mode" "$mode: --topic repeated, T and T:P together: sorted, each partition once" '
+test_expect_success "$mode: --topic repeated, T and T:P together: sorted, each partition once" '
 	kgroup reset $G --topic u --topic t:1 --topic t --topic t:1 --to-earliest >actual 2>err &&
 	plan >expect <<-EOF &&
 	$G t 0 6 0 -
@@ -189,7 +181,7 @@ test_expect_success "GROUPS_$mode" "$mode: --topic repeated, T and T:P together:
 	test_cmp expect3 actual
 '
 
-test_expect_success "GROUPS_$mode" "$mode: a log that lost its start: earliest is the log start, below it clamps" '
+test_expect_success "$mode: a log that lost its start: earliest is the log start, below it clamps" '
 	rstart=$(ktopic describe r | cut -f3) &&
 	kgroup reset $G --topic r --to-earliest >actual &&
 	plan >expect <<-EOF &&
@@ -213,7 +205,7 @@ test_expect_success "GROUPS_$mode" "$mode: a log that lost its start: earliest i
 	test_cmp expect actual
 '
 
-test_expect_success "GROUPS_$mode" "$mode: --to-datetime: ISO-8601 in UTC, with an offset, epoch ms" '
+test_expect_success "$mode: --to-datetime: ISO-8601 in UTC, with an offset, epoch ms" '
 	for pick in 1 25 50 51 77 100; do
 		ms=$(sed -n "${pick}p" ts.all | cut -d" " -f2) &&
 		want=$(first_at "$ms") &&
@@ -228,7 +220,7 @@ test_expect_success "GROUPS_$mode" "$mode: --to-datetime: ISO-8601 in UTC, with 
 	done
 '
 
-test_expect_success "GROUPS_$mode" "$mode: --to-datetime: a zone-less time is local time (TZ)" '
+test_expect_success "$mode: --to-datetime: a zone-less time is local time (TZ)" '
 	ms=$(sed -n 60p ts.all | cut -d" " -f2) &&
 	want=$(first_at "$ms") &&
 	local=$(iso "$ms" 7200 "") &&
@@ -239,7 +231,7 @@ test_expect_success "GROUPS_$mode" "$mode: --to-datetime: a zone-less time is lo
 	test_cmp expect actual
 '
 
-test_expect_success "GROUPS_$mode" "$mode: --to-datetime before the first record and after the last" '
+test_expect_success "$mode: --to-datetime before the first record and after the last" '
 	last=$(tail -n 1 ts.all | cut -d" " -f2) &&
 	kgroup reset $G --topic ts --to-datetime 1970-01-01T00:00:00Z >actual &&
 	plan >expect <<-EOF &&
@@ -256,7 +248,7 @@ test_expect_success "GROUPS_$mode" "$mode: --to-datetime before the first record
 	test_cmp expect actual
 '
 
-test_expect_success "GROUPS_$mode" "$mode: -J: one JSON object per partition of the plan" '
+test_expect_success "$mode: -J: one JSON object per partition of the plan" '
 	kgroup reset $G --topic t:0 --to-offset 99 -J >actual 2>err &&
 	printf "{\"group\":\"%s\",\"topic\":\"t\",\"partition\":0,\"current\":6,\"new\":10,\"log_start\":0,\"log_end\":10,\"clamped\":\"log_end\",\"executed\":false}\n" $G >expect &&
 	test_cmp expect actual &&
@@ -265,7 +257,7 @@ test_expect_success "GROUPS_$mode" "$mode: -J: one JSON object per partition of 
 	test_cmp expect actual
 '
 
-test_expect_success "GROUPS_$mode" "$mode: the plan and a reset of one group leave other groups alone" '
+test_expect_success "$mode: the plan and a reset of one group leave other groups alone" '
 	kgroup reset $G-other --topic u --to-latest --execute >/dev/null &&
 	kgroup describe $G >before &&
 	kgroup reset $G-other --topic u --to-earliest --execute >/dev/null &&
@@ -276,7 +268,7 @@ test_expect_success "GROUPS_$mode" "$mode: the plan and a reset of one group lea
 	test_cmp expect actual
 '
 
-test_expect_success "TTY,GROUPS_$mode" "$mode: on a terminal: a header line, none with -H" '
+test_expect_success TTY "$mode: on a terminal: a header line, none with -H" '
 	test_on_tty "kgroup reset $G --topic u --to-latest 2>/dev/null" | tr -d "\r" >actual &&
 	printf "GROUP\tTOPIC\tPARTITION\tCURRENT\tNEW\tNOTE\n%s\tu\t0\t0\t4\t-\n" $G >expect &&
 	test_cmp expect actual &&

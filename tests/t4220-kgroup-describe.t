@@ -48,13 +48,6 @@ no_members() {
 	test "$(kgroup describe --state "$1" | cut -f5)" = 0
 }
 
-# until the group library is merged its placeholders answer "not built
-# yet": those tests are skipped (missing GROUPS_embedded, GROUPS_broker)
-# rather than failed; any other answer runs them
-groups_built() {
-	! kgroup list 2>&1 >/dev/null | grep -q "not built yet"
-}
-
 for mode in embedded broker; do
 G=g-$mode
 KLOG_DIR=$TRASH/log-$mode
@@ -70,9 +63,8 @@ test_expect_success "$mode: setup: t has 10, 5 and 0 records, u 4" '
 	seq 1 4 | kproduce u
 '
 
-groups_built && test_set_prereq GROUPS_$mode
 
-test_expect_success "GROUPS_$mode" "$mode: list with no groups: nothing, exit 0" '
+test_expect_success "$mode: list with no groups: nothing, exit 0" '
 	kgroup list >out 2>err &&
 	test_must_fail test -s out &&
 	test_must_fail test -s err &&
@@ -81,7 +73,7 @@ test_expect_success "GROUPS_$mode" "$mode: list with no groups: nothing, exit 0"
 	test_must_fail test -s err
 '
 
-test_expect_success "GROUPS_$mode" "$mode: groups made by reset: list sorted, -0, -J" '
+test_expect_success "$mode: groups made by reset: list sorted, -0, -J" '
 	kgroup reset $G-b --topic t --to-latest --execute >/dev/null &&
 	kgroup reset $G-a --topic t --to-earliest --execute >/dev/null &&
 	kgroup reset $G-c --topic t:1 --topic u --to-offset 2 --execute >/dev/null &&
@@ -98,7 +90,7 @@ test_expect_success "GROUPS_$mode" "$mode: groups made by reset: list sorted, -0
 	test_cmp expect actual2
 '
 
-test_expect_success "GROUPS_$mode" "$mode: describe: one line per committed partition, lag from the log end" '
+test_expect_success "$mode: describe: one line per committed partition, lag from the log end" '
 	kgroup describe $G-a >actual &&
 	committed >expect <<-EOF &&
 	$G-a t 0 0 10 10
@@ -125,7 +117,7 @@ test_expect_success "GROUPS_$mode" "$mode: describe: one line per committed part
 	test_cmp expect actual
 '
 
-test_expect_success "GROUPS_$mode" "$mode: describe with no names: every group, sorted; names in the order given" '
+test_expect_success "$mode: describe with no names: every group, sorted; names in the order given" '
 	kgroup describe >actual &&
 	{ kgroup describe $G-a && kgroup describe $G-b && kgroup describe $G-c; } >expect &&
 	test_cmp expect actual &&
@@ -134,7 +126,7 @@ test_expect_success "GROUPS_$mode" "$mode: describe with no names: every group, 
 	test_cmp expect actual
 '
 
-test_expect_success "GROUPS_$mode" "$mode: describe an unknown group: exit 1 naming it, the others still shown" '
+test_expect_success "$mode: describe an unknown group: exit 1 naming it, the others still shown" '
 	test_expect_code 1 kgroup describe $G-none >out 2>err &&
 	test_must_fail test -s out &&
 	test_line_count = 1 err &&
@@ -145,7 +137,7 @@ test_expect_success "GROUPS_$mode" "$mode: describe an unknown group: exit 1 nam
 	test_cmp expect actual
 '
 
-test_expect_success "GROUPS_$mode" "$mode: describe --state and --members of a group with no members" '
+test_expect_success "$mode: describe --state and --members of a group with no members" '
 	kgroup describe --state $G-a $G-c >actual &&
 	cut -f1,2,5 actual >cols &&
 	printf "%s-a\tEmpty\t0\n%s-c\tEmpty\t0\n" $G $G >expect &&
@@ -155,7 +147,7 @@ test_expect_success "GROUPS_$mode" "$mode: describe --state and --members of a g
 	test_must_fail test -s actual
 '
 
-test_expect_success "GROUPS_$mode" "$mode: describe -J: one object per group with members and partitions" '
+test_expect_success "$mode: describe -J: one object per group with members and partitions" '
 	kgroup describe -J $G-c $G-a >actual &&
 	test_line_count = 2 actual &&
 	python3 -c "
@@ -173,7 +165,7 @@ assert [p[\"log_end\"] for p in g[1][\"partitions\"]] == [13, 5, 0], g[1]
 "
 '
 
-test_expect_success "TTY,GROUPS_$mode" "$mode: describe on a terminal: a header line, none with -H" '
+test_expect_success TTY "$mode: describe on a terminal: a header line, none with -H" '
 	test_on_tty "kgroup describe $G-c" | tr -d "\r" >actual &&
 	{ printf "GROUP\tTOPIC\tPARTITION\tCOMMITTED\tLOG_END\tLAG\tOWNER\tHOST\tPID\n" &&
 	  kgroup describe $G-c; } >expect &&
@@ -186,7 +178,7 @@ test_expect_success "TTY,GROUPS_$mode" "$mode: describe on a terminal: a header 
 	test_cmp expect actual
 '
 
-test_expect_success "GROUPS_$mode" "$mode: delete: the group goes, the others stay" '
+test_expect_success "$mode: delete: the group goes, the others stay" '
 	kgroup describe $G-a >a.before &&
 	kgroup delete $G-b >out 2>err &&
 	test_must_fail test -s out &&
@@ -199,7 +191,7 @@ test_expect_success "GROUPS_$mode" "$mode: delete: the group goes, the others st
 	test_cmp a.before a.after
 '
 
-test_expect_success "GROUPS_$mode" "$mode: delete an unknown group: exit 1 naming it; --if-exists: 0" '
+test_expect_success "$mode: delete an unknown group: exit 1 naming it; --if-exists: 0" '
 	test_expect_code 1 kgroup delete $G-b >out 2>err &&
 	test_line_count = 1 err &&
 	grep "'"'"'$G-b'"'"'" err &&
@@ -214,7 +206,7 @@ test_expect_success "GROUPS_$mode" "$mode: delete an unknown group: exit 1 namin
 	test_cmp expect actual
 '
 
-test_expect_success "GROUPS_$mode" "$mode: a deleted group starts again from a reset" '
+test_expect_success "$mode: a deleted group starts again from a reset" '
 	kgroup reset $G-b --topic u --to-offset 1 --execute >/dev/null &&
 	kgroup describe $G-b >actual &&
 	committed >expect <<-EOF &&
@@ -223,7 +215,7 @@ test_expect_success "GROUPS_$mode" "$mode: a deleted group starts again from a r
 	test_cmp expect actual
 '
 
-test_expect_success "GROUPS_$mode" "$mode: a live member: describe shows it as the owner, with host and pid" '
+test_expect_success "$mode: a live member: describe shows it as the owner, with host and pid" '
 	kgroup reset $G-live --topic t:0 --to-offset 4 --execute >/dev/null &&
 	if test $mode = broker; then set -- -b "$KLOG_BROKERS"; else set -- -d "$KLOG_DIR"; fi &&
 	start_member "$@" $G-live t &&
@@ -244,7 +236,7 @@ test_expect_success "GROUPS_$mode" "$mode: a live member: describe shows it as t
 	test "$(cat hosts)" != -
 '
 
-test_expect_success "GROUPS_$mode" "$mode: a live member: --state and --members" '
+test_expect_success "$mode: a live member: --state and --members" '
 	kgroup describe --state $G-live | cut -f1,2,5 >actual &&
 	printf "%s\tStable\t1\n" $G-live >expect &&
 	test_cmp expect actual &&
@@ -264,7 +256,7 @@ assert [p[\"owner\"] for p in g[\"partitions\"]] == [\"$member_id\"] * 3, g
 "
 '
 
-test_expect_success "GROUPS_$mode" "$mode: a live member: reset --execute and delete refused naming it" '
+test_expect_success "$mode: a live member: reset --execute and delete refused naming it" '
 	kgroup describe $G-live >before &&
 	test_expect_code 1 kgroup reset $G-live --topic t --to-earliest --execute >out 2>err &&
 	test_must_fail test -s out &&
@@ -279,7 +271,7 @@ test_expect_success "GROUPS_$mode" "$mode: a live member: reset --execute and de
 	grep -x $G-live groups
 '
 
-test_expect_success "GROUPS_$mode" "$mode: a live member: a dry run still plans, and warns it would be refused" '
+test_expect_success "$mode: a live member: a dry run still plans, and warns it would be refused" '
 	kgroup reset $G-live --topic t:0 --to-earliest >actual 2>err &&
 	printf "%s\tt\t0\t4\t0\t-\n" $G-live >expect &&
 	test_cmp expect actual &&
@@ -287,7 +279,7 @@ test_expect_success "GROUPS_$mode" "$mode: a live member: a dry run still plans,
 	grep -F "$member_id" err
 '
 
-test_expect_success "GROUPS_$mode" "$mode: the member leaves: the group is empty, reset and delete work" '
+test_expect_success "$mode: the member leaves: the group is empty, reset and delete work" '
 	stop_member &&
 	kgroup describe --state $G-live | cut -f2,5 >actual &&
 	printf "Empty\t0\n" >expect &&
@@ -303,7 +295,7 @@ test_expect_success "GROUPS_$mode" "$mode: the member leaves: the group is empty
 	test_expect_code 1 kgroup describe $G-live 2>/dev/null
 '
 
-test_expect_success "GROUPS_$mode" "$mode: a member killed with SIGKILL: no longer live, delete works" '
+test_expect_success "$mode: a member killed with SIGKILL: no longer live, delete works" '
 	kgroup reset $G-kill --topic t --to-earliest --execute >/dev/null &&
 	if test $mode = broker; then set -- -b "$KLOG_BROKERS"; else set -- -d "$KLOG_DIR"; fi &&
 	start_member "$@" $G-kill t &&
