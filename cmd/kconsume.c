@@ -355,6 +355,35 @@ poll_group(void)
 	return n;
 }
 
+/*
+ * -e: may this member go?  Not while a partition with records left has no
+ * owner, or is the group's for this member but not yet given (a handover
+ * under way): leaving then could leave it to members that have gone.
+ * Partitions other members hold are theirs to finish.  When the group
+ * cannot be described, only this member's partitions count.
+ */
+static int
+group_settled(void)
+{
+	struct klog_group_info gi;
+	char err[KLOG_ERRLEN];
+	int ok = 1;
+
+	if (klog_group_describe(R.lg, R.group, &gi, err) < 0)
+		return 1;
+	for (size_t i = 0; i < gi.nparts && ok; i++) {
+		const struct klog_gpart_info *p = &gi.parts[i];
+
+		if (p->lag <= 0 || gp_find(p->topic, p->partition))
+			continue;
+		if (p->owner < 0 || (size_t)p->owner >= gi.nmembers ||
+		    !strcmp(gi.members[p->owner].member_id, klog_group_member_id(R.g)))
+			ok = 0;
+	}
+	klog_group_info_free(&gi);
+	return ok;
+}
+
 /* the group's timers: poll it when due, commit when due */
 static void
 tick(void)
@@ -1025,7 +1054,8 @@ main(int argc, char **argv)
 
 			if (poll_group())
 				continue;
-			if (R.ngp || klog_now_ms() - R.last_event >= (grace > 1000 ? grace : 1000))
+			if ((R.ngp || klog_now_ms() - R.last_event >= (grace > 1000 ? grace : 1000)) &&
+			    group_settled())
 				break;
 		} else if (exit_at_end || klog_consumer_done(R.con))
 			break;
