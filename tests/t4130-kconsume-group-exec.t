@@ -89,11 +89,14 @@ scenarios () {
 		ktopic create w -p 1 &&
 		printf "1\n2\n3\n" | kproduce w &&
 		test_fifo running &&
-		{ kconsume -g W --commit-interval 50 --exec "v=\$(cat);
+		{ kconsume -g W -v --commit-interval 50 --exec "v=\$(cat);
 			if test \$v = 2; then echo \$\$ >running; exec sleep 600; fi" w 2>w.err & } &&
 		pid=$! &&
 		read cmd <running &&
+		# commits go on while it runs, up to the record before it
+		test_wait_line w.err "committed w 0 at 1$" &&
 		kill -9 $pid $cmd &&
+		! grep "committed w 0 at [2-9]" w.err &&
 		kconsume -g W -e --exec "cat; echo" w >actual &&
 		printf "2\n3\n" >expect &&
 		test_cmp expect actual
