@@ -46,7 +46,7 @@ main(void)
 	int count[3] = { 0 }, part, p, i;
 	int64_t last[3] = { -1, -1, -1 }, next;
 
-	snprintf(root, sizeof root, "/tmp/klog-t4100-XXXXXX");
+	snprintf(root, sizeof root, "/tmp/klog-t0065-XXXXXX");
 	if (!mkdtemp(root))
 		skip_all("mkdtemp failed");
 	lg = klog_log_open(root, NULL, KLOG_CREATE, err);
