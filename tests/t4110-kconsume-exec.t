@@ -129,7 +129,7 @@ scenarios () {
 		{ kconsume -e --retries 5 --retry-backoff 20000 --exec "cat >/dev/null;
 			test \$KLOG_OFFSET != 2 || { echo x >started; exit 1; }" p 2>err & } &&
 		pid=$! &&
-		read x <started &&
+		test -n "$(timeout 30 head -n 1 started)" &&
 		t0=$(now_ms) &&
 		kill -TERM $pid &&
 		wait $pid &&

@@ -92,7 +92,8 @@ scenarios () {
 		{ kconsume -g W -v --commit-interval 50 --exec "v=\$(cat);
 			if test \$v = 2; then echo \$\$ >running; exec sleep 600; fi" w 2>w.err & } &&
 		pid=$! &&
-		read cmd <running &&
+		cmd=$(timeout 30 head -n 1 running) &&
+		test -n "$cmd" &&
 		# commits go on while it runs, up to the record before it
 		test_wait_line w.err "committed w 0 at 1$" &&
 		kill -9 $pid $cmd &&
