@@ -149,6 +149,16 @@ klog_consumer_position(const struct klog_consumer *c, int i, const char **topic,
 	*next = c->parts[i].next;
 }
 
+/* index of (topic, partition), -1 if not read */
+static int
+find(const struct klog_consumer *c, const char *topic, int partition)
+{
+	for (int i = 0; i < c->n; i++)
+		if (c->parts[i].partition == partition && !strcmp(c->parts[i].topic, topic))
+			return i;
+	return -1;
+}
+
 /* where a partition starts */
 static int
 start_at(struct klog_lpart *p, const struct klog_start *st, int64_t *next, char *err)
@@ -225,6 +235,9 @@ add_one(struct klog_consumer *c, const char *topic, int partition, const struct 
 	cp->next = next;
 	cp->done = 0;
 	c->n++;
+	/* the wait array is sized for the partitions: size it again */
+	free(c->pfd);
+	c->pfd = NULL;
 	return 0;
 }
 
@@ -260,6 +273,71 @@ klog_consumer_add(struct klog_consumer *c, const char *spec, const struct klog_s
 	for (i = 0; i < cfg.partitions; i++)
 		if (add_one(c, topic, i, st, err) < 0)
 			return -1;
+	return 0;
+}
+
+int
+klog_consumer_add_part(struct klog_consumer *c, const char *topic, int partition,
+    const struct klog_start *st, char *err)
+{
+	if (klog_topic_name_check(topic, err) < 0) {
+		errno = EINVAL;
+		return -1;
+	}
+	if (partition < 0) {
+		errno = EINVAL;
+		return kerr(err, "bad partition %d of '%s'", partition, topic);
+	}
+	if (find(c, topic, partition) >= 0) {
+		errno = EEXIST;
+		return kerr(err, "partition '%s-%d' is read already", topic, partition);
+	}
+	return add_one(c, topic, partition, st, err);
+}
+
+int
+klog_consumer_remove(struct klog_consumer *c, const char *topic, int partition)
+{
+	int i = find(c, topic, partition);
+
+	if (i < 0) {
+		errno = ENOENT;
+		return -1;
+	}
+	if (i == c->cur) {
+		/* drop its buffered chunk and the batch being walked */
+		c->have = 0;
+		c->in_batch = 0;
+		c->pos = 0;
+		c->buf.len = 0;
+	}
+	if (c->parts[i].done)
+		c->ndone--;
+	klog_lpart_close(c->parts[i].p);
+	free(c->parts[i].topic);
+	memmove(&c->parts[i], &c->parts[i + 1], (size_t)(c->n - i - 1) * sizeof *c->parts);
+	c->n--;
+	if (i < c->cur)
+		c->cur--;
+	if (c->cur >= c->n)
+		c->cur = 0;
+	c->idle = 0;
+	free(c->pfd);
+	c->pfd = NULL;
+	return 0;
+}
+
+int
+klog_consumer_next_offset(const struct klog_consumer *c, const char *topic, int partition,
+    int64_t *next)
+{
+	int i = find(c, topic, partition);
+
+	if (i < 0) {
+		errno = ENOENT;
+		return -1;
+	}
+	*next = c->parts[i].next;
 	return 0;
 }
 

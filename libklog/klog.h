@@ -630,6 +630,19 @@ int klog_consumer_done(const struct klog_consumer *c);
 /* partition i: its topic, number and the next offset to be returned */
 void klog_consumer_position(const struct klog_consumer *c, int i, const char **topic,
     int *partition, int64_t *next);
+/*
+ * A group member's partitions come and go (klog_group_poll).  Add one
+ * partition, starting at st (NULL: the beginning; KLOG_FROM_OFFSET for a
+ * committed offset): -1 EEXIST when it is read already.  Remove one: its
+ * buffered records are dropped, the others keep their places; -1 ENOENT
+ * when it is not read.  The next offset of one (what a commit records
+ * once everything returned was used): -1 ENOENT when not read.
+ */
+int klog_consumer_add_part(struct klog_consumer *c, const char *topic, int partition,
+    const struct klog_start *st, char *err);
+int klog_consumer_remove(struct klog_consumer *c, const char *topic, int partition);
+int klog_consumer_next_offset(const struct klog_consumer *c, const char *topic, int partition,
+    int64_t *next);
 void klog_consumer_free(struct klog_consumer *c);
 
 /* client.c: a blocking client for remote mode (-b HOST:PORT / KLOG_BROKERS).

@@ -70,6 +70,7 @@ report "consume" "$ns" "$rss" "$cat_ns"
 read -r ns rss < <(timeit sh -c "kconsume -d '$D' -e -f '%o %k %s\n' bench | cat > /dev/null")
 report "consume -f '%o %k %s'" "$ns" "$rss" "$cat_ns"
 kconsume -d "$D" -e bench | cmp - "$REC" && echo "# consumed bytes identical to the input"
+[ -x "$top/share/bench-groups.sh" ] && "$top/share/bench-groups.sh" "$REC" "$N"
 
 [ -x "$top/share/bench-remote.sh" ] && "$top/share/bench-remote.sh" "$REC" "$N"
 [ -x "$top/share/bench-compact.sh" ] && "$top/share/bench-compact.sh" "$REC" "$N"
