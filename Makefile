@@ -119,12 +119,13 @@ tests/kfaultprobe: tests/kfaultprobe.c
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $<
 
 # libFuzzer targets (clang, ASan, UBSan): the protocol parser, batch parsing
-# and validation, the decompressors, appends read back.  make fuzz runs each
+# and validation, the decompressors, appends read back, __consumer_offsets
+# records.  make fuzz runs each
 # for FUZZTIME seconds (default 20) on its corpus in tests/fuzz-corpus/
 # (ignored), seeded by kbatch from the Kafka fixture and klog's own batches;
 # a crash stops make and leaves the input in tests/fuzz-corpus/TARGET-crash-*.
 FUZZTIME ?= 20
-FUZZ = proto batch codec append
+FUZZ = proto batch codec append offsets
 FUZZCC ?= clang
 FUZZFIXTURE ?= ../shared/fixtures/kafka-logdir
 FUZZCFLAGS = -g -O1 -std=c11 -D_GNU_SOURCE -Ilibklog $(filter -DHAVE_%,$(CFLAGS)) \
@@ -133,6 +134,7 @@ FUZZOPTS_proto = -max_len=4096
 FUZZOPTS_batch = -max_len=65536
 FUZZOPTS_codec = -max_len=65536
 FUZZOPTS_append = -max_len=16384
+FUZZOPTS_offsets = -max_len=4096
 FUZZOBJ = $(patsubst libklog/%.c,tests/fuzz-obj/%.o,$(LIBSRC) $(SERVSRC))
 
 fuzz: $(FUZZ:%=fuzz-%)
@@ -140,6 +142,7 @@ fuzz-seed: tests/kbatch
 	./tests/kbatch seed tests/fuzz-corpus $(FUZZFIXTURE)
 $(FUZZ:%=fuzz-%): fuzz-%: tests/fuzz-% fuzz-seed
 	@echo "== fuzz-$*, $(FUZZTIME) s"
+	@mkdir -p tests/fuzz-corpus/$*
 	@./tests/fuzz-$* -max_total_time=$(FUZZTIME) -print_final_stats=1 $(FUZZOPTS_$*) \
 		-artifact_prefix=tests/fuzz-corpus/$*- tests/fuzz-corpus/$* \
 		>tests/fuzz-corpus/$*.log 2>&1 || { tail -n 80 tests/fuzz-corpus/$*.log; exit 1; }
