@@ -121,7 +121,7 @@ main(void)
 	char cmd[PATH_MAX + 16];
 	int64_t now = klog_now_ms();
 
-	snprintf(root, sizeof root, "/tmp/klog-t5020-XXXXXX");
+	snprintf(root, sizeof root, "/tmp/klog-t0071-XXXXXX");
 	if (!mkdtemp(root))
 		skip_all("mkdtemp failed");
 	d = klog_dir_open(root, KLOG_CREATE, err);
