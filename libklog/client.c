@@ -415,15 +415,10 @@ klog_client_ping(struct klog_client *c, char *err)
 	return reply_ok(c, &rp, 1, err);
 }
 
-struct names {
-	char **v;
-	size_t n;
-};
-
-static int
-add_name(void *arg, char *line)
+int
+kclient_names_add(void *arg, char *line)
 {
-	struct names *nm = arg;
+	struct kclient_names *nm = arg;
 	char **v = realloc(nm->v, (nm->n + 1) * sizeof *v);
 
 	if (!v)
@@ -438,11 +433,11 @@ add_name(void *arg, char *line)
 int
 klog_client_topics(struct klog_client *c, char ***names, size_t *n, char *err)
 {
-	struct names nm = { NULL, 0 };
+	struct kclient_names nm = { NULL, 0 };
 
 	if (check(c, err) < 0 || send_line(c, NULL, 0, err, "TOPICS\n") < 0)
 		return -1;
-	if (read_list(c, add_name, &nm, err) < 0) {
+	if (read_list(c, kclient_names_add, &nm, err) < 0) {
 		klog_strv_free(nm.v, nm.n);
 		return -1;
 	}

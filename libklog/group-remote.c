@@ -401,33 +401,13 @@ kgr_free(struct klog_group *g)
 
 /* --- administration, on the klog_log's own connection ------------------ */
 
-struct names {
-	char **v;
-	size_t n;
-};
-
-static int
-name_line(void *arg, char *line)
-{
-	struct names *nm = arg;
-	char **v = realloc(nm->v, (nm->n + 1) * sizeof *v);
-
-	if (!v)
-		return -1;
-	nm->v = v;
-	if (!(v[nm->n] = strdup(line)))
-		return -1;
-	nm->n++;
-	return 0;
-}
-
 int
 kgr_list(struct klog_client *c, char ***names, size_t *n, char *err)
 {
-	struct names nm = { NULL, 0 };
+	struct kclient_names nm = { NULL, 0 };
 	struct kclient_ok ok;
 
-	if (kclient_call(c, NULL, 0, 0, name_line, &nm, &ok, err, "GROUPS\n") < 0) {
+	if (kclient_call(c, NULL, 0, 0, kclient_names_add, &nm, &ok, err, "GROUPS\n") < 0) {
 		klog_strv_free(nm.v, nm.n);
 		return -1;
 	}

@@ -195,6 +195,13 @@ struct kclient_ok {
 int kclient_call(struct klog_client *c, const void *payload, size_t len, int list,
     int (*fn)(void *arg, char *line), void *arg, struct kclient_ok *ok, char *err,
     const char *fmt, ...) __attribute__((format(printf, 9, 10)));
+/* a list of names read a line at a time: kclient_names_add is the fn for
+ * kclient_call (arg a struct kclient_names) */
+struct kclient_names {
+	char **v;
+	size_t n;
+};
+int kclient_names_add(void *arg, char *line);
 /* log.c: the broker connection of a remote klog_log (NULL embedded) */
 struct klog_client *klog_log_client(struct klog_log *lg);
 
