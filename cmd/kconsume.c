@@ -5,16 +5,11 @@
  * group (-g: the group's share of the topics, with committed offsets).
  *
  * What a group member commits is what it has used: printed records once
- * the write of the output buffer succeeded (the buffer is written before
- * every commit, so a commit covers everything returned so far), executed
- * records once their command exited 0 or they went to the dead-letter
- * topic.  The one record whose command is running or waiting for a retry
- * (the in-flight record) holds its partition's commit at its own offset.
- * Commits happen every --commit-interval ms, for a partition when the
- * group revokes it (then it is released), and at the end (-e, -c, a
- * signal).  A LOST partition is dropped with nothing committed.  The
- * member's bookkeeping is libklog/cmd-member.c, the command's running
- * (environment, retries, the dead-letter topic) libklog/cmd-exec.c.
+ * the write of the output buffer succeeded (flush_out runs before every
+ * commit), executed records once their command exited 0 or they went to
+ * the dead-letter topic.  The member's bookkeeping (commits, revokes, the
+ * in-flight record) is libklog/cmd-member.c; the command per record (its
+ * environment, retries, the dead-letter topic) libklog/cmd-exec.c.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -79,7 +74,6 @@ static const char help[] =
 "(damaged data, missing topic, a failed commit), 2 on a usage error, 3 when a\n"
 "record's command still failed after its retries and there is no dead-letter\n"
 "topic (nothing past it committed).\n";
-
 
 #define OUT_FLUSH ((size_t)256 << 10)
 
