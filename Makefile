@@ -61,7 +61,8 @@ PCLIBS += -lsnappy -lstdc++ -lm   # snappy is C++
 endif
 
 # the embedding library, and the server side (not installed)
-SERVSRC = libklog/loop.c libklog/proto.c libklog/cmdutil.c $(wildcard libklog/broker*.c)
+SERVSRC = libklog/loop.c libklog/proto.c libklog/cmdutil.c libklog/cmd-member.c libklog/cmd-exec.c \
+	$(wildcard libklog/broker*.c)
 LIBSRC = $(filter-out $(SERVSRC),$(sort $(wildcard libklog/*.c)))
 LIBOBJ = $(LIBSRC:.c=.o)
 SERVOBJ = $(SERVSRC:.c=.o)
@@ -77,6 +78,7 @@ $(filter libklog/broker%,$(SERVOBJ)): libklog/broker.h
 $(filter libklog/partition%,$(LIBOBJ)) libklog/compact.o: libklog/partition.h
 $(filter libklog/group%,$(LIBOBJ)): libklog/group.h libklog/group-local.h
 libklog/cmdutil.o: libklog/cmdutil.h
+libklog/cmd-member.o libklog/cmd-exec.o: libklog/cmdutil.h libklog/cmdgroup.h
 # one set of objects serves the archive and the shared object
 $(LIBOBJ) $(SERVOBJ): override CFLAGS += -fPIC -fvisibility=hidden
 
@@ -100,7 +102,7 @@ libklog/klog.pc: Makefile
 
 $(BINS): %: cmd/%.o $(KLIBS)
 	$(CC) $(LDFLAGS) -o $@ $< $(KLIBS) $(LDLIBS)
-cmd/%.o: cmd/%.c libklog/klog.h libklog/cmdutil.h libklog/kserver.h
+cmd/%.o: cmd/%.c libklog/klog.h libklog/cmdutil.h libklog/cmdgroup.h libklog/kserver.h
 	$(CC) $(CFLAGS) -c -o $@ $<
 
 tests/%.t: tests/%.c tests/tap.h tests/kbatch.h $(KLIBS)
@@ -151,7 +153,7 @@ $(FUZZ:%=fuzz-%): fuzz-%: tests/fuzz-% fuzz-seed
 	@grep -E '^stat::(number_of_executed_units|average_exec_per_sec|peak_rss_mb)|^fuzz-' \
 		tests/fuzz-corpus/$*.log
 tests/fuzz-obj/%.o: libklog/%.c libklog/klog.h libklog/internal.h libklog/kserver.h \
-		libklog/cmdutil.h libklog/broker.h libklog/partition.h
+		libklog/cmdutil.h libklog/cmdgroup.h libklog/broker.h libklog/partition.h
 	@mkdir -p tests/fuzz-obj
 	$(FUZZCC) $(FUZZCFLAGS) -fsanitize=fuzzer-no-link -c -o $@ $<
 tests/fuzz-obj/libklog.a: $(FUZZOBJ)
