@@ -129,13 +129,15 @@ _klog_brokers()
 
 _klog_config_keys='segment.bytes= segment.ms= retention.ms= retention.bytes=
 max.message.bytes= index.interval.bytes= segment.index.bytes= cleanup.policy=
-message.timestamp.type= compression.type='
+delete.retention.ms= min.cleanable.dirty.ratio= message.timestamp.type=
+compression.type='
 
 _klog_config_value()
 {
 	case $_klog_cur in
 	cleanup.policy=*)
-		_klog_reply cleanup.policy=delete cleanup.policy=compact ;;
+		_klog_reply cleanup.policy=delete cleanup.policy=compact \
+			cleanup.policy=compact,delete ;;
 	message.timestamp.type=*)
 		_klog_reply message.timestamp.type=CreateTime message.timestamp.type=LogAppendTime ;;
 	compression.type=*)
@@ -190,7 +192,7 @@ _klog_ktopic()
 	if [[ -z $cmd ]]; then
 		case $_klog_cur in
 		-*) _klog_reply -d --dir -b --brokers -v --verbose -h --help -V --version ;;
-		*) _klog_reply create list describe alter delete ;;
+		*) _klog_reply create list describe alter delete compact ;;
 		esac
 		return
 	fi
@@ -199,6 +201,8 @@ _klog_ktopic()
 		COMPREPLY=(); return ;;
 	create:-c|create:--config|alter:-c|alter:--config)
 		_klog_config_value; return ;;
+	compact:--map-entries)
+		COMPREPLY=(); return ;;
 	esac
 	case $_klog_cur in
 	--config=*)
@@ -208,7 +212,7 @@ _klog_ktopic()
 		_klog_cur=$save
 		return ;;
 	esac
-	_klog_positionals "-p --partitions -c --config" $((cmdi + 1))
+	_klog_positionals "-p --partitions -c --config --map-entries" $((cmdi + 1))
 	case $cmd in
 	create)
 		case $_klog_cur in
@@ -230,6 +234,26 @@ _klog_ktopic()
 		case $_klog_cur in
 		-*) _klog_reply --if-exists ;;
 		*) ((_klog_npos == 0)) && _klog_reply $(_klog_topics) ;;
+		esac ;;
+	compact)
+		case $_klog_cur in
+		-*) _klog_reply --map-entries -s --stats ;;
+		*)
+			# NAME, then one of its partitions
+			if ((_klog_npos == 0)); then
+				_klog_reply $(_klog_topics)
+			elif ((_klog_npos == 1)); then
+				local name=
+				for ((i = cmdi + 1; i < ${#_klog_words[@]}; i++)); do
+					w=${_klog_words[i]}
+					case $w in
+					--map-entries) ((i++)) ;;
+					-*) ;;
+					*) name=$w; break ;;
+					esac
+				done
+				_klog_reply $(_klog_ktopic_run describe "$name" | cut -f2)
+			fi ;;
 		esac ;;
 	esac
 }
@@ -308,7 +332,7 @@ _klog_kproduce()
 	case $_klog_cur in
 	-*)
 		_klog_reply -d --dir -b --brokers -a --acks -p --partition -k --key \
-			-K --key-delimiter -D --delimiter -0 -H --header -z --compression \
+			-K --key-delimiter -D --delimiter -0 -Z -H --header -z --compression \
 			-B --batch-size -l --linger-ms --salt --max-lag --create -v --verbose \
 			-q --quiet -h --help -V --version
 		return ;;
@@ -329,12 +353,23 @@ _klog_kconsume()
 	-d|--dir) _klog_dirs; return ;;
 	-b|--brokers) _klog_brokers; return ;;
 	-o|--offset) _klog_reply beginning end s@ e@; return ;;
-	-c|--count|-f|--format) COMPREPLY=(); return ;;
+	-g|--group) _klog_reply $(_klog_groups); return ;;
+	--strategy) _klog_reply range roundrobin sticky; return ;;
+	--dead-letter) _klog_reply $(_klog_topics); return ;;
+	--exec)
+		local IFS=$'\n'
+		COMPREPLY=($(compgen -c -- "$_klog_cur"))
+		return ;;
+	-c|--count|-f|--format|--instance-id|--session-timeout|--commit-interval|\
+	--retries|--retry-backoff)
+		COMPREPLY=(); return ;;
 	esac
 	case $_klog_cur in
 	-*)
 		_klog_reply -d --dir -b --brokers -o --offset -e --exit -c --count \
-			-f --format -J --json -u --unbuffered -q --quiet -v --verbose -h --help \
+			-f --format -J --json -u --unbuffered -g --group --strategy \
+			--instance-id --session-timeout --commit-interval --exec --retries \
+			--retry-backoff --dead-letter -q --quiet -v --verbose -h --help \
 			-V --version
 		;;
 	*:*)
@@ -352,9 +387,13 @@ _klog_kdump()
 	-d|--dir) _klog_dirs; return ;;
 	esac
 	case $_klog_cur in
+	--decode=*)
+		_klog_reply --decode=text --decode=json --decode=none
+		;;
 	-*)
-		_klog_reply -r --records -i --indexes --verify --repair --force -d --dir \
-			-q --quiet -v --verbose -h --help -V --version
+		_klog_reply -r --records -i --indexes --decode= --verify --repair --force \
+			-d --dir -q --quiet -v --verbose -h --help -V --version
+		_klog_nospace_eq
 		;;
 	*)
 		_klog_files ;;

@@ -105,7 +105,7 @@ function __klog_config_keys
     set -l cur (commandline -ct)
     switch $cur
         case 'cleanup.policy=*'
-            printf 'cleanup.policy=%s\n' delete compact
+            printf 'cleanup.policy=%s\n' delete compact compact,delete
         case 'message.timestamp.type=*'
             printf 'message.timestamp.type=%s\n' CreateTime LogAppendTime
         case 'compression.type=*'
@@ -119,7 +119,9 @@ function __klog_config_keys
                 'max.message.bytes=	largest batch accepted' \
                 'index.interval.bytes=	bytes between index entries' \
                 'segment.index.bytes=	largest offset index' \
-                'cleanup.policy=	delete or compact' \
+                'cleanup.policy=	delete, compact or compact,delete' \
+                'delete.retention.ms=	keep tombstones this long after compaction' \
+                'min.cleanable.dirty.ratio=	compact when this share of the log is dirty' \
                 'message.timestamp.type=	CreateTime or LogAppendTime' \
                 'compression.type=	codec producers use'
     end
@@ -164,7 +166,7 @@ function __klog_ktopic_nargs
             continue
         end
         switch $w
-            case -d --dir -b --brokers -p --partitions -c --config
+            case -d --dir -b --brokers -p --partitions -c --config --map-entries
                 set skip 1
             case '-*'
             case '*'
@@ -180,6 +182,34 @@ end
 
 function __klog_ktopic_first_arg
     test (__klog_ktopic_nargs) -eq 0
+end
+
+# ktopic compact NAME PARTITION: the partitions of NAME, once it is given
+function __klog_ktopic_compact_partitions
+    test (__klog_ktopic_nargs) -eq 1; or return
+    set -l words (commandline -opc)
+    set -l seen 0
+    set -l skip 0
+    for w in $words[2..-1]
+        if test $skip -eq 1
+            set skip 0
+            continue
+        end
+        switch $w
+            case -d --dir -b --brokers --map-entries
+                set skip 1
+            case '-*'
+            case '*'
+                if test $seen -eq 0
+                    set seen 1
+                else
+                    __klog_ktopic_run describe $w | while read -l t p rest
+                        echo $p
+                    end
+                    return
+                end
+        end
+    end
 end
 
 # kgroup: its subcommand is found as ktopic's (-d and -b take a value)
@@ -247,6 +277,7 @@ complete -c ktopic -n __klog_ktopic_no_cmd -a list -d 'list topic names'
 complete -c ktopic -n __klog_ktopic_no_cmd -a describe -d 'partitions, offsets and sizes'
 complete -c ktopic -n __klog_ktopic_no_cmd -a alter -d 'add partitions, set configuration'
 complete -c ktopic -n __klog_ktopic_no_cmd -a delete -d 'remove a topic and its data'
+complete -c ktopic -n __klog_ktopic_no_cmd -a compact -d 'compact a cleanup.policy=compact topic now'
 complete -c ktopic -n '__klog_ktopic_using create alter' -s p -l partitions -x -d 'number of partitions'
 complete -c ktopic -n '__klog_ktopic_using create alter' -s c -l config -x -a '(__klog_config_keys)' -d 'configuration key=value'
 complete -c ktopic -n '__klog_ktopic_using create' -l if-not-exists -d 'an existing topic is not an error'
@@ -258,6 +289,10 @@ complete -c ktopic -n '__klog_ktopic_using describe' -s J -l json -d 'one JSON o
 complete -c ktopic -n '__klog_ktopic_using describe' -a '(__klog_topics)'
 complete -c ktopic -n '__klog_ktopic_using alter delete; and __klog_ktopic_first_arg' -a '(__klog_topics)'
 complete -c ktopic -n '__klog_ktopic_using delete' -l if-exists -d 'a missing topic is not an error'
+complete -c ktopic -n '__klog_ktopic_using compact; and __klog_ktopic_first_arg' -a '(__klog_topics)'
+complete -c ktopic -n '__klog_ktopic_using compact' -a '(__klog_ktopic_compact_partitions)' -d partition
+complete -c ktopic -n '__klog_ktopic_using compact' -l map-entries -x -d 'keys per pass (524288)'
+complete -c ktopic -n '__klog_ktopic_using compact' -s s -l stats -d 'one line per partition on stdout'
 
 # kproduce
 complete -c kproduce -s d -l dir -r -F -d 'log directory'
@@ -268,6 +303,7 @@ complete -c kproduce -s k -l key -x -d 'the same key on every record'
 complete -c kproduce -s K -l key-delimiter -x -d 'key ends at this delimiter'
 complete -c kproduce -s D -l delimiter -x -d 'record delimiter'
 complete -c kproduce -s 0 -d 'records end with NUL bytes'
+complete -c kproduce -s Z -d 'an empty value is sent as null (a tombstone)'
 complete -c kproduce -s H -l header -x -d 'header key=value on every record'
 complete -c kproduce -s z -l compression -x -a 'none gzip snappy lz4 zstd' -d 'compression codec'
 complete -c kproduce -s B -l batch-size -x -d 'batch size in bytes'
@@ -291,8 +327,17 @@ complete -c kconsume -s c -l count -x -d 'exit after this many records'
 complete -c kconsume -s f -l format -x -d 'output format (%t %p %o %k %K %s %S %T %h)'
 complete -c kconsume -s J -l json -d 'JSON lines'
 complete -c kconsume -s u -l unbuffered -d 'write each record at once'
+complete -c kconsume -s g -l group -x -a '(__klog_groups)' -d 'consume as a member of this group'
+complete -c kconsume -l strategy -x -a 'range roundrobin sticky' -d 'partition assignment'
+complete -c kconsume -l instance-id -x -d 'static membership: a quick restart keeps the partitions'
+complete -c kconsume -l session-timeout -x -d 'through a broker: silence before removal (10000 ms)'
+complete -c kconsume -l commit-interval -x -d 'commit this often (1000 ms)'
+complete -c kconsume -l exec -x -a '(__fish_complete_command)' -d 'run a command per record, the value on its stdin'
+complete -c kconsume -l retries -x -d 'run a failing command again N times (0)'
+complete -c kconsume -l retry-backoff -x -d 'wait MS before the first retry, doubling (100)'
+complete -c kconsume -l dead-letter -x -a '(__klog_topics)' -d 'write a record that still fails to this topic'
 complete -c kconsume -s q -l quiet -d 'no warnings'
-complete -c kconsume -s v -l verbose -d 'report start and end offsets'
+complete -c kconsume -s v -l verbose -d 'report start and end offsets, group events'
 complete -c kconsume -s h -l help -d 'print help'
 complete -c kconsume -s V -l version -d 'print the version'
 complete -c kconsume -a '(__klog_topic_partitions)'
@@ -329,6 +374,7 @@ complete -c kgroup -n '__klog_kgroup_using delete' -l if-exists -d 'a missing gr
 # kdump
 complete -c kdump -s r -l records -d 'list records too'
 complete -c kdump -s i -l indexes -d 'list index and checkpoint files too'
+complete -c kdump -l decode -x -a 'text json none' -d 'with -r, how to show __consumer_offsets records'
 complete -c kdump -l verify -d 'check instead of listing'
 complete -c kdump -l repair -d 'cut a damaged tail, rebuild indexes'
 complete -c kdump -l force -d 'with --repair: even under a running kbrokerd'

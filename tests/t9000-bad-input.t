@@ -75,11 +75,12 @@ test_expect_success 'kconsume TOPIC:PARTITION with a bad name or partition' '
 '
 
 test_expect_success EMBEDDED 'no log directory: every tool exits 2 with the same message' '
-	for tool in ktopic kproduce kconsume; do
+	for tool in ktopic kproduce kconsume kgroup; do
 		(
 			unset KLOG_DIR &&
 			case $tool in
 			ktopic) test_expect_code 2 ktopic list 2>err ;;
+			kgroup) test_expect_code 2 kgroup list 2>err ;;
 			kproduce) echo x | test_expect_code 2 kproduce t 2>err ;;
 			kconsume) test_expect_code 2 kconsume -e t 2>err ;;
 			esac
@@ -97,6 +98,10 @@ test_expect_success EMBEDDED 'a log directory that does not exist: exit 1 naming
 	grep "nowhere" err &&
 	echo x | test_expect_code 1 kproduce -d nowhere t 2>err &&
 	grep "nowhere" err &&
+	test_expect_code 1 kgroup -d nowhere list >out 2>err &&
+	grep "nowhere" err &&
+	test_line_count = 1 err &&
+	test_must_fail test -s out &&
 	test_path_is_missing nowhere
 '
 
@@ -105,7 +110,14 @@ test_expect_success 'garbage options: usage on stderr, exit 2, stdout empty' '
 		"kproduce --frob t" "kproduce -% t" "kproduce -p" "kproduce -B x t" \
 		"kproduce -l x t" "kproduce -H nokeyvalue t" "kproduce -D \\q t" \
 		"kconsume --frob t" "kconsume -Z t" "kconsume -c x t" "kconsume -c" \
-		"kconsume -f" "kconsume -o" "kdump --frob x" "kdump -Z x"; do
+		"kconsume -f" "kconsume -o" "kconsume -g" "kconsume --strategy range t" \
+		"kconsume -g g --strategy bogus t" "kconsume -g g --retries x t" \
+		"kconsume -g g --commit-interval x t" "kconsume -g g --dead-letter" \
+		"ktopic compact" "ktopic compact t --map-entries x" "ktopic compact t --frob" \
+		"kgroup --frob list" "kgroup list --frob" "kgroup -Z list" "kgroup frob" \
+		"kgroup" "kgroup describe --frob" "kgroup reset g --topic t --to-offset" \
+		"kgroup reset g --topic t --to-offset x" "kgroup delete --frob g" \
+		"kdump --frob x" "kdump -Z x"; do
 		# shellcheck disable=SC2086
 		echo x | test_expect_code 2 $cmd >out 2>err || {
 			echo "in: $cmd" >&2
@@ -123,7 +135,8 @@ test_expect_success 'garbage options: usage on stderr, exit 2, stdout empty' '
 '
 
 test_expect_success 'usage errors print a usage line' '
-	for cmd in "ktopic --frob" "kproduce --frob t" "kconsume --frob t" "kdump --frob"; do
+	for cmd in "ktopic --frob" "kproduce --frob t" "kconsume --frob t" "kgroup --frob" \
+		"kgroup list --frob" "kdump --frob"; do
 		# shellcheck disable=SC2086
 		test_expect_code 2 $cmd </dev/null 2>err &&
 		grep "^usage: " err || { echo "$cmd" >&2; return 1; }
