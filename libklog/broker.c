@@ -135,7 +135,7 @@ pidfile_lock(struct klog_broker *b, char *err)
 	char path[4200];
 
 	snprintf(path, sizeof path, "%s/kbrokerd.pid", b->dirpath);
-	if ((b->pidfd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644)) < 0)
+	if ((b->pidfd = openat(b->d->fd, "kbrokerd.pid", O_RDWR | O_CREAT | O_CLOEXEC, 0644)) < 0)
 		return kerr_sys(err, "cannot create '%s'", path);
 	if (flock(b->pidfd, LOCK_EX | LOCK_NB) < 0) {
 		int e = errno;
@@ -380,9 +380,9 @@ klog_broker_close(struct klog_broker *b)
 		close(b->sigpipe[1]);
 	}
 	if (b->pidfd >= 0) {
-		char path[4200];
-		snprintf(path, sizeof path, "%s/kbrokerd.pid", b->dirpath);
-		unlink(path);
+		/* in our directory: if it was removed and another made at its
+		 * path, that one's broker keeps its pid file */
+		unlinkat(b->d->fd, "kbrokerd.pid", 0);
 		close(b->pidfd);
 	}
 	klog_loop_free(b->loop);

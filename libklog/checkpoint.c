@@ -196,18 +196,14 @@ bad:
 	return -1;
 }
 
+/* parse text (read from path; freed here) */
 static int
-read_any(const char *path, int fields, entry_fn *fn, size_t size, void **e, size_t *n,
-    char *err)
+parse_any(const char *path, char *text, int fields, entry_fn *fn, size_t size, void **e,
+    size_t *n, char *err)
 {
 	struct vec a = { NULL, 0, 0, size };
-	char *text;
 	int r;
 
-	*e = NULL;
-	*n = 0;
-	if (klog_read_file(path, &text, NULL, err) < 0)
-		return -1;
 	r = parse(path, text, fields, fn, &a, err);
 	free(text);
 	if (r < 0) {
@@ -219,6 +215,19 @@ read_any(const char *path, int fields, entry_fn *fn, size_t size, void **e, size
 	*e = a.v;
 	*n = a.n;
 	return 0;
+}
+
+static int
+read_any(const char *path, int fields, entry_fn *fn, size_t size, void **e, size_t *n,
+    char *err)
+{
+	char *text;
+
+	*e = NULL;
+	*n = 0;
+	if (klog_read_file(path, &text, NULL, err) < 0)
+		return -1;
+	return parse_any(path, text, fields, fn, size, e, n, err);
 }
 
 int
@@ -233,12 +242,12 @@ klog_epoch_read(const char *path, struct klog_epoch_entry **e, size_t *n, char *
 	return read_any(path, 2, epoch_entry, sizeof **e, (void **)e, n, err);
 }
 
-int
-klog_ckpt_write(const char *path, const struct klog_ckpt_entry *e, size_t n, char *err)
+/* the file's text in b */
+static int
+ckpt_text(struct klog_buf *b, const char *path, const struct klog_ckpt_entry *e, size_t n,
+    char *err)
 {
-	struct klog_buf b = {0};
 	size_t i;
-	int r = -1;
 
 	for (i = 0; i < n; i++) {
 		if (klog_topic_name_check(e[i].topic, err) < 0)
@@ -249,17 +258,23 @@ klog_ckpt_write(const char *path, const struct klog_ckpt_entry *e, size_t n, cha
 			    path, e[i].topic);
 		}
 	}
-	if (klog_buf_printf(&b, "0\n%zu\n", n) < 0)
-		goto nomem;
+	if (klog_buf_printf(b, "0\n%zu\n", n) < 0)
+		return kerr_sys(err, "checkpoint '%s'", path);
 	for (i = 0; i < n; i++)
-		if (klog_buf_printf(&b, "%s %d %" PRId64 "\n", e[i].topic, e[i].partition,
+		if (klog_buf_printf(b, "%s %d %" PRId64 "\n", e[i].topic, e[i].partition,
 		    e[i].offset) < 0)
-			goto nomem;
-	r = klog_write_atomic(path, b.data, b.len, err);
-	goto out;
-nomem:
-	kerr_sys(err, "checkpoint '%s'", path);
-out:
+			return kerr_sys(err, "checkpoint '%s'", path);
+	return 0;
+}
+
+int
+klog_ckpt_write(const char *path, const struct klog_ckpt_entry *e, size_t n, char *err)
+{
+	struct klog_buf b = {0};
+	int r = -1;
+
+	if (ckpt_text(&b, path, e, n, err) == 0)
+		r = klog_write_atomic(path, b.data, b.len, err);
 	klog_buf_free(&b);
 	return r;
 }
@@ -320,7 +335,7 @@ klog_ckpt_get(struct klog_dir *d, const char *file, const char *topic, int parti
 	int r;
 
 	if (snprintf(path, sizeof path, "%s/%s", d->path, file) >= (int)sizeof path ||
-	    klog_read_file(path, &text, NULL, NULL) < 0)
+	    kread_file_at(d->fd, d->path, file, &text, NULL, NULL) < 0)
 		return 0;
 	r = parse(path, text, 3, find_entry, &k, NULL);
 	free(text);
@@ -349,7 +364,7 @@ klog_ckpt_update_many(struct klog_dir *d, const char *file, const struct klog_ck
 		errno = ENAMETOOLONG;
 		return kerr_sys(err, "checkpoint '%s'", file);
 	}
-	if ((fd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC, 0644)) < 0)
+	if ((fd = openat(d->fd, LOCK_FILE, O_RDWR | O_CREAT | O_CLOEXEC, 0644)) < 0)
 		return kerr_sys(err, "cannot open lock '%s'", lock);
 	while (flock(fd, LOCK_EX) < 0) {
 		if (errno != EINTR) {
@@ -358,11 +373,16 @@ klog_ckpt_update_many(struct klog_dir *d, const char *file, const struct klog_ck
 			return -1;
 		}
 	}
-	if (klog_ckpt_read(path, &e, &n, err) < 0) {
-		if (errno != ENOENT)
+	{
+		char *text;
+		if (kread_file_at(d->fd, d->path, file, &text, NULL, err) < 0) {
+			if (errno != ENOENT)
+				goto out;
+			e = NULL;
+			n = 0;
+		} else if (parse_any(path, text, 3, offset_entry, sizeof *e, (void **)&e, &n,
+		    err) < 0)
 			goto out;
-		e = NULL;
-		n = 0;
 	}
 	cap = n + nin;
 	if (!(tmp = realloc(e, (cap ? cap : 1) * sizeof *e))) {
@@ -395,7 +415,12 @@ klog_ckpt_update_many(struct klog_dir *d, const char *file, const struct klog_ck
 		r = 0;
 		goto out;
 	}
-	r = klog_ckpt_write(path, e, n, err);
+	{
+		struct klog_buf b = {0};
+		if (ckpt_text(&b, path, e, n, err) == 0)
+			r = kwrite_atomic_at(d->fd, d->path, file, b.data, b.len, err);
+		klog_buf_free(&b);
+	}
 out:
 	free(e);
 	flock(fd, LOCK_UN);

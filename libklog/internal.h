@@ -14,6 +14,12 @@ struct klog_dir {
 	int fd;                 /* O_DIRECTORY, for *at() calls and flock */
 };
 
+/* files of a directory by its fd, not its path (util.c) */
+int kread_file_at(int dfd, const char *dpath, const char *name, char **out, size_t *len,
+    char *err);
+int kwrite_atomic_at(int dfd, const char *dpath, const char *name, const void *data, size_t len,
+    char *err);
+
 /* fill err (KLOG_ERRLEN) printf-style; returns -1 so callers can `return kerr(...)` */
 int kerr(char *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* same, appending ": strerror(errno)" */

@@ -227,14 +227,12 @@ fail:
 	return -1;
 }
 
-int
-klog_read_file(const char *path, char **out, size_t *len, char *err)
+/* read all of fd (closed here); path names it in err */
+static int
+read_fd(int fd, const char *path, char **out, size_t *len, char *err)
 {
 	struct klog_buf b = {0};
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
 
-	if (fd < 0)
-		return kerr_sys(err, "cannot open '%s'", path);
 	for (;;) {
 		ssize_t n;
 		if (klog_buf_reserve(&b, 4096) < 0)
@@ -262,6 +260,85 @@ fail:
 	kerr_sys(err, "cannot read '%s'", path);
 	close(fd);
 	klog_buf_free(&b);
+	return -1;
+}
+
+int
+klog_read_file(const char *path, char **out, size_t *len, char *err)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0)
+		return kerr_sys(err, "cannot open '%s'", path);
+	return read_fd(fd, path, out, len, err);
+}
+
+/* name in the directory open as dfd (dpath names it in err): a process
+ * whose directory was removed, and another made at its path, keeps to its
+ * own, never the new one */
+int
+kread_file_at(int dfd, const char *dpath, const char *name, char **out, size_t *len,
+    char *err)
+{
+	char path[PATH_MAX];
+	int fd = openat(dfd, name, O_RDONLY | O_CLOEXEC);
+
+	snprintf(path, sizeof path, "%s/%s", dpath, name);
+	if (fd < 0)
+		return kerr_sys(err, "cannot open '%s'", path);
+	return read_fd(fd, path, out, len, err);
+}
+
+/* klog_write_atomic of name in the directory open as dfd (see kread_file_at) */
+int
+kwrite_atomic_at(int dfd, const char *dpath, const char *name, const void *data, size_t len,
+    char *err)
+{
+	static unsigned seq;
+	char tmp[64], path[PATH_MAX];
+	const char *p = data;
+	int fd, tries;
+
+	snprintf(path, sizeof path, "%s/%s", dpath, name);
+	for (tries = 0;; tries++) {
+		/* unique among this process's threads; O_EXCL for the rest */
+		snprintf(tmp, sizeof tmp, ".tmp.%ld.%u", (long)getpid(),
+		    __atomic_fetch_add(&seq, 1, __ATOMIC_RELAXED));
+		if ((fd = openat(dfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644)) >= 0)
+			break;
+		if (errno != EEXIST || tries > 100)
+			return kerr_sys(err, "cannot create '%s/%s'", dpath, tmp);
+	}
+	if (fchmod(fd, 0644) < 0)
+		goto fail;
+	while (len > 0) {
+		ssize_t n = write(fd, p, len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			goto fail;
+		p += n;
+		len -= (size_t)n;
+	}
+	if (fsync(fd) < 0)
+		goto fail;
+	if (close(fd) < 0) {
+		fd = -1;
+		goto fail;
+	}
+	if (renameat(dfd, tmp, dfd, name) < 0) {
+		kerr_sys(err, "cannot rename '%s/%s' to '%s'", dpath, tmp, path);
+		unlinkat(dfd, tmp, 0);
+		return -1;
+	}
+	if (fsync(dfd) < 0 && errno != EINVAL)
+		return kerr_sys(err, "cannot sync directory '%s'", dpath);
+	return 0;
+fail:
+	kerr_sys(err, "cannot write '%s/%s'", dpath, tmp);
+	if (fd >= 0)
+		close(fd);
+	unlinkat(dfd, tmp, 0);
 	return -1;
 }
 
