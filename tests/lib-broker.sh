@@ -19,7 +19,7 @@ start_broker() {
 	test_fifo "$sb_name.ready" &&
 	{ kbrokerd -d "$KLOG_DIR" -l 127.0.0.1:0 -r 3 "$@" 3>"$sb_name.ready" 2>"$sb_name.err" & } &&
 	eval "${sb_name}_pid=$!" &&
-	test_atexit "kill $! 2>/dev/null" &&
+	test_atexit "broker_gone_ $!" &&
 	sb_addr=$(timeout 30 head -n 1 "$sb_name.ready") &&
 	case "$sb_addr" in
 	*:[0-9]*) ;;
@@ -30,6 +30,20 @@ start_broker() {
 	PORT=${sb_addr##*:} &&
 	KLOG_BROKERS=$ADDR &&
 	export KLOG_BROKERS
+}
+
+# at exit: SIGTERM, and wait (10 s at most, then SIGKILL) until it is gone,
+# so that no broker outlives the trash directory it writes in
+broker_gone_() {
+	kill -TERM "$1" 2>/dev/null || return 0
+	bg_n=0
+	while kill -0 "$1" 2>/dev/null && test $bg_n -lt 200; do
+		sleep 0.05
+		bg_n=$((bg_n + 1))
+	done
+	kill -KILL "$1" 2>/dev/null
+	wait "$1" 2>/dev/null
+	return 0
 }
 
 # stop_broker NAME: SIGTERM, and wait for the exit status
