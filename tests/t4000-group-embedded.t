@@ -135,9 +135,7 @@ test_expect_success 'two topics, roundrobin: every partition of both held once' 
 	G=rr &&
 	start r1 -s roundrobin t u &&
 	start r2 -s roundrobin t u &&
-	test_poll holding all8 r1 r2 &&
-	test_poll has 4 r1 &&
-	has 4 r2 &&
+	test_poll settled all8 4 r1 r2 &&
 	grep "^strategy roundrobin$" "$KLOG_DIR/.klog-groups/rr/state" &&
 	kill -TERM $r1_pid $r2_pid &&
 	wait $r1_pid $r2_pid
