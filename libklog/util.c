@@ -171,6 +171,23 @@ klog_fsync_dir(const char *dir, char *err)
 	return 0;
 }
 
+/* write all of p to fd, through short writes and EINTR */
+static int
+write_all(int fd, const char *p, size_t len)
+{
+	while (len > 0) {
+		ssize_t n = write(fd, p, len);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -1;
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
 int
 klog_write_atomic(const char *path, const void *data, size_t len, char *err)
 {
@@ -198,16 +215,7 @@ klog_write_atomic(const char *path, const void *data, size_t len, char *err)
 		unlink(tmp);
 		return -1;
 	}
-	while (len > 0) {
-		ssize_t n = write(fd, p, len);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			goto fail;
-		p += n;
-		len -= (size_t)n;
-	}
-	if (fsync(fd) < 0)
+	if (write_all(fd, p, len) < 0 || fsync(fd) < 0)
 		goto fail;
 	if (close(fd) < 0) {
 		fd = -1;
@@ -311,16 +319,7 @@ kwrite_atomic_at(int dfd, const char *dpath, const char *name, const void *data,
 	}
 	if (fchmod(fd, 0644) < 0)
 		goto fail;
-	while (len > 0) {
-		ssize_t n = write(fd, p, len);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			goto fail;
-		p += n;
-		len -= (size_t)n;
-	}
-	if (fsync(fd) < 0)
+	if (write_all(fd, p, len) < 0 || fsync(fd) < 0)
 		goto fail;
 	if (close(fd) < 0) {
 		fd = -1;
