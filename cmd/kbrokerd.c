@@ -85,7 +85,9 @@ usage(FILE *f, int code)
 	    "                [--max-connection-fetches N] [--max-partitions N]\n"
 	    "                [--max-topic-partitions N] [--max-open-partitions N]\n"
 	    "                [--request-timeout SEC] [--max-connections-per-ip N] [--insecure]\n"
-	    "                [-r FD] [-q]\n", prog);
+	    "                [--node-id N --cluster ID@HOST:PORT,... | --cluster-file FILE]\n"
+	    "                [--advertise HOST:PORT] [--broker-session-timeout-ms MS]\n"
+	    "                [--replica-lag-time-max-ms MS] [-r FD] [-q]\n", prog);
 	if (code == 0)
 		fprintf(f, "\nServe the log directory DIR (or $KLOG_DIR) over klog's text protocol\n"
 		    "(man klog-protocol.7).  Listens on 127.0.0.1:%d unless -l says otherwise, or on\n"
@@ -118,6 +120,16 @@ usage(FILE *f, int code)
 		    "                          must arrive within SEC (default 10; 0 never)\n"
 		    "      --max-connections-per-ip N  per source address (default a quarter\n"
 		    "                          of --max-connections, at least 64; 0 no limit)\n"
+		    "      --node-id N         this broker's id in the cluster (default 0)\n"
+		    "      --cluster LIST      ID@HOST:PORT,... the cluster's nodes; the first is\n"
+		    "                          the controller (man klog.7, Replication)\n"
+		    "      --cluster-file FILE the same, one node per line\n"
+		    "      --advertise HOST:PORT  the address clients and brokers use (default\n"
+		    "                          the bound one)\n"
+		    "      --broker-session-timeout-ms MS  controller: a broker silent this long\n"
+		    "                          is dead (default 2000)\n"
+		    "      --replica-lag-time-max-ms MS  leader: a follower not caught up this\n"
+		    "                          long leaves the ISR (default 10000)\n"
 		    "  -r, --ready-fd FD       write ADDR:PORT and a newline to FD when ready, then close it\n"
 		    "  -q, --quiet             log warnings and errors only\n"
 		    "  -h, --help, -V, --version\n", KLOG_PORT, KLOG_PORT, KLOG_BROKER_MAX_PARTITIONS,
@@ -188,6 +200,12 @@ main(int argc, char **argv)
 		{ "request-timeout", required_argument, NULL, 't' + 256 },
 		{ "max-connections-per-ip", required_argument, NULL, 'p' + 256 },
 		{ "insecure", no_argument, NULL, 'i' + 256 },
+		{ "node-id", required_argument, NULL, 'n' + 256 },
+		{ "cluster", required_argument, NULL, 'K' + 256 },
+		{ "cluster-file", required_argument, NULL, 'f' + 256 },
+		{ "advertise", required_argument, NULL, 'a' + 256 },
+		{ "broker-session-timeout-ms", required_argument, NULL, 'S' + 256 },
+		{ "replica-lag-time-max-ms", required_argument, NULL, 'L' + 256 },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
@@ -254,6 +272,16 @@ main(int argc, char **argv)
 			break;
 		case 'p' + 256: o.max_conns_per_ip = (int)num(optarg, "per-address connection limit", 0); break;
 		case 'i' + 256: o.insecure = 1; break;
+		case 'n' + 256: o.node_id = (int)num(optarg, "node id", 0); break;
+		case 'K' + 256: o.cluster = optarg; break;
+		case 'f' + 256: o.cluster_file = optarg; break;
+		case 'a' + 256: o.advertise = optarg; break;
+		case 'S' + 256:
+			o.session_timeout_ms = (int)num(optarg, "broker session timeout", 100);
+			break;
+		case 'L' + 256:
+			o.replica_lag_ms = (int)num(optarg, "replica lag time", 10);
+			break;
 		case 'q': quiet = 1; break;
 		case 'h': usage(stdout, 0); break;
 		case 'V': printf("%s %s\n", prog, KLOG_VERSION); return 0;

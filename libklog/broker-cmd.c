@@ -512,6 +512,12 @@ kb_execute(struct conn *c, struct klog_req *r, unsigned char *payload)
 	case KLOG_V_SETOFFSETS: case KLOG_V_DELETEGROUP:
 		kb_group_cmd(c, r, payload, t0);
 		return;
+	case KLOG_V_METADATA: case KLOG_V_RFETCH: case KLOG_V_EPOCHEND:
+		kb_repl_cmd(c, r, t0);
+		return;
+	case KLOG_V_BROKERHB: case KLOG_V_ALTERISR:
+		kb_ctl_cmd(c, r, t0);
+		return;
 	default:
 		rc = -1;
 		code = "UNKNOWN_COMMAND";

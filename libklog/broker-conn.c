@@ -521,6 +521,7 @@ kb_conn_close(struct conn *c)
 	if (c->fd < 0)
 		return;
 	kb_group_conn_closed(c);        /* its members are gone at once */
+	kb_ctl_conn_closed(c);          /* a broker's session ends with it */
 	klog_loop_del(b->loop, c->fd, KLOG_READABLE | KLOG_WRITABLE);
 	close(c->fd);
 	c->fd = -1;

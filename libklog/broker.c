@@ -49,6 +49,8 @@ klog_broker_defaults(struct klog_broker_opts *o)
 	o->max_topic_partitions = KLOG_BROKER_MAX_TOPIC_PARTITIONS;
 	o->request_timeout_ms = 10000;
 	o->max_conns_per_ip = -1;
+	o->session_timeout_ms = 2000;
+	o->replica_lag_ms = 10000;
 }
 
 static int64_t
@@ -295,7 +297,8 @@ klog_broker_run(struct klog_broker *b, char *err)
 	size_t h;
 
 	/* started here, not in open: a caller may fork between the two */
-	if (kb_sync_start(b, err) < 0 || kb_compact_start(b, err) < 0)
+	if (kb_sync_start(b, err) < 0 || kb_compact_start(b, err) < 0 ||
+	    kb_ctl_start(b, err) < 0 || kb_repl_start(b, err) < 0)
 		return -1;
 	kb_log(b, LOG_INFO, "serving '%s' on %s", b->dirpath, b->addr);
 	if (!b->stop && klog_loop_run(b->loop) < 0)
@@ -340,6 +343,8 @@ klog_broker_run(struct klog_broker *b, char *err)
 		kb_conn_close(c);
 	kb_reap(b);
 	/* the last job out, then everything, then recovery points, in one go */
+	kb_repl_stop(b);
+	kb_ctl_stop(b);
 	kb_compact_stop(b);
 	kb_sync_stop(b);
 	kb_sync_all(b);
@@ -364,6 +369,8 @@ klog_broker_close(struct klog_broker *b)
 		kb_conn_close(c);
 	kb_reap(b);
 	kb_sfile_release(b);
+	kb_repl_stop(b);
+	kb_ctl_stop(b);
 	kb_compact_stop(b);
 	kb_sync_stop(b);
 	kb_group_free(b);

@@ -290,6 +290,8 @@ struct klog_broker {
 	size_t secret_len;
 	struct kb_compactor *compact;   /* broker-compact.c */
 	struct kbg *groups;             /* broker-group.c: the group coordinator */
+	struct kbctl *ctl;              /* broker-ctl.c: the controller (its first node) */
+	struct kbrepl *repl;            /* broker-repl.c: this node's replicas; NULL standalone */
 };
 
 /* broker.c */
@@ -432,6 +434,15 @@ int kbg_tp_index(struct kbg_group *g, const char *topic, int partition);
 void kbg_reconcile(struct kbg_group *g);
 void kbg_rebalance(struct klog_broker *b, struct kbg_group *g);
 void kbg_member_remove(struct klog_broker *b, struct kbg_group *g, size_t at, const char *why);
+/* broker-ctl.c: the controller (BROKERHB, ALTERISR; CREATE ALTER DELETE in a cluster) */
+int kb_ctl_start(struct klog_broker *b, char *err);
+void kb_ctl_stop(struct klog_broker *b);
+void kb_ctl_cmd(struct conn *c, struct klog_req *r, int64_t t0);
+void kb_ctl_conn_closed(struct conn *c);
+/* broker-repl.c: replicas (METADATA, RFETCH, EPOCHEND; leaders, followers) */
+int kb_repl_start(struct klog_broker *b, char *err);
+void kb_repl_stop(struct klog_broker *b);
+void kb_repl_cmd(struct conn *c, struct klog_req *r, int64_t t0);
 /* broker-stats.c */
 void kb_cmd_stats(struct conn *c);
 int64_t kb_now_us(void);

@@ -49,6 +49,7 @@ enum {
 	KLOG_V_JOIN, KLOG_V_HEARTBEAT, KLOG_V_COMMIT, KLOG_V_RELEASE, KLOG_V_LEAVE,
 	KLOG_V_COMMITTED, KLOG_V_GROUPS, KLOG_V_DESCRIBEGROUP, KLOG_V_SETOFFSETS,
 	KLOG_V_DELETEGROUP,
+	KLOG_V_METADATA, KLOG_V_BROKERHB, KLOG_V_ALTERISR, KLOG_V_RFETCH, KLOG_V_EPOCHEND,
 	KLOG_V_NVERBS
 };
 struct klog_req {
@@ -129,6 +130,13 @@ struct klog_broker_opts {
 	int request_timeout_ms;         /* a request line, or each 64 KiB of payload, within it; 0: none */
 	int max_conns_per_ip;           /* per source address; 0: no limit; -1: max_conns / 4, at least 64 */
 	int insecure;                   /* serve a non-loopback address without a secret */
+	/* replication (issue 10): a cluster member when cluster or cluster_file is set */
+	int node_id;                    /* --node-id; standalone: 0 */
+	const char *cluster;            /* --cluster "1@H:P,2@H:P,..." (first: the controller) */
+	const char *cluster_file;       /* --cluster-file: the same, one per line */
+	const char *advertise;          /* --advertise HOST:PORT; NULL: the bound address */
+	int session_timeout_ms;         /* controller: a broker silent this long is dead */
+	int replica_lag_ms;             /* leader: replica.lag.time.max.ms */
 };
 #define KLOG_BROKER_MAX_PARTITIONS 100000        /* defaults of max_partitions */
 #define KLOG_BROKER_MAX_TOPIC_PARTITIONS 10000  /* and max_topic_partitions */

@@ -245,6 +245,11 @@ static const struct {
 	[KLOG_V_DESCRIBEGROUP] = { "DESCRIBEGROUP", 1, 1, 0 },
 	[KLOG_V_SETOFFSETS] = { "SETOFFSETS", 2, 2, 1 },
 	[KLOG_V_DELETEGROUP] = { "DELETEGROUP", 1, 1, 0 },
+	[KLOG_V_METADATA] = { "METADATA", 0, KLOG_PROTO_MAX_ARGS - 1, 0 },
+	[KLOG_V_BROKERHB] = { "BROKERHB", 4, 4, 0 },
+	[KLOG_V_ALTERISR] = { "ALTERISR", 5, 5, 0 },
+	[KLOG_V_RFETCH] = { "RFETCH", 7, 7, 0 },
+	[KLOG_V_EPOCHEND] = { "EPOCHEND", 3, 3, 0 },
 };
 
 const char *
