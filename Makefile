@@ -68,7 +68,7 @@ LIBOBJ = $(LIBSRC:.c=.o)
 SERVOBJ = $(SERVSRC:.c=.o)
 KLIBS = libklog/libkserver.a libklog/libklog.a
 CTESTS = $(patsubst %.c,%.t,$(sort $(wildcard tests/t*.c)))
-HELPERS = tests/ktest tests/kbclient tests/notify-listen tests/kbatch tests/kgroupdrv tests/libfault.so \
+HELPERS = tests/ktest tests/kbclient tests/kfakenode tests/notify-listen tests/kbatch tests/kgroupdrv tests/libfault.so \
 	tests/kpowercut tests/kfaultprobe tests/kgroupr tests/kgmember
 
 all: $(BINS) libklog/libklog.a libklog/$(SOFILE) libklog/klog.pc
@@ -109,7 +109,7 @@ tests/%.t: tests/%.c tests/tap.h tests/kbatch.h $(KLIBS)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(KLIBS) $(LDLIBS)
 tests/ktest: tests/ktest.c $(KLIBS)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(KLIBS) $(LDLIBS)
-tests/kbclient tests/notify-listen tests/kbatch tests/kgroupdrv tests/kgroupr tests/kgmember: %: %.c tests/kbatch.h $(KLIBS)
+tests/kbclient tests/kfakenode tests/notify-listen tests/kbatch tests/kgroupdrv tests/kgroupr tests/kgmember: %: %.c tests/kbatch.h $(KLIBS)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(KLIBS) $(LDLIBS)
 # the fault and power-loss shim (LD_PRELOAD): never sanitized, it must load into anything
 tests/libfault.so: tests/fault.c tests/shadow.h
