@@ -105,6 +105,45 @@ int klog_loop_once(struct klog_loop *l, int max_wait_ms);
 int klog_loop_run(struct klog_loop *l);
 void klog_loop_stop(struct klog_loop *l);
 
+/* lclient.c: a non-blocking client connection on the event loop (the
+ * followers, kreplicate); see the top of lclient.c */
+struct klog_lc;
+enum { KLOG_LC_OK = 1, KLOG_LC_LIST, KLOG_LC_DATA, KLOG_LC_ERR, KLOG_LC_CLOSED };
+struct klog_lc_reply {
+	int kind;                       /* KLOG_LC_* */
+	char *line;                     /* OK: the words after OK; DATA: after DATA N; LIST:
+	                                 * after OK N; ERR: the message; CLOSED: why */
+	char code[32];                  /* ERR: the code word; CLOSED: NETWORK (the
+	                                 * connection died) or CLOSED (klog_lc_close) */
+	unsigned char *data;            /* DATA: the bytes; LIST: the lines joined by \n */
+	size_t len;
+	size_t nlines;                  /* LIST */
+};
+/* line and data are valid during the callback only */
+typedef void klog_lc_fn(struct klog_lc *lc, void *arg, struct klog_lc_reply *r);
+/* start connecting to one "HOST:PORT" (AUTH first when secret); NULL with
+ * err only for a bad address; a refused connection is reported through the
+ * callbacks (KLOG_LC_CLOSED) like any later failure */
+struct klog_lc *klog_lc_open(struct klog_loop *l, const char *addr, const char *secret,
+    char *err);
+/* queue a request (line with or without its newline, then plen payload
+ * bytes); expect KLOG_LC_OK (one line) or KLOG_LC_LIST (OK N + N lines);
+ * DATA and ERR are recognised whatever expect says.  cb runs once, in
+ * request order.  -1 (errno EPIPE) on a dead or closing connection: then
+ * cb is never called */
+int klog_lc_send(struct klog_lc *lc, int expect, const char *line, const void *payload,
+    size_t plen, klog_lc_fn *cb, void *arg);
+/* pending callbacks get KLOG_LC_CLOSED (code CLOSED); safe inside a callback */
+void klog_lc_close(struct klog_lc *lc);
+int klog_lc_pending(const struct klog_lc *lc);
+int klog_lc_alive(const struct klog_lc *lc);    /* not failed, not closed */
+const char *klog_lc_error(const struct klog_lc *lc);    /* why it died */
+const char *klog_lc_addr(const struct klog_lc *lc);
+/* fail the connection when requests wait and nothing arrives for idle_ms (0: never) */
+void klog_lc_set_timeout(struct klog_lc *lc, int idle_ms);
+/* the largest DATA body or list (default 64 MiB) */
+void klog_lc_set_max_data(struct klog_lc *lc, size_t max);
+
 /* broker.c: kbrokerd's server: one log directory over the text protocol */
 struct klog_broker;
 enum { KLOG_FSYNC_ALWAYS, KLOG_FSYNC_INTERVAL, KLOG_FSYNC_NEVER };
