@@ -247,6 +247,10 @@ struct klog_config {
 	 * "compact,delete" 2 (retention applies too) */
 	int64_t delete_retention_ms;    /* delete.retention.ms: tombstones kept after a clean */
 	double min_cleanable_dirty_ratio;       /* min.cleanable.dirty.ratio */
+	/* replication (issue 10): what a leader's acks=all needs, and whether
+	 * an out-of-sync replica may become leader */
+	int64_t min_insync_replicas;    /* min.insync.replicas, >= 1 */
+	int unclean_leader_election;    /* unclean.leader.election.enable=true */
 };
 void klog_config_defaults(struct klog_config *c);
 /* set one key (Kafka's topic config names); -1 on unknown key or bad value */
