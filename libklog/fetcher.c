@@ -36,6 +36,11 @@
  * follower holds durably.  An empty answer (N 0) still reports the HW:
  * append is called with len 0.
  *
+ * An observer (node -1) whose leader answers RFETCH with UNKNOWN_COMMAND (a
+ * klog broker from before replication) falls back to FETCH, whose answer
+ * has the same shape ("DATA N NEXT LOG_END") and serves the same range
+ * (up to the visible end); EPOCHEND answered UNKNOWN_COMMAND is skipped.
+ *
  * Errors: OFFSET_OUT_OF_RANGE -> OFFSETS T P: below LOG_START the log is
  * reset to LOG_START (it was deleted on the leader); past LOG_END (the
  * leader's HW) it is truncated to LOG_END, which every replica has.
@@ -80,6 +85,7 @@ struct klog_fetcher {
 	int64_t timer;
 	int backoff_ms;
 	int busy, dead;
+	int plain;                      /* an observer on a leader without RFETCH: FETCH */
 	int64_t fetch_off;              /* of the RFETCH in flight */
 	struct klog_fetcher_stats st;
 	char err[KLOG_ERRLEN];
@@ -199,6 +205,11 @@ fetch(struct klog_fetcher *f)
 {
 	f->fetch_off = f->ops.log_end(f->arg);
 	f->st.log_end = f->fetch_off;
+	if (f->plain) {
+		send_req(f, F_FETCH, "FETCH %s %d %" PRId64 " %zu %d", f->topic, f->partition,
+		    f->fetch_off, f->max_bytes, f->max_wait_ms);
+		return;
+	}
 	send_req(f, F_FETCH, "RFETCH %s %d %" PRId64 " %zu %d %d %" PRId32, f->topic, f->partition,
 	    f->fetch_off, f->max_bytes, f->max_wait_ms, f->node_id, f->leader_epoch);
 }
@@ -418,15 +429,21 @@ on_err(struct klog_fetcher *f, struct klog_lc_reply *r)
 {
 	int st = f->state;
 
+	if (!strcmp(r->code, "UNKNOWN_COMMAND") && st == F_FETCH && f->node_id == -1 &&
+	    !f->plain) {
+		f->plain = 1;   /* an older or standalone broker: FETCH serves its HW too */
+		fetch(f);
+		return;
+	}
+	if (!strcmp(r->code, "UNKNOWN_COMMAND") && st == F_EPOCH) {
+		fetch(f);       /* a leader without EPOCHEND: fetch's own check only */
+		return;
+	}
 	event(f, r->code, "%s-%d: %s", f->topic, f->partition, r->line);
 	if (f->dead)
 		return;
 	if (!strcmp(r->code, "OFFSET_OUT_OF_RANGE") && st == F_FETCH) {
 		send_req(f, F_OFFSETS, "OFFSETS %s %d", f->topic, f->partition);
-		return;
-	}
-	if (!strcmp(r->code, "UNKNOWN_COMMAND") && st == F_EPOCH) {
-		fetch(f);       /* a leader without EPOCHEND: fetch's own check only */
 		return;
 	}
 	if (!strcmp(r->code, "AUTH") || !strcmp(r->code, "BUSY")) {

@@ -108,7 +108,7 @@ msame(const struct mlog *a, const struct mlog *b)
 
 static struct mlog L;
 static int64_t L_hw = -1;               /* -1: the log end */
-static int notleader, corrupt_next, close_next, nrfetch, nepochend;
+static int notleader, corrupt_next, close_next, nrfetch, nepochend, no_rfetch, nfetch;
 static int lfd = -1, cfd = -1;
 static char cbuf[65536];
 static size_t clen;
@@ -138,6 +138,14 @@ answer(char *line)
 	if (sscanf(line, "%31s %63s %d %" SCNd64 " %" SCNd64, verb, topic, &part, &a, &b) < 3) {
 		say("ERR BAD_REQUEST what\n", 21);
 		return;
+	}
+	if (no_rfetch && (!strcmp(verb, "EPOCHEND") || !strcmp(verb, "RFETCH"))) {
+		say("ERR UNKNOWN_COMMAND no such verb\n", 33);
+		return;
+	}
+	if (!strcmp(verb, "FETCH")) {
+		nfetch++;
+		memcpy(verb, "RFETCH", 7);
 	}
 	if (!strcmp(verb, "EPOCHEND")) {
 		int32_t e2 = -1;
@@ -520,6 +528,19 @@ main(void)
 	ok(strstr(events, "FAILED") != NULL, "event FAILED");
 	klog_fetcher_free(fetcher);
 	fail_append = 0;
+
+	/* an observer on a broker without RFETCH nor EPOCHEND: FETCH */
+	no_rfetch = 1;
+	mclear(&F, 20);
+	madd(&F, 5, 4, 30, "z");        /* an epoch of its own: EPOCHEND is tried */
+	mclear(&L, 20);
+	madd(&L, 5, 4, 50, "z");
+	events[0] = 0;
+	fetcher = klog_fetcher_new(loop, laddr, NULL, "t", 0, -1, 5, 0, 300, &ops, NULL, err);
+	ok(until_same() == 0 && nfetch > 0, "an observer falls back to FETCH (%d of them)", nfetch);
+	is(events, "", "without events");
+	klog_fetcher_free(fetcher);
+	no_rfetch = 0;
 
 	/* a leader that is not there: backoff, then it comes */
 	{
