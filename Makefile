@@ -6,6 +6,7 @@
 #     with klog.pc); objects built -fPIC -fvisibility=hidden, so the shared
 #     object exports what klog.h declares and nothing else;
 #   libkserver.a -- the event loop, the protocol's request side, the broker
+#     (and its followers: the loop's client lclient.c, fetcher.c),
 #     and the helpers that print and exit (cmdutil.h, kserver.h; not
 #     installed), linked by the tools and the tests only.
 # The tools link both archives statically, so they run from the build tree.
@@ -62,7 +63,7 @@ endif
 
 # the embedding library, and the server side (not installed)
 SERVSRC = libklog/loop.c libklog/proto.c libklog/cmdutil.c libklog/cmd-member.c libklog/cmd-exec.c \
-	$(wildcard libklog/broker*.c)
+	libklog/lclient.c libklog/fetcher.c $(wildcard libklog/broker*.c)
 LIBSRC = $(filter-out $(SERVSRC),$(sort $(wildcard libklog/*.c)))
 LIBOBJ = $(LIBSRC:.c=.o)
 SERVOBJ = $(SERVSRC:.c=.o)
