@@ -610,11 +610,16 @@ on_meta(struct klog_lc *lc, void *arg, struct klog_lc_reply *rp)
 		return;
 	}
 	kc_state_init(&st);
-	if (kc_state_parse((const char *)rp->data, rp->len, &st, err) < 0) {
+	/* the list's lines come joined by newlines, the last without one */
+	if (klog_buf_append(&R->scratch, rp->data, rp->len) < 0 ||
+	    klog_buf_append(&R->scratch, "\n", rp->len ? 1 : 0) < 0 ||
+	    kc_state_parse((const char *)R->scratch.data, R->scratch.len, &st, err) < 0) {
 		kb_log(b, LOG_ERR, "controller: METADATA: %s", err);
 		kc_state_free(&st);
+		R->scratch.len = 0;
 		return;
 	}
+	R->scratch.len = 0;
 	apply_state(b, &st);
 }
 
@@ -796,4 +801,5 @@ kb_meta_stop(struct klog_broker *b)
 	if (R->lc)
 		klog_lc_close(R->lc);
 	R->lc = NULL;
+	klog_buf_free(&R->scratch);
 }

@@ -482,6 +482,7 @@ struct kbrepl {
 	struct klog_lc *lc;             /* to the controller */
 	int hb_out, meta_out, want_meta, chan_warned;
 	int64_t hb, tick, hw_due;       /* timers; next HW checkpoint (ms) */
+	struct klog_buf scratch;        /* METADATA's lines */
 	struct klog_ckpt_entry *saved;  /* replication-offset-checkpoint as read at start */
 	size_t nsaved;
 	uint64_t isr_shrinks, isr_expands, leader_changes, truncations, bytes_in;
