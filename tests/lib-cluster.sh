@@ -475,3 +475,30 @@ cluster_require() {
 	fi
 	rm -rf cr.dir cr.ready cr.err cr.out
 }
+
+# check_kproduce_acked LOG ERR TOPIC PART PREFIX: ERR holds kproduce -v's
+# talk for records PREFIX0, PREFIX1, ... (ktest seq) sent to TOPIC-PART;
+# every "kproduce: acked TOPIC PART FIRST LAST" range is in LOG ("OFFSET
+# VALUE" lines) as consecutive records of that input, and no PREFIX record
+# is in LOG twice
+check_kproduce_acked() {
+	awk -v t="$3" -v p="$4" -v pre="$5" '
+	FNR == NR { val[$1] = $2; if (index($2, pre) == 1) { if (seen[$2]++) print "twice in the log: " $2 }; next }
+	$1 == "kproduce:" && $2 == "acked" && $3 == t && $4 == p && NF == 6 {
+		batches++
+		for (o = $5; o <= $6; o++) {
+			if (!(o in val)) { print "acked offset " o " not in the log"; continue }
+			v = val[o]
+			if (index(v, pre) != 1) { print "acked offset " o " holds " v; continue }
+			n = substr(v, length(pre) + 1) + 0
+			if (o > $5 && n != first + (o - $5)) print "acked offset " o " holds " v ", not record " first + (o - $5)
+			if (o == $5) first = n
+		}
+	}
+	END { if (!batches) print "no acknowledged batch" }' "$1" "$2" >cka.out &&
+	if test -s cka.out; then
+		echo "check_kproduce_acked: $(wc -l <cka.out) problems:" >&2
+		head cka.out >&2
+		return 1
+	fi
+}

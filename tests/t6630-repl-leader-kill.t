@@ -49,11 +49,19 @@ round() {
 }
 
 test_expect_success "the leader killed mid-stream $ROUNDS times, restarted each time" '
+	# and all along a kproduce that follows the leader from the broker
+	# list, fed some 20000 records/s
+	{ awk "BEGIN { for (i = 0; i < 5000000; i++) { print \"kp-\" i
+		if (i % 200 == 199) { fflush(); system(\"sleep 0.01\") } } }" |
+		kproduce -b "$BROKERS" --acks all -v -p $P -B 4096 t >/dev/null 2>kp.err & } &&
+	kp=$! &&
+	test_poll eval "grep -q \"kproduce: acked\" kp.err" &&
 	n=1 &&
 	while test $n -le $ROUNDS; do
 		round $n || { echo "round $n failed" >&2; return 1; }
 		n=$((n + 1))
-	done
+	done &&
+	{ kill $kp 2>/dev/null; wait $kp; true; }
 '
 
 test_expect_success 'all three replicas back in the ISR, byte-identical' '
@@ -67,6 +75,10 @@ test_expect_success 'every acknowledged record is on the leader once, at its ack
 	dump_part $L t $P >log &&
 	test $(grep -c "" log) -ge $((ROUNDS * 200)) &&
 	check_acked log $(cat traces)
+'
+
+test_expect_success 'every batch kproduce -v reported acknowledged is there, once, at its offsets' '
+	check_kproduce_acked log kp.err t $P kp-
 '
 
 test_expect_success 'every round acknowledged records, and the log holds at least those' '
