@@ -502,3 +502,11 @@ check_kproduce_acked() {
 		return 1
 	fi
 }
+
+# desc_field FILE PART KEY: the value of "KEY: VALUE" on partition PART's
+# line of ktopic describe's cluster output ("Topic: T<TAB>Partition: P<TAB>
+# Leader: L<TAB>Replicas: R<TAB>Isr: I...")
+desc_field() {
+	awk -F '	' -v p="Partition: $2" -v k="$3: " '$2 == p {
+		for (i = 1; i <= NF; i++) if (index($i, k) == 1) print substr($i, length(k) + 1) }' "$1"
+}

@@ -46,11 +46,12 @@ test_expect_success 'ktopic create: 3 partitions, replication 3, one leader per 
 
 test_expect_success 'ktopic describe shows leader, replicas and ISR per partition' '
 	ktopic -b "$BROKERS" describe t >desc &&
-	cat desc &&
+	test_line_count = 3 desc &&
 	for p in 0 1 2; do
-		grep "$(leader_of t $p)" desc >/dev/null || return 1
-	done &&
-	grep -i "isr\|1,2,3" desc
+		test "$(desc_field desc $p Leader)" = "$(leader_of t $p)" &&
+		test "$(desc_field desc $p Replicas)" = "$(replicas_of t $p)" &&
+		test "$(sorted_ids_ "$(desc_field desc $p Isr)")" = 1,2,3 || return 1
+	done
 '
 
 test_expect_success 'three producers at once, acks=all: every batch acknowledged' '

@@ -24,8 +24,8 @@ test_expect_success 'follower 3 killed: the ISR shrinks to 1,2, and says so' '
 	wait_dead 3 &&
 	wait_isr t $P 1,2 &&
 	ktopic -b "$NODE_ADDR_1" describe t >desc &&
-	cat desc &&
-	grep "1,2" desc &&
+	test "$(sorted_ids_ "$(desc_field desc $P Isr)")" = 1,2 &&
+	test "$(desc_field desc $P Leader)" = 1 &&
 	test "$(metric_sum klog_isr_shrinks_total)" -gt "$shrinks0"
 '
 

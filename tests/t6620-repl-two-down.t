@@ -28,7 +28,7 @@ test_expect_success 'both followers killed: the ISR is the leader alone' '
 test_expect_success 'acks=all: NOT_ENOUGH_REPLICAS, nothing acknowledged, nothing written' '
 	size0=$(cat n1/t-$P/*.log | wc -c) &&
 	ktest seq 100 "refused-" >in.x &&
-	test_must_fail kproduce -b "$NODE_ADDR_1" --acks all -v -p $P t <in.x >out 2>err &&
+	test_must_fail kproduce -b "$NODE_ADDR_1" --acks all --retries 0 -v -p $P t <in.x >out 2>err &&
 	grep NOT_ENOUGH_REPLICAS err &&
 	! grep "acked" err &&
 	test_must_fail kbclient -b "$NODE_REAL_1" produce t $P 50 -a all -P raw >acked 2>err &&
