@@ -525,13 +525,18 @@ static void
 apply_state(struct klog_broker *b, struct kc_state *st)
 {
 	struct kbrepl *R = b->repl;
+	struct kc_state old_st = R->st;
 	char err[KLOG_ERRLEN];
 	size_t i;
 	int p;
 
-	/* topics gone */
-	for (i = 0; i < R->st.ntopics; i++) {
-		struct kc_topic *old = &R->st.topics[i];
+	/* the new state holds from now on (node addresses); the old one says
+	 * what changed */
+	R->st = *st;
+	kc_state_init(st);
+	st = &R->st;
+	for (i = 0; i < old_st.ntopics; i++) {
+		struct kc_topic *old = &old_st.topics[i];
 		struct btopic *t;
 		if (kc_topic_find(st, old->name) || !(t = kb_topic_find(b, old->name)))
 			continue;
@@ -546,7 +551,7 @@ apply_state(struct klog_broker *b, struct kc_state *st)
 	for (i = 0; i < st->ntopics; i++) {
 		struct kc_topic *kt = &st->topics[i];
 		struct btopic *t = kb_topic_find(b, kt->name);
-		if (!t || !kv_same(kt, kc_topic_find(&R->st, kt->name)))
+		if (!t || !kv_same(kt, kc_topic_find(&old_st, kt->name)))
 			t = topic_here(b, kt, err);
 		if (!t) {
 			kb_log(b, LOG_ERR, "topic '%s': %s", kt->name, err);
@@ -555,9 +560,7 @@ apply_state(struct klog_broker *b, struct kc_state *st)
 		for (p = 0; p < kt->np && p < t->np; p++)
 			apply_part(b, t->parts[p], kt, &kt->parts[p]);
 	}
-	kc_state_free(&R->st);
-	R->st = *st;
-	kc_state_init(st);
+	kc_state_free(&old_st);
 }
 
 /* a partition leaves: its follower stops, its state goes */
