@@ -6,6 +6,7 @@
 #     with klog.pc); objects built -fPIC -fvisibility=hidden, so the shared
 #     object exports what klog.h declares and nothing else;
 #   libkserver.a -- the event loop, the protocol's request side, the broker
+#     (and its followers: the loop's client lclient.c, fetcher.c),
 #     and the helpers that print and exit (cmdutil.h, kserver.h; not
 #     installed), linked by the tools and the tests only.
 # The tools link both archives statically, so they run from the build tree.
@@ -62,13 +63,13 @@ endif
 
 # the embedding library, and the server side (not installed)
 SERVSRC = libklog/loop.c libklog/proto.c libklog/cmdutil.c libklog/cmd-member.c libklog/cmd-exec.c \
-	$(wildcard libklog/broker*.c)
+	libklog/lclient.c libklog/fetcher.c $(wildcard libklog/broker*.c)
 LIBSRC = $(filter-out $(SERVSRC),$(sort $(wildcard libklog/*.c)))
 LIBOBJ = $(LIBSRC:.c=.o)
 SERVOBJ = $(SERVSRC:.c=.o)
 KLIBS = libklog/libkserver.a libklog/libklog.a
 CTESTS = $(patsubst %.c,%.t,$(sort $(wildcard tests/t*.c)))
-HELPERS = tests/ktest tests/kbclient tests/notify-listen tests/kbatch tests/kgroupdrv tests/libfault.so \
+HELPERS = tests/ktest tests/kbclient tests/kfakenode tests/notify-listen tests/kbatch tests/kgroupdrv tests/libfault.so \
 	tests/kpowercut tests/kfaultprobe tests/kgroupr tests/kgmember
 
 all: $(BINS) libklog/libklog.a libklog/$(SOFILE) libklog/klog.pc
@@ -109,7 +110,7 @@ tests/%.t: tests/%.c tests/tap.h tests/kbatch.h $(KLIBS)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(KLIBS) $(LDLIBS)
 tests/ktest: tests/ktest.c $(KLIBS)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(KLIBS) $(LDLIBS)
-tests/kbclient tests/notify-listen tests/kbatch tests/kgroupdrv tests/kgroupr tests/kgmember: %: %.c tests/kbatch.h $(KLIBS)
+tests/kbclient tests/kfakenode tests/notify-listen tests/kbatch tests/kgroupdrv tests/kgroupr tests/kgmember: %: %.c tests/kbatch.h $(KLIBS)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(KLIBS) $(LDLIBS)
 # the fault and power-loss shim (LD_PRELOAD): never sanitized, it must load into anything
 tests/libfault.so: tests/fault.c tests/shadow.h

@@ -234,6 +234,8 @@ cmd_create(struct conn *c, struct klog_req *r, char *err, const char **code)
 	struct btopic *t;
 	int64_t np;
 
+	if (b->o.cluster || b->o.cluster_file)
+		return kb_ctl_create(c, r, err, code);
 	if (klog_topic_name_check(r->argv[1], err) < 0) {
 		*code = "INVALID";
 		return -1;
@@ -277,6 +279,8 @@ cmd_alter(struct conn *c, struct klog_req *r, char *err, const char **code)
 	int64_t np = 0;
 	int i;
 
+	if (b->o.cluster || b->o.cluster_file)
+		return kb_ctl_alter(c, r, err, code);
 	if (!(t = kb_topic_get(b, r->argv[1], code, err)))
 		return -1;
 	if (strcmp(r->argv[2], "-") && kb_parse_num(r->argv[2], 1, 1000000, &np) < 0) {
@@ -322,6 +326,8 @@ cmd_delete(struct conn *c, struct klog_req *r, char *err, const char **code)
 	struct klog_broker *b = c->b;
 	struct btopic *t;
 
+	if (b->o.cluster || b->o.cluster_file)
+		return kb_ctl_delete(c, r, err, code);
 	if (!(t = kb_topic_get(b, r->argv[1], code, err)))
 		return -1;
 	kb_topic_free(b, t, 1);

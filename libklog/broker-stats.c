@@ -268,6 +268,7 @@ stats_text(struct klog_broker *b, struct klog_buf *o)
 			}
 	}
 	kb_compact_stats(b, o);
+	kb_ctl_stats(b, o);
 	klog_buf_printf(o, "# HELP klog_partition_records_in_total Records appended since start-up.\n"
 	    "# TYPE klog_partition_records_in_total counter\n"
 	    "# HELP klog_partition_bytes_in_total Batch bytes appended since start-up.\n"

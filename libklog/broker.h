@@ -439,6 +439,22 @@ int kb_ctl_start(struct klog_broker *b, char *err);
 void kb_ctl_stop(struct klog_broker *b);
 void kb_ctl_cmd(struct conn *c, struct klog_req *r, int64_t t0);
 void kb_ctl_conn_closed(struct conn *c);
+/* CREATE, ALTER, DELETE in a cluster (the controller executes them on its
+ * state; elsewhere NOT_CONTROLLER): 0 answered, -1 (err, *code) */
+int kb_ctl_create(struct conn *c, struct klog_req *r, char *err, const char **code);
+int kb_ctl_alter(struct conn *c, struct klog_req *r, char *err, const char **code);
+int kb_ctl_delete(struct conn *c, struct klog_req *r, char *err, const char **code);
+/* the controller's state (NULL: this broker is not the controller) */
+struct kc_state;
+const struct kc_state *kb_ctl_state(struct klog_broker *b);
+/* the controller's node id (-1 standalone) and its address into addr */
+int kb_ctl_controller(struct klog_broker *b, char *addr, size_t len);
+/* the controller only: cluster.c's lines (SELF this node, nodes alive or
+ * dead as its sessions say) of the topics named (topics NULL: all) into
+ * out; returns the number of lines, -1 (not the controller, ENOMEM) */
+int kb_ctl_metadata(struct klog_broker *b, char **topics, size_t n, struct klog_buf *out);
+/* controller counters for STATS (nothing elsewhere) */
+void kb_ctl_stats(struct klog_broker *b, struct klog_buf *o);
 /* broker-repl.c: replicas (METADATA, RFETCH, EPOCHEND; leaders, followers) */
 int kb_repl_start(struct klog_broker *b, char *err);
 void kb_repl_stop(struct klog_broker *b);

@@ -105,6 +105,90 @@ int klog_loop_once(struct klog_loop *l, int max_wait_ms);
 int klog_loop_run(struct klog_loop *l);
 void klog_loop_stop(struct klog_loop *l);
 
+/* lclient.c: a non-blocking client connection on the event loop (the
+ * followers, kreplicate); see the top of lclient.c */
+struct klog_lc;
+enum { KLOG_LC_OK = 1, KLOG_LC_LIST, KLOG_LC_DATA, KLOG_LC_ERR, KLOG_LC_CLOSED };
+struct klog_lc_reply {
+	int kind;                       /* KLOG_LC_* */
+	char *line;                     /* OK: the words after OK; DATA: after DATA N; LIST:
+	                                 * after OK N; ERR: the message; CLOSED: why */
+	char code[32];                  /* ERR: the code word; CLOSED: NETWORK (the
+	                                 * connection died) or CLOSED (klog_lc_close) */
+	unsigned char *data;            /* DATA: the bytes; LIST: the lines joined by \n */
+	size_t len;
+	size_t nlines;                  /* LIST */
+};
+/* line and data are valid during the callback only */
+typedef void klog_lc_fn(struct klog_lc *lc, void *arg, struct klog_lc_reply *r);
+/* start connecting to one "HOST:PORT" (AUTH first when secret); NULL with
+ * err only for a bad address; a refused connection is reported through the
+ * callbacks (KLOG_LC_CLOSED) like any later failure */
+struct klog_lc *klog_lc_open(struct klog_loop *l, const char *addr, const char *secret,
+    char *err);
+/* queue a request (line with or without its newline, then plen payload
+ * bytes); expect KLOG_LC_OK (one line) or KLOG_LC_LIST (OK N + N lines);
+ * DATA and ERR are recognised whatever expect says.  cb runs once, in
+ * request order.  -1 (errno EPIPE) on a dead or closing connection: then
+ * cb is never called */
+int klog_lc_send(struct klog_lc *lc, int expect, const char *line, const void *payload,
+    size_t plen, klog_lc_fn *cb, void *arg);
+/* pending callbacks get KLOG_LC_CLOSED (code CLOSED); safe inside a callback */
+void klog_lc_close(struct klog_lc *lc);
+int klog_lc_pending(const struct klog_lc *lc);
+int klog_lc_alive(const struct klog_lc *lc);    /* not failed, not closed */
+const char *klog_lc_error(const struct klog_lc *lc);    /* why it died */
+const char *klog_lc_addr(const struct klog_lc *lc);
+/* fail the connection when requests wait and nothing arrives for idle_ms (0: never) */
+void klog_lc_set_timeout(struct klog_lc *lc, int idle_ms);
+/* the largest DATA body or list (default 64 MiB) */
+void klog_lc_set_max_data(struct klog_lc *lc, size_t max);
+
+/* fetcher.c: a follower's fetcher, one partition pulled from its leader
+ * over an lclient connection (the state machine is at the top of
+ * fetcher.c); the broker's replicas and kreplicate use it */
+struct klog_fetcher;
+struct klog_fetcher_ops {
+	int64_t (*log_end)(void *arg);                  /* the next offset to fetch */
+	int32_t (*latest_epoch)(void *arg);             /* -1: none (NULL: never) */
+	/* own end offset for an epoch: where the first own epoch after it
+	 * starts, or the log end; -1 unknown (NULL: unknown) */
+	int64_t (*epoch_end)(void *arg, int32_t epoch);
+	/* own high watermark, -1 unknown (NULL: unknown): truncated to when
+	 * the leader knows none of our epochs */
+	int64_t (*high_watermark)(void *arg);
+	int (*truncate)(void *arg, int64_t offset, char *err);
+	int (*reset)(void *arg, int64_t log_start, char *err);  /* empty, start there */
+	/* append the checked batches verbatim (data NULL, len 0: only the HW
+	 * moved); data is valid during the call only.  1: durable now; 0: the
+	 * owner calls klog_fetcher_ready once it is; -1 with err: the fetcher
+	 * stops (FAILED) */
+	int (*append)(void *arg, const unsigned char *data, size_t len, int64_t leader_hw,
+	    char *err);
+	/* what happened, for logs and for the owner to refresh metadata:
+	 * DISCONNECTED, NOT_LEADER, STALE_EPOCH, TRUNCATED, RESET, DIVERGED,
+	 * CORRUPT_BATCH, FAILED, or any ERR code of the leader (NULL: none) */
+	void (*event)(void *arg, const char *code, const char *msg);
+};
+struct klog_fetcher_stats {
+	char state[16];                 /* idle epoch offsets fetching appending failed */
+	int64_t log_end;                /* at the last RFETCH */
+	int64_t leader_hw;              /* from the last answer; -1 none yet */
+	int64_t bytes, records, fetches;        /* appended */
+	int64_t truncations, resets, reconnects, bad;
+	char last_event[KLOG_ERRLEN];
+};
+/* starts connecting from the loop's next turn; node_id -1: an observer
+ * (served up to the HW, not in the ISR) */
+struct klog_fetcher *klog_fetcher_new(struct klog_loop *l, const char *leader_addr,
+    const char *secret, const char *topic, int partition, int node_id, int32_t leader_epoch,
+    int max_wait_ms, size_t max_bytes, const struct klog_fetcher_ops *ops, void *arg,
+    char *err);
+void klog_fetcher_ready(struct klog_fetcher *f);        /* the last append is durable */
+void klog_fetcher_free(struct klog_fetcher *f);         /* safe inside its callbacks */
+void klog_fetcher_stats(const struct klog_fetcher *f, struct klog_fetcher_stats *st);
+const char *klog_fetcher_error(const struct klog_fetcher *f);   /* FAILED: why; else NULL */
+
 /* broker.c: kbrokerd's server: one log directory over the text protocol */
 struct klog_broker;
 enum { KLOG_FSYNC_ALWAYS, KLOG_FSYNC_INTERVAL, KLOG_FSYNC_NEVER };

@@ -105,6 +105,8 @@ klog_config_defaults(struct klog_config *c)
 	c->compression = -1;
 	c->delete_retention_ms = 86400000;
 	c->min_cleanable_dirty_ratio = 0.5;
+	c->min_insync_replicas = 1;
+	c->unclean_leader_election = 0;
 }
 
 /* compression.type values; "uncompressed" is Kafka's spelling of none */
@@ -148,6 +150,7 @@ static const struct intkey intkeys[] = {
 	IK("index.interval.bytes", index_interval_bytes, 0, INT32_MAX),
 	IK("segment.index.bytes", segment_index_bytes, 8, INT32_MAX),
 	IK("delete.retention.ms", delete_retention_ms, 0, INT64_MAX),
+	IK("min.insync.replicas", min_insync_replicas, 1, INT32_MAX),
 };
 #undef IK
 
@@ -202,6 +205,15 @@ klog_config_set(struct klog_config *c, const char *key, const char *value, char 
 			goto bad;
 		return 0;
 	}
+	if (!strcmp(key, "unclean.leader.election.enable")) {
+		if (!strcmp(value, "true"))
+			c->unclean_leader_election = 1;
+		else if (!strcmp(value, "false"))
+			c->unclean_leader_election = 0;
+		else
+			goto bad;
+		return 0;
+	}
 	if (!strcmp(key, "compression.type")) {
 		for (i = 0; i < sizeof codecs / sizeof codecs[0]; i++) {
 			if (!strcmp(value, codecs[i].name)) {
@@ -231,11 +243,13 @@ klog_config_format(const struct klog_config *c, struct klog_buf *out)
 	if (klog_buf_printf(out, "cleanup.policy=%s\n"
 	    "min.cleanable.dirty.ratio=%g\n"
 	    "message.timestamp.type=%s\n"
-	    "compression.type=%s\n",
+	    "compression.type=%s\n"
+	    "unclean.leader.election.enable=%s\n",
 	    c->compact == 2 ? "compact,delete" : c->compact ? "compact" : "delete",
 	    c->min_cleanable_dirty_ratio,
 	    c->log_append_time ? "LogAppendTime" : "CreateTime",
-	    compression_name(c->compression)) < 0)
+	    compression_name(c->compression),
+	    c->unclean_leader_election ? "true" : "false") < 0)
 		return -1;
 	return 0;
 }

@@ -152,10 +152,12 @@ test_config(void)
 	    "index.interval.bytes=100\n"
 	    "segment.index.bytes=8\n"
 	    "delete.retention.ms=86400000\n"
+	    "min.insync.replicas=1\n"
 	    "cleanup.policy=compact\n"
 	    "min.cleanable.dirty.ratio=0.5\n"
 	    "message.timestamp.type=LogAppendTime\n"
-	    "compression.type=zstd\n", "format prints every key, partitions first");
+	    "compression.type=zstd\n"
+	    "unclean.leader.election.enable=false\n", "format prints every key, partitions first");
 	klog_buf_free(&b);
 }
 
