@@ -46,7 +46,8 @@ test_expect_success 'ktopic create: 3 partitions, replication 3, one leader per 
 
 test_expect_success 'ktopic describe shows leader, replicas and ISR per partition' '
 	ktopic -b "$BROKERS" describe t >desc &&
-	test_line_count = 3 desc &&
+	test_line_count = 4 desc &&
+	grep "^Topic: t	PartitionCount: 3	ReplicationFactor: 3" desc &&
 	for p in 0 1 2; do
 		test "$(desc_field desc $p Leader)" = "$(leader_of t $p)" &&
 		test "$(desc_field desc $p Replicas)" = "$(replicas_of t $p)" &&

@@ -32,7 +32,7 @@ test_expect_success 'acks=all: NOT_ENOUGH_REPLICAS, nothing acknowledged, nothin
 	grep NOT_ENOUGH_REPLICAS err &&
 	! grep "acked" err &&
 	test_must_fail kbclient -b "$NODE_REAL_1" produce t $P 50 -a all -P raw >acked 2>err &&
-	grep NOT_ENOUGH_REPLICAS err &&
+	grep "min.insync.replicas is 2; nothing written" err &&
 	test_line_count = 0 acked &&
 	test "$(cat n1/t-$P/*.log | wc -c)" = "$size0" &&
 	kconsume -b "$NODE_ADDR_1" -e t:$P >all &&

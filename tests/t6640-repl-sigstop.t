@@ -59,7 +59,7 @@ test_expect_success 'woken, the old leader acknowledges nothing more and learns 
 	{ kill $pp 2>/dev/null; wait $pp; true; } &&
 	test_must_fail kbclient -b "$la" produce t $P 10 -a all -P late >acked.late 2>err &&
 	test_line_count = 0 acked.late &&
-	grep NOT_LEADER err
+	grep "leader is node" err
 '
 
 test_expect_success 'it rejoins the ISR as a follower, its log the same bytes as the others' '

@@ -12,7 +12,7 @@ test_expect_success 'setup: three brokers, two topics replicated 3, several segm
 	create_topic t 3 3 min.insync.replicas=2 segment.bytes=65536 &&
 	create_topic u 1 3 &&
 	ktest seq 20000 "record-" >in &&
-	kproduce -b "$BROKERS" --acks all t <in &&
+	kproduce -b "$BROKERS" --acks all -B 16384 t <in &&
 	ktest seq 100 "u-" | kproduce -b "$BROKERS" --acks all u &&
 	for p in 0 1 2; do
 		wait_replicas_identical t $p 1,2,3 || return 1
