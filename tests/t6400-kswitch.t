@@ -62,7 +62,7 @@ test_expect_success 'megabytes both ways through the switch, unchanged' '
 '
 
 test_expect_success 'cut closes a connection waiting in a long poll, and refuses new ones' '
-	{ kbclient -b "$SWITCH_ADDR_b" consume big 0 -o 40000 -W 60000 >lp.out 2>lp.err & } &&
+	{ timeout 30 kbclient -b "$SWITCH_ADDR_b" consume big 0 -o 40000 -W 20000 >lp.out 2>lp.err & } &&
 	lp=$! &&
 	test_poll eval "switch_ctl stat b && grep -q \"open=1\" switch.answer" &&
 	switch_ctl cut b &&
@@ -79,11 +79,15 @@ test_expect_success 'heal: connections go through again' '
 '
 
 test_expect_success 'hang: a connection freezes, and resumes at heal' '
+	test_when_finished "switch_ctl heal b" &&
 	switch_ctl hang b &&
 	test_expect_code 124 timeout 1 kbclient -b "$SWITCH_ADDR_b" ping &&
-	{ kbclient -b "$SWITCH_ADDR_b" ping >hung.out & } &&
+	switch_ctl stat b &&
+	accepted=$(sed -n "s/.* accepted=\([0-9]*\) .*/\1/p" switch.answer) &&
+	{ timeout 30 kbclient -b "$SWITCH_ADDR_b" ping >hung.out & } &&
 	hung=$! &&
-	test_poll eval "switch_ctl stat b && grep -q \"open=1\" switch.answer" &&
+	test_poll eval "switch_ctl stat b && grep -q \"accepted=$((accepted + 1)) \" switch.answer" &&
+	test_line_count = 0 hung.out &&
 	switch_ctl heal b &&
 	wait $hung &&
 	echo pong >expect &&
