@@ -24,10 +24,11 @@ quiet(const char *msg)
 		fprintf(stderr, "warn: %s\n", msg);
 }
 
-/* one batch of n records "prefix-i", base offset 0 */
+/* one batch of n records "prefix-i", base offset 0, in a buffer of its own */
 static int
 build(const char *prefix, int first, int n, int64_t ts, unsigned char **out, size_t *len)
 {
+	unsigned char *q;
 	char v[64];
 	int i;
 
@@ -37,7 +38,10 @@ build(const char *prefix, int first, int n, int64_t ts, unsigned char **out, siz
 		if (klog_builder_add(&bb, ts, NULL, -1, v, l, NULL, 0) < 0)
 			return -1;
 	}
-	return klog_builder_finish(&bb, out, len, err);
+	if (klog_builder_finish(&bb, &q, len, err) < 0 || !(*out = malloc(*len)))
+		return -1;
+	memcpy(*out, q, *len);
+	return 0;
 }
 
 static int
@@ -47,9 +51,13 @@ append_n(struct klog_part *p, const char *prefix, int first, int n)
 	size_t len;
 	int64_t f, l;
 
-	if (build(prefix, first, n, 1700000000000 + first, &b, &len) < 0)
+	int r;
+
+	if (build(prefix, first, n, klog_now_ms(), &b, &len) < 0)
 		return -1;
-	return klog_part_append(p, b, len, &f, &l, err);
+	r = klog_part_append(p, b, len, &f, &l, err);
+	free(b);
+	return r;
 }
 
 static struct klog_part *
