@@ -366,6 +366,241 @@ test_epochs(void)
 	klog_dir_close(d);
 }
 
+/* --- crashes in the middle of a truncation ------------------------------- */
+
+static char self[PATH_MAX];     /* this program, for the child under the shim */
+
+/* the child: truncate DIR's t-0 to OFFSET; prints the end */
+static int
+child_truncate(const char *dir, const char *offset)
+{
+	struct klog_dir *d = klog_dir_open(dir, 0, err);
+	struct klog_part *p = d ? klog_part_open(d, "t", 0, KLOG_WRITE, err) : NULL;
+	int r;
+
+	if (!p) {
+		fprintf(stderr, "truncate: %s\n", err);
+		return 1;
+	}
+	r = klog_part_truncate(p, strtoll(offset, NULL, 10), err);
+	if (r < 0)
+		fprintf(stderr, "truncate: %s\n", err);
+	else
+		printf("%" PRId64 "\n", klog_part_log_end(p));
+	klog_part_close(p);
+	return r < 0;
+}
+
+/*
+ * After the crash: the directory reopens for writing, verifies, reads
+ * back r-0.. up to its end, which is the old end or the new one.  Returns
+ * 1 old, 2 new, 0 bad.
+ */
+static int
+check_after(const char *dir, int64_t old_end, int64_t new_end)
+{
+	char pdir[PATH_MAX + 8];
+	struct klog_dir *d = klog_dir_open(dir, 0, err);
+	struct klog_part *p = d ? klog_part_open(d, "t", 0, KLOG_WRITE, err) : NULL;
+	int64_t end;
+	int r = 0;
+
+	if (!p) {
+		diag("reopen '%s': %s", dir, err);
+		klog_dir_close(d);
+		return 0;
+	}
+	end = klog_part_log_end(p);
+	snprintf(pdir, sizeof pdir, "%s/t-0", dir);
+	if ((end == old_end || end == new_end) && records_ok(p, 0, end) && verified(pdir))
+		r = end == new_end ? 2 : 1;
+	else
+		diag("'%s': end %" PRId64 " (old %" PRId64 ", new %" PRId64 ")", dir, end, old_end,
+		    new_end);
+	/* and it takes appends on top */
+	if (r && append_n(p, "r", (int)end, 3) < 0) {
+		diag("append after the crash: %s", err);
+		r = 0;
+	}
+	klog_part_close(p);
+	klog_dir_close(d);
+	return r;
+}
+
+/* a log directory with t-0 holding r-0..r-599 in 4 KiB segments */
+static int
+make_template(const char *name)
+{
+	struct klog_dir *d = make_dir(name, "4096");
+	struct klog_part *p = d ? open_part(d) : NULL;
+	int i, r = 0;
+
+	if (!p)
+		return -1;
+	klog_part_epoch_assign(p, 1, 0, err);
+	for (i = 0; i < 600 && r == 0; i += 5)
+		r = append_n(p, "r", i, 5);
+	klog_part_close(p);
+	klog_dir_close(d);
+	return r;
+}
+
+static int64_t
+elapsed_us(const struct timespec *t0)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (t.tv_sec - t0->tv_sec) * 1000000 + (t.tv_nsec - t0->tv_nsec) / 1000;
+}
+
+/* SIGKILL at random moments of a truncation to a random offset */
+static void
+test_sigkill(int rounds)
+{
+	char tpl[PATH_MAX + 8], work[PATH_MAX + 8];
+	int i, bad = 0, olds = 0, news = 0;
+	int64_t dur = 0;
+	unsigned seed = (unsigned)getpid();
+
+	snprintf(tpl, sizeof tpl, "%s/kt", root);
+	snprintf(work, sizeof work, "%s/kw", root);
+	if (make_template("kt") < 0) {
+		ok(0, "sigkill: template: %s", err);
+		return;
+	}
+	for (i = 0; i < rounds; i++) {
+		int fds[2], status;
+		int64_t target = rand_r(&seed) % 600, new_end = target - target % 5;
+		struct timespec t0;
+		pid_t pid;
+		char c;
+
+		run("rm -rf '%s'%s", work, "");
+		run("cp -a '%s' '%s'", tpl, work);
+		if (pipe(fds) < 0)
+			break;
+		fflush(stdout);
+		if ((pid = fork()) == 0) {
+			struct klog_dir *d = klog_dir_open(work, 0, err);
+			struct klog_part *p = d ? klog_part_open(d, "t", 0, KLOG_WRITE, err) : NULL;
+			if (!p || write(fds[1], "x", 1) != 1)
+				_exit(1);
+			klog_part_truncate(p, target, err);
+			_exit(0);
+		}
+		close(fds[1]);
+		if (read(fds[0], &c, 1) == 1) {
+			clock_gettime(CLOCK_MONOTONIC, &t0);
+			if (i < 3) {
+				/* the first rounds run to the end: how long a truncation takes */
+				waitpid(pid, &status, 0);
+				if (elapsed_us(&t0) > dur)
+					dur = elapsed_us(&t0);
+			} else {
+				useconds_t us = (useconds_t)(rand_r(&seed) % (dur * 3 / 2 + 1));
+				if (us)
+					usleep(us);
+				kill(pid, SIGKILL);
+				waitpid(pid, &status, 0);
+			}
+		} else
+			waitpid(pid, &status, 0);
+		close(fds[0]);
+		switch (check_after(work, 600, new_end)) {
+		case 0:
+			bad++;
+			diag("round %d: truncate to %" PRId64 " killed: bad state", i, target);
+			break;
+		case 1:
+			olds++;
+			break;
+		default:
+			news++;
+		}
+	}
+	cmp_ok(bad, ==, 0, "SIGKILL during truncate, %d rounds: always the old log (%d) or the "
+	    "new one (%d), valid, writable (a truncate takes ~%" PRId64 " us here)", rounds, olds,
+	    news, dur);
+}
+
+/*
+ * Power loss at every step of a truncation: the child runs under
+ * tests/libfault.so with the power-loss shadow and a rule failing the
+ * K-th call of one kind (so it stops right before it), then kpowercut
+ * builds what the disk holds at that instant.
+ */
+static void
+test_powerloss(void)
+{
+	static const char *const calls[] = { "fsync", "fdatasync", "dirfsync", "ftruncate",
+	    "unlink", "rename", "open", "none" };
+	char dir[PATH_MAX], shim[PATH_MAX + 32], kpc[PATH_MAX + 32], tpl[PATH_MAX + 8];
+	char work[PATH_MAX + 8], sh[PATH_MAX + 8], img[PATH_MAX + 8];
+	struct klog_buf cmd = { 0 };
+	int bad = 0, olds = 0, news = 0, runs = 0, k, c, m;
+	struct stat st;
+	char *slash;
+
+	snprintf(dir, sizeof dir, "%s", self);
+	if ((slash = strrchr(dir, '/')))
+		*slash = 0;
+	else
+		snprintf(dir, sizeof dir, ".");
+	snprintf(shim, sizeof shim, "%s/libfault.so", dir);
+	snprintf(kpc, sizeof kpc, "%s/kpowercut", dir);
+	if (stat(shim, &st) < 0 || stat(kpc, &st) < 0) {
+		skip(1, "tests/libfault.so or tests/kpowercut is not built");
+		return;
+	}
+	snprintf(tpl, sizeof tpl, "%s/pt", root);
+	snprintf(work, sizeof work, "%s/pw", root);
+	snprintf(sh, sizeof sh, "%s/psh", root);
+	snprintf(img, sizeof img, "%s/pimg", root);
+	if (make_template("pt") < 0) {
+		ok(0, "power loss: template: %s", err);
+		return;
+	}
+	for (c = 0; c < (int)(sizeof calls / sizeof *calls); c++)
+		for (k = 0; k < (strcmp(calls[c], "none") ? 4 : 1); k++)
+			for (m = (c + k) % 3; m == (c + k) % 3; m++) {
+				static const char *const modes[] = { "drop", "partial", "garbage" };
+				int64_t target = 37 + 101 * ((c + k) % 5), new_end = target - target % 5;
+				char rule[64];
+				int r;
+
+				if (!strcmp(calls[c], "none"))
+					snprintf(rule, sizeof rule, "# none");
+				else
+					snprintf(rule, sizeof rule, "%s:EIO:after=%d:count=1", calls[c], k);
+				cmd.len = 0;
+				klog_buf_printf(&cmd, "rm -rf '%s' '%s' '%s' && cp -a '%s' '%s' && "
+				    "'%s' baseline '%s' '%s' && env LD_PRELOAD='%s' "
+				    "ASAN_OPTIONS=\"${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0\" "
+				    "KLOG_SHADOW='%s' KLOG_FAULT_ROOT='%s' KLOG_FAULT='%s' '%s' truncate '%s' "
+				    "%" PRId64 " >/dev/null 2>&1; '%s' image '%s' '%s' '%s' --mode %s --seed %d",
+				    work, sh, img, tpl, work, kpc, work, sh, shim, sh, work, rule, self, work,
+				    target, kpc, work, sh, img, modes[m], k + 1);
+				if (klog_buf_printf(&cmd, "%c", 0) < 0 || system((char *)cmd.data) != 0) {
+					bad++;
+					diag("%s: failed", rule);
+					continue;
+				}
+				runs++;
+				r = check_after(img, 600, new_end);
+				if (!r) {
+					bad++;
+					diag("power loss before %s (mode %s, to %" PRId64 "): bad state",
+					    rule, modes[m], target);
+				}
+				olds += r == 1;
+				news += r == 2;
+			}
+	klog_buf_free(&cmd);
+	ok(bad == 0 && olds > 0 && news > 0, "power loss at %d points of a truncate: the old log "
+	    "(%d) or the new one (%d), valid, writable", runs, olds, news);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -374,8 +609,10 @@ main(int argc, char **argv)
 	char pa[PATH_MAX + 32], pb[PATH_MAX + 32];
 	int i;
 
-	(void)argc;
-	(void)argv;
+	if (argc == 4 && !strcmp(argv[1], "truncate"))
+		return child_truncate(argv[2], argv[3]);
+	if (!realpath(argv[0], self))
+		snprintf(self, sizeof self, "%s", argv[0]);
 	snprintf(root, sizeof root, "/tmp/klog-t0082-XXXXXX");
 	if (!mkdtemp(root))
 		skip_all("mkdtemp failed");
@@ -523,6 +760,8 @@ main(int argc, char **argv)
 	klog_dir_close(db);
 
 	test_epochs();
+	test_sigkill(getenv("T0082_ROUNDS") ? atoi(getenv("T0082_ROUNDS")) : 40);
+	test_powerloss();
 
 	if (!getenv("T0082_KEEP"))
 		run("rm -rf '%s'%s", root, "");
