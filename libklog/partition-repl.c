@@ -231,6 +231,7 @@ klog_part_epoch_assign(struct klog_part *p, int32_t epoch, int64_t start_offset,
 {
 	struct klog_epoch_entry *v;
 	size_t n;
+	int rc = -1;
 
 	if (writable(p, err) < 0)
 		return -1;
@@ -239,14 +240,20 @@ klog_part_epoch_assign(struct klog_part *p, int32_t epoch, int64_t start_offset,
 		return kerr(err, "partition '%s': bad leader epoch %" PRId32 " at offset %" PRId64,
 		    p->name, epoch, start_offset);
 	}
+	if (kp_write_begin(p, err) < 0)
+		goto out;
 	if (epochs_load(p, err) < 0 || !(v = epochs_copy(p, err)))
-		return -1;
+		goto out;
 	n = p->nepochs;
 	if (!assign_in(v, &n, epoch, start_offset)) {
 		free(v);
-		return 0;
+		rc = 0;
+		goto out;
 	}
-	return epochs_replace(p, v, n, err);
+	rc = epochs_replace(p, v, n, err);
+out:
+	kp_write_end(p, rc < 0 ? -1 : 0);
+	return rc;
 }
 
 int32_t
@@ -315,20 +322,30 @@ epochs_trim(struct klog_part *p, int64_t start, int64_t end, char *err)
 	return epochs_replace(p, v, n, err);
 }
 
+/* epochs_trim under the writer lock */
+static int
+trim_locked(struct klog_part *p, int64_t start, int64_t end, char *err)
+{
+	int rc = -1;
+
+	if (writable(p, err) < 0)
+		return -1;
+	if (kp_write_begin(p, err) == 0)
+		rc = epochs_trim(p, start, end, err) < 0 ? -1 : 0;
+	kp_write_end(p, rc);
+	return rc;
+}
+
 int
 klog_part_epoch_truncate_end(struct klog_part *p, int64_t end, char *err)
 {
-	if (writable(p, err) < 0)
-		return -1;
-	return epochs_trim(p, -1, end, err) < 0 ? -1 : 0;
+	return trim_locked(p, -1, end, err);
 }
 
 int
 klog_part_epoch_truncate_start(struct klog_part *p, int64_t start, char *err)
 {
-	if (writable(p, err) < 0)
-		return -1;
-	return epochs_trim(p, start, -1, err) < 0 ? -1 : 0;
+	return trim_locked(p, start, -1, err);
 }
 
 /* the log's start or end moved (retention, recovery, opening): a loaded
@@ -460,6 +477,7 @@ truncate_locked(struct klog_part *p, int64_t offset, int64_t *actual, char *err)
 		return kerr(err, "%s", p->failmsg);
 	}
 	/* 5 */
+	p->cuts++;
 	ksync_free(&p->pend);
 	kp_segs_free(p);
 	p->first_ts = INT64_MIN;
@@ -524,6 +542,7 @@ reset_locked(struct klog_part *p, int64_t start, char *err)
 		    strerror(errno));
 		return kerr(err, "%s", p->failmsg);
 	}
+	p->cuts++;
 	ksync_free(&p->pend);
 	kp_segs_free(p);
 	p->start_empty = p->end = p->synced_end = start;

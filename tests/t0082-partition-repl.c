@@ -754,6 +754,57 @@ main(int argc, char **argv)
 		ok(b && klog_part_log_start(b) == 900 && klog_part_log_end(b) == 900,
 		    "reopened: empty at 900");
 	}
+	/* a broker's partition: the lock held, the directory made at the first write */
+	{
+		struct klog_dir *dk = make_dir("k", "4096");
+		char pk[PATH_MAX + 32];
+		struct klog_part *k;
+		int32_t fe;
+		int64_t end;
+
+		snprintf(pk, sizeof pk, "%s/k/t-0", root);
+		run("rm -rf '%s'%s", pk, "");
+		k = dk ? klog_part_open(dk, "t", 0, KLOG_WRITE | KLOG_BROKER, err) : NULL;
+		ok(k != NULL, "broker: open a partition without its directory");
+		if (k) {
+			ok(klog_part_epoch_end(k, 1, &fe, &end, err) == 0 && fe == -1,
+			    "broker: no epochs, no directory");
+			cmp_ok(klog_part_epoch_assign(k, 2, 0, err), ==, 1,
+			    "broker: a new leader's epoch 2 at 0 makes the directory");
+			ok(copy_raw(a, k, 0, 13) == 0 && same_logs(pa, pk),
+			    "broker: append_raw copies byte-identical segments");
+			is(epochs_str(k), "2@0 3@300", "broker: epoch 0 batches are older: 2@0 3@300");
+			cmp_ok(klog_part_truncate(k, 123, err), ==, 1, "broker: truncate inside a batch");
+			cmp_ok(klog_part_log_end(k), ==, 120, "broker: end 120");
+			ok(klog_part_sync(k, err) == 0, "broker: sync after");
+			ok(copy_raw(a, k, 120, 100) == 0 && same_logs(pa, pk), "broker: copies on");
+			klog_part_close(k);
+			k = klog_part_open(dk, "t", 0, KLOG_WRITE | KLOG_BROKER, err);
+			ok(k && klog_part_log_end(k) == 600 && records_ok(k, 0, 600) && verified(pk),
+			    "broker: reopened at 600");
+			ok(k && klog_part_reset(k, 50, err) == 0 && klog_part_log_end(k) == 50,
+			    "broker: reset to 50");
+			klog_part_close(k);
+			k = klog_part_open(dk, "t", 0, KLOG_WRITE | KLOG_BROKER, err);
+			ok(k && klog_part_log_start(k) == 50 && klog_part_log_end(k) == 50,
+			    "broker: reopened empty at 50");
+			klog_part_close(k);
+		}
+		klog_dir_close(dk);
+	}
+	/* high watermarks */
+	{
+		struct klog_ckpt_entry e[2] = { { "t", 0, 17 }, { "u", 3, 99 } };
+		char path[PATH_MAX + 64];
+		int64_t hw = -1;
+
+		ok(klog_hw_record(da, e, 2, err) == 0, "record two high watermarks at once");
+		ok(klog_hw_get(da, "u", 3, &hw) == 1 && hw == 99, "u-3 at 99");
+		ok(klog_hw_get(da, "t", 1, &hw) == 0, "t-1 has none");
+		snprintf(path, sizeof path, "%s/a/replication-offset-checkpoint", root);
+		ok(slurp_eq(path, "0\n2\nt 0 17\nu 3 99\n"), "replication-offset-checkpoint in "
+		    "Kafka's format");
+	}
 	klog_part_close(a);
 	klog_part_close(b);
 	klog_dir_close(da);
