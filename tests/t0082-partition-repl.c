@@ -366,6 +366,42 @@ test_epochs(void)
 	klog_dir_close(d);
 }
 
+/* retention moves the log start: the epoch cache follows (Kafka's truncateFromStart) */
+static void
+test_retention(void)
+{
+	struct klog_dir *d;
+	struct klog_part *p;
+	char path[PATH_MAX + 32], a[] = "segment.bytes=4096", b[] = "retention.bytes=4096";
+	char *kv[2] = { a, b }, want[128];
+	int64_t start;
+	int i, r = 0;
+
+	snprintf(path, sizeof path, "%s/ret", root);
+	d = klog_dir_open(path, KLOG_CREATE, err);
+	if (!d || klog_topic_create(d, "t", 1, kv, 2, err) < 0 || !(p = open_part(d))) {
+		ok(0, "retention: setup: %s", err);
+		klog_dir_close(d);
+		return;
+	}
+	for (i = 0; i < 600 && r == 0; i += 5) {
+		if (i % 200 == 0)
+			klog_part_epoch_assign(p, i / 100, i, err);
+		r = append_n(p, "r", i, 5);
+	}
+	start = klog_part_log_start(p);
+	cmp_ok(start, >, 0, "retention deleted segments (log start %" PRId64 ")", start);
+	if (start < 200)
+		snprintf(want, sizeof want, "0@%" PRId64 " 2@200 4@400", start);
+	else if (start < 400)
+		snprintf(want, sizeof want, "2@%" PRId64 " 4@400", start);
+	else
+		snprintf(want, sizeof want, "4@%" PRId64, start);
+	is(epochs_str(p), want, "the epoch cache starts at the log start");
+	klog_part_close(p);
+	klog_dir_close(d);
+}
+
 /* --- crashes in the middle of a truncation ------------------------------- */
 
 static char self[PATH_MAX];     /* this program, for the child under the shim */
@@ -811,6 +847,7 @@ main(int argc, char **argv)
 	klog_dir_close(db);
 
 	test_epochs();
+	test_retention();
 	test_sigkill(getenv("T0082_ROUNDS") ? atoi(getenv("T0082_ROUNDS")) : 40);
 	test_powerloss();
 
