@@ -21,9 +21,9 @@
  * Truncation (klog_part_truncate) to a batch boundary, a crash-safe state
  * machine; every step is durable before the next:
  *   1. sync everything (so every offset below the old end is durable);
- *   2. record the new end as the recovery point
- *      (recovery-point-offset-checkpoint): recovery validates what lies
- *      past it, and a log that ends there is consistent;
+ *   2. lower the recovery point (recovery-point-offset-checkpoint) to the
+ *      new end if it is above: recovery validates what lies past it, and
+ *      a log that ends there is consistent;
  *   3. cut the segment holding the new end (ftruncate, fdatasync); from
  *      now on the log is the new one: recovery finds that segment ending
  *      short of the next one's base and cuts the later segments (into
@@ -379,10 +379,16 @@ kp_epoch_stamp(struct klog_part *p)
 
 /* --- truncation ---------------------------------------------------------- */
 
-/* the recovery point, synchronously (not a broker's batched record) */
+/* the recovery point lowered to off if it is above, synchronously (not a
+ * broker's batched record); never raised: what it promised below itself
+ * stays true, whatever syncs a broker still has under way */
 static int
-set_recovery_point(struct klog_part *p, int64_t off, char *err)
+lower_recovery_point(struct klog_part *p, int64_t off, char *err)
 {
+	int64_t rp;
+
+	if (!klog_ckpt_get(p->d, RP_FILE, p->topic, p->partition, &rp) || rp <= off)
+		return 0;
 	if (klog_ckpt_update(p->d, RP_FILE, p->topic, p->partition, off, err) < 0)
 		return -1;
 	p->rp_written = off;
@@ -454,7 +460,7 @@ truncate_locked(struct klog_part *p, int64_t offset, int64_t *actual, char *err)
 		return -1;
 	s = &p->segs[si];
 	/* 2 */
-	if (set_recovery_point(p, *actual, err) < 0)
+	if (lower_recovery_point(p, *actual, err) < 0)
 		return -1;
 	/* 3 */
 	if (ftruncate(s->fd, pos) < 0 || fdatasync(s->fd) < 0) {
@@ -487,9 +493,13 @@ truncate_locked(struct klog_part *p, int64_t offset, int64_t *actual, char *err)
 		kp_fail(p, "partition '%s' failed: %s", p->name, err);
 		return -1;
 	}
-	p->synced_end = p->end;
-	p->synced_base = kp_active(p) ? kp_active(p)->base : -1;
-	p->synced_size = kp_active(p) ? kp_active(p)->size : 0;
+	if (p->synced_end > p->end) {
+		p->synced_end = p->end;
+		p->synced_base = kp_active(p) ? kp_active(p)->base : -1;
+		p->synced_size = kp_active(p) ? kp_active(p)->size : 0;
+	}
+	if (p->rp_written > p->end)
+		p->rp_written = p->end;
 	*actual = p->end;
 	if (klog_part_sync(p, err) < 0)
 		return -1;
