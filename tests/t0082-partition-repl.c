@@ -427,6 +427,28 @@ child_truncate(const char *dir, const char *offset)
 	return r < 0;
 }
 
+/* the child: copy SRC's t-0 into DST's with one klog_part_append_raw */
+static int
+child_copy(const char *src, const char *dst)
+{
+	struct klog_dir *ds = klog_dir_open(src, 0, err), *dd = klog_dir_open(dst, 0, err);
+	struct klog_part *a = ds ? klog_part_open(ds, "t", 0, KLOG_RDONLY, err) : NULL;
+	struct klog_part *b = dd ? klog_part_open(dd, "t", 0, KLOG_WRITE, err) : NULL;
+	struct klog_buf buf = { 0 };
+	int r = 1;
+
+	if (a && b && read_log(a, 0, &buf) == 0)
+		r = klog_part_append_raw(b, buf.data, buf.len, err) < 0;
+	if (r)
+		fprintf(stderr, "copy: %s\n", err);
+	else
+		printf("%" PRId64 "\n", klog_part_log_end(b));
+	klog_buf_free(&buf);
+	klog_part_close(a);
+	klog_part_close(b);
+	return r;
+}
+
 /*
  * After the crash: the directory reopens for writing, verifies, reads
  * back r-0.. up to its end, which is the old end or the new one.  Returns
@@ -632,6 +654,48 @@ test_powerloss(void)
 				olds += r == 1;
 				news += r == 2;
 			}
+	/* a write failing in the middle of a verbatim append of many batches,
+	 * across rolls: nothing of it is left */
+	{
+		char dst[PATH_MAX + 8], pdst[PATH_MAX + 16], tpl2[PATH_MAX + 16];
+		int fails = 0, whole = 0;
+
+		snprintf(tpl2, sizeof tpl2, "%s/t-0", tpl);
+		snprintf(dst, sizeof dst, "%s/cw", root);
+		snprintf(pdst, sizeof pdst, "%s/cw/t-0", root);
+		for (k = 0; k < 12; k++) {
+			struct klog_dir *d;
+			struct klog_part *p;
+			int r;
+
+			run("rm -rf '%s'%s", dst, "");
+			d = make_dir("cw", "4096");
+			klog_dir_close(d);
+			cmd.len = 0;
+			klog_buf_printf(&cmd, "env LD_PRELOAD='%s' ASAN_OPTIONS=\"${ASAN_OPTIONS:+"
+			    "$ASAN_OPTIONS:}verify_asan_link_order=0\" KLOG_FAULT_ROOT='%s' "
+			    "KLOG_FAULT='write:%s:after=%d:path=*.log' '%s' copy '%s' '%s' >/dev/null "
+			    "2>&1%c", shim, dst, k % 2 ? "EIO" : "ENOSPC", k * 4, self, tpl, dst, 0);
+			r = system((char *)cmd.data);
+			d = klog_dir_open(dst, 0, err);
+			p = d ? klog_part_open(d, "t", 0, KLOG_WRITE, err) : NULL;
+			if (r != 0 && p && k % 2 == 0 && klog_part_log_end(p) == 0 &&
+			    log_bytes(pdst) == 0 && verified(pdst))
+				fails++;
+			else if (r != 0 && p && k % 2 == 1 && records_ok(p, 0, klog_part_log_end(p)) &&
+			    verified(pdst))
+				fails++;        /* EIO fails the partition: what was synced stays */
+			else if (r == 0 && p && klog_part_log_end(p) == 600 && same_logs(pdst, tpl2))
+				whole++;
+			else
+				diag("a failed write after %d: exit %d, end %" PRId64 ", %" PRId64 " bytes",
+				    k * 4, r, p ? klog_part_log_end(p) : -1, log_bytes(pdst));
+			klog_part_close(p);
+			klog_dir_close(d);
+		}
+		ok(fails > 0 && fails + whole == 12, "a write failing during append_raw: ENOSPC "
+		    "leaves nothing, EIO what was synced (%d failed, %d went through)", fails, whole);
+	}
 	klog_buf_free(&cmd);
 	ok(bad == 0 && olds > 0 && news > 0, "power loss at %d points of a truncate: the old log "
 	    "(%d) or the new one (%d), valid, writable", runs, olds, news);
@@ -647,6 +711,8 @@ main(int argc, char **argv)
 
 	if (argc == 4 && !strcmp(argv[1], "truncate"))
 		return child_truncate(argv[2], argv[3]);
+	if (argc == 4 && !strcmp(argv[1], "copy"))
+		return child_copy(argv[2], argv[3]);
 	if (!realpath(argv[0], self))
 		snprintf(self, sizeof self, "%s", argv[0]);
 	snprintf(root, sizeof root, "/tmp/klog-t0082-XXXXXX");
