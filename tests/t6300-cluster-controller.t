@@ -52,8 +52,8 @@ self_registered() {
 	sr_i=0
 	until meta_has "node 1 $CTL alive"; do
 		sr_i=$((sr_i + 1))
-		test $sr_i -gt 50 && return 1
-		sleep 0.02
+		test $sr_i -gt 8 && return 1
+		sleep 0.1
 	done
 }
 
