@@ -540,7 +540,7 @@ kb_ctl_create(struct conn *c, struct klog_req *r, char *err, const char **code)
 	struct klog_broker *b = c->b;
 	struct kbctl *k = b->ctl;
 	char *kv[KLOG_PROTO_MAX_ARGS];
-	int64_t np, rf = 1;
+	int64_t np, rf = 1, kvnp = 0;     /* the argument wins over partitions= */
 	struct kc_state nst;
 	struct kc_topic *t;
 	size_t nkv;
@@ -555,7 +555,7 @@ kb_ctl_create(struct conn *c, struct klog_req *r, char *err, const char **code)
 		*code = "BAD_REQUEST";
 		return kerr(err, "bad partition count '%s'", r->argv[2]);
 	}
-	if (config_args(r, 1, &rf, &np, kv, &nkv, err, code) < 0)
+	if (config_args(r, 1, &rf, &kvnp, kv, &nkv, err, code) < 0)
 		return -1;
 	if (np > b->o.max_topic_partitions)
 		return kerr(err, "topic '%s': %" PRId64 " partitions is more than this broker "
@@ -589,7 +589,7 @@ kb_ctl_alter(struct conn *c, struct klog_req *r, char *err, const char **code)
 	struct klog_broker *b = c->b;
 	struct kbctl *k = b->ctl;
 	char *kv[KLOG_PROTO_MAX_ARGS];
-	int64_t np = 0, rf = 0;
+	int64_t np = 0, rf = 0, kvnp = 0;
 	struct kc_state nst;
 	struct kc_topic *t;
 	size_t nkv, i;
@@ -605,8 +605,10 @@ kb_ctl_alter(struct conn *c, struct klog_req *r, char *err, const char **code)
 		*code = "BAD_REQUEST";
 		return kerr(err, "bad partition count '%s'", r->argv[2]);
 	}
-	if (config_args(r, 0, &rf, &np, kv, &nkv, err, code) < 0)
+	if (config_args(r, 0, &rf, &kvnp, kv, &nkv, err, code) < 0)
 		return -1;
+	if (!np)
+		np = kvnp;              /* "-" and partitions=N */
 	*code = "INVALID";
 	if (np && np < t->np)
 		return kerr(err, "topic '%s' has %d partitions; cannot shrink to %d", r->argv[1],

@@ -132,8 +132,10 @@ test_expect_success 'CREATE, ALTER, DELETE refusals' '
 '
 
 test_expect_success 'ALTER grows over the live nodes and sets keys; DELETE' '
-	cmd "ALTER t2 4 retention.ms=1000" >out &&
+	cmd "ALTER t2 3 retention.ms=1000" >out &&
 	echo OK >expect &&
+	test_cmp expect out &&
+	cmd "ALTER t2 - partitions=4" >out &&
 	test_cmp expect out &&
 	meta t2 >out &&
 	grep -e "^topic" -e "^part" out >actual &&
@@ -145,7 +147,8 @@ test_expect_success 'ALTER grows over the live nodes and sets keys; DELETE' '
 	part t2 3 2 0 0 2,3,1 2,3,1
 	EOF
 	test_cmp expect actual &&
-	cmd "CREATE gone 1" >out &&
+	cmd "CREATE gone 1 partitions=5" >out &&
+	meta_has "topic gone 1 1" &&
 	cmd "DELETE gone" >out &&
 	echo OK >expect &&
 	test_cmp expect out &&
