@@ -25,7 +25,7 @@ fake() {
 	{ kfakenode "$CTL" "$@" >"n$1.out" 2>&1 & } &&
 	eval "n$1_pid=$!" &&
 	test_atexit "kill -CONT $! 2>/dev/null; kill $! 2>/dev/null" &&
-	test_poll grep -q "^OK" "n$1.out" || {
+	test_poll grep -qs "^OK" "n$1.out" || {
 		echo "fake node $1: $(cat "n$1.out")" >&2
 		return 1
 	}
