@@ -230,6 +230,7 @@ load(struct klog_broker *b, struct kc_state *spec, char *err)
 {
 	struct kbctl *k = b->ctl;
 	char msg[KLOG_ERRLEN], *text;
+	struct kc_node *n;
 	size_t len, i;
 	int64_t alive = 0;
 
@@ -252,7 +253,6 @@ load(struct klog_broker *b, struct kc_state *spec, char *err)
 	k->st.controller = k->ctl_id;
 	/* nodes added to the description */
 	for (i = 0; i < spec->nnodes; i++) {
-		struct kc_node *n;
 		if (kc_node_find(&k->st, spec->nodes[i].id))
 			continue;
 		if (k->st.nnodes >= KC_MAX_NODES)
@@ -261,6 +261,12 @@ load(struct klog_broker *b, struct kc_state *spec, char *err)
 			return kerr_sys(err, "cluster state");
 		k->st.nodes = n;
 		k->st.nodes[k->st.nnodes++] = spec->nodes[i];
+	}
+	/* its own address: this start's */
+	n = kc_node_find(&k->st, k->ctl_id);
+	if (strcmp(n->addr, k->ctl_addr)) {
+		snprintf(n->addr, sizeof n->addr, "%s", k->ctl_addr);
+		k->st.version++;
 	}
 	for (i = 0; i < k->st.nnodes; i++)
 		alive += k->st.nodes[i].alive;

@@ -279,6 +279,15 @@ test_expect_success 'another node of the cluster answers NOT_CONTROLLER' '
 	PORT=${CTL##*:} ADDR=$CTL KLOG_BROKERS=$CTL
 '
 
+test_expect_success 'restarted on another port: its node line has the new address' '
+	stop_broker c2 &&
+	start_broker c3 --node-id 1 --cluster 1@127.0.0.1:0,2@127.0.0.1:1,3@127.0.0.1:2 &&
+	test "$ADDR" != "$CTL" &&
+	meta >out &&
+	grep "^node 1 $ADDR " out &&
+	grep "^node 1 $ADDR " "$KLOG_DIR/cluster-state"
+'
+
 test_expect_success 'a node id not in the description, a bad description, a bad state file: no start' '
 	test_must_fail kbrokerd -d d2 -l 127.0.0.1:0 --node-id 9 --cluster 1@127.0.0.1:1 2>err &&
 	grep "node 9 is not in the cluster description" err &&
