@@ -123,7 +123,7 @@ static struct {
 	struct klog_lc *meta;
 	int meta_cur;                   /* which of the brokers */
 	int meta_busy, meta_ok, standalone;
-	int64_t meta_timer;
+	int64_t meta_timer, meta_due;   /* the refresh timer and when it fires */
 	int progress;
 	int64_t pg_last_ms, pg_last_records;
 	double pg_rate;
@@ -713,6 +713,8 @@ on_meta(struct klog_lc *lc, void *arg, struct klog_lc_reply *r)
 	R.meta_busy = 0;
 	if (r->kind == KLOG_LC_CLOSED && !strcmp(r->code, "CLOSED"))
 		return;
+	if (R.stopping)
+		return;
 	if (r->kind != KLOG_LC_LIST || parse_metadata(r, &st) < 0) {
 		if (R.verbose)
 			say(1, "metadata from '%s': %s %s", klog_lc_addr(lc), r->code, r->line);
@@ -721,6 +723,8 @@ on_meta(struct klog_lc *lc, void *arg, struct klog_lc_reply *r)
 	}
 	apply_state(&st);
 	kc_state_free(&st);
+	if (!R.once)
+		schedule_meta(5000);    /* new topics, partitions, leaders */
 }
 
 static int
@@ -747,8 +751,12 @@ t_meta(struct klog_loop *l, void *data)
 	struct klog_lc *lc;
 
 	R.meta_timer = 0;
-	if (R.meta_busy || R.stopping)
+	if (R.stopping)
 		return -1;
+	if (R.meta_busy) {
+		schedule_meta(200);     /* after the answer under way */
+		return -1;
+	}
 	lc = meta_conn();
 	if (klog_lc_send(lc, KLOG_LC_LIST, "METADATA", NULL, 0, on_meta, NULL) == 0)
 		R.meta_busy = 1;
@@ -757,11 +765,20 @@ t_meta(struct klog_loop *l, void *data)
 	return -1;
 }
 
+/* read the metadata again in ms at the latest */
 static void
 schedule_meta(int ms)
 {
-	if (R.meta_timer || R.standalone || R.stopping)
+	int64_t due = mono_ms() + ms;
+
+	if (R.standalone || R.stopping)
 		return;
+	if (R.meta_timer) {
+		if (R.meta_due <= due)
+			return;
+		klog_loop_timer_del(R.loop, R.meta_timer);
+	}
+	R.meta_due = due;
 	R.meta_timer = klog_loop_timer(R.loop, ms, t_meta, NULL);
 	if (R.meta_timer < 0)
 		R.meta_timer = 0;
