@@ -363,6 +363,73 @@ int klog_part_wait_fd(struct klog_part *p);  /* pollable fd, or -1 */
 int klog_part_retention(struct klog_part *p, int64_t now_ms, char *err);
 
 /*
+ * partition-repl.c: what replication needs of a partition (the rules are at
+ * the top of partition-repl.c).  Errors: errno EBADF (not open for
+ * writing), EIO (failed), EILSEQ (not whole batches, a bad CRC), EBADMSG
+ * (an invalid batch), EMSGSIZE (over max.message.bytes), ERANGE (offsets
+ * that do not follow the log end or each other), EINVAL.
+ */
+int64_t klog_part_log_start(const struct klog_part *p);
+int64_t klog_part_log_end(const struct klog_part *p);     /* as last seen (a broker's: current) */
+/*
+ * Append whole RecordBatch v2 batches verbatim at their own base offsets
+ * (a follower copying its leader): the first must start at the log end,
+ * each next one right after the one before (in a compacted topic: after
+ * it).  Everything is validated before anything is written; all or
+ * nothing.  A batch whose partitionLeaderEpoch is newer than the latest
+ * cached epoch starts that epoch at its base offset in the epoch cache.
+ */
+int klog_part_append_raw(struct klog_part *p, const unsigned char *batches, size_t len,
+    char *err);
+/*
+ * Cut the log so that it ends at offset (<= the log end), durably and
+ * crash-safely (a crash leaves the old log or the new one), and the leader
+ * epoch cache with it.  0 done; 1 done, but offset was inside a batch (or,
+ * compacted, in a gap) and the log now ends lower, at
+ * klog_part_log_end(p) (err says so); -1 error.  An offset below the log
+ * start is klog_part_reset(p, offset).
+ */
+int klog_part_truncate(struct klog_part *p, int64_t offset, char *err);
+/* delete every segment and start empty at log_start (a follower whose
+ * leader's log start passed its end); the epoch cache is cleared */
+int klog_part_reset(struct klog_part *p, int64_t log_start, char *err);
+/*
+ * The leader epoch cache, <topic>-<n>/leader-epoch-checkpoint, written
+ * atomically at every change.  assign: (epoch, start_offset) appended when
+ * epoch is newer than the latest (entries that would not increase are
+ * dropped first), or when it is the latest with a lower start (moved);
+ * an older epoch is ignored.  1 changed, 0 not, -1 error.
+ */
+int klog_part_epoch_assign(struct klog_part *p, int32_t epoch, int64_t start_offset, char *err);
+int32_t klog_part_epoch_latest(struct klog_part *p);     /* -1 none (or a bad file) */
+/*
+ * Kafka's OffsetsForLeaderEpoch (EPOCHEND): *found_epoch the largest
+ * cached epoch <= epoch, *end the start offset of the epoch after it or,
+ * if it is the latest, the log end; both -1 when no cached epoch is <=
+ * epoch (or epoch < 0).  0, or -1 when the file cannot be read.
+ */
+int klog_part_epoch_end(struct klog_part *p, int32_t epoch, int32_t *found_epoch, int64_t *end,
+    char *err);
+/* the cache (valid until the next call that changes it) */
+int klog_part_epochs(struct klog_part *p, const struct klog_epoch_entry **e, size_t *n,
+    char *err);
+/* drop entries starting at or after end (Kafka's truncateFromEnd); drop
+ * those wholly before start, moving the first up to it (truncateFromStart) */
+int klog_part_epoch_truncate_end(struct klog_part *p, int64_t end, char *err);
+int klog_part_epoch_truncate_start(struct klog_part *p, int64_t start, char *err);
+/*
+ * High watermarks: DIR/replication-offset-checkpoint, Kafka's format (one
+ * "topic partition offset" line each).  klog_hw_record sets many in one
+ * locked read-modify-write (klog_ckpt_update_many: an entry with a
+ * negative offset removes its partition's, with a negative partition too
+ * its whole topic's; nothing is written when nothing changes); klog_hw_get:
+ * 1 and *hw, 0 if none.
+ */
+#define KLOG_HW_CHECKPOINT "replication-offset-checkpoint"
+int klog_hw_record(struct klog_dir *d, const struct klog_ckpt_entry *e, size_t n, char *err);
+int klog_hw_get(struct klog_dir *d, const char *topic, int partition, int64_t *hw);
+
+/*
  * compact.c: log compaction of a cleanup.policy=compact topic's partition
  * (the format and protocol are at the top of compact.c): the last record
  * of each key survives in the sealed segments, offsets are kept, tombstones

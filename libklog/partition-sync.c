@@ -341,6 +341,7 @@ klog_part_recover(struct klog_part *p, struct klog_buf *report, char *err)
 	p->synced_end = p->end;
 	p->synced_base = kp_active(p) ? kp_active(p)->base : -1;
 	p->synced_size = kp_active(p) ? kp_active(p)->size : 0;
+	kp_epoch_log_moved(p);
 	if (report)
 		klog_buf_printf(report, "%s%s%" PRId64 " record%s cut, the log ends at offset %" PRId64
 		    "\n", *said ? said : "", *said ? "; " : "", before - p->end,

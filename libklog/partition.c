@@ -39,9 +39,9 @@ sync_found(struct klog_part *p, char *err)
 
 /* a partition directory made at the first write (one added by alter in a
  * directory we only now write, or a broker's): its name is durable before
- * anything is written in it */
-static int
-make_dir(struct klog_part *p, char *err)
+ * anything is written in it; a broker holds its lock from then on */
+int
+kp_make_dir(struct klog_part *p, char *err)
 {
 	if (mkdirat(p->d->fd, p->name, 0755) < 0 && errno != EEXIST)
 		return kerr_sys(err, "cannot create partition '%s'", p->name);
@@ -49,6 +49,8 @@ make_dir(struct klog_part *p, char *err)
 		return -1;
 	if ((p->dfd = openat(p->d->fd, p->name, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
 		return kerr_sys(err, "cannot open partition '%s'", p->name);
+	if (p->held && kp_lock_ex(p->dfd) < 0)
+		return kerr_sys(err, "cannot lock partition '%s'", p->name);
 	return 0;
 }
 
@@ -124,7 +126,7 @@ klog_part_open(struct klog_dir *d, const char *topic, int partition, int flags, 
 		 * their first write (topic.c); empty until then */
 		if (!(flags & KLOG_WRITE))
 			return p;
-		if (make_dir(p, err) < 0)
+		if (kp_make_dir(p, err) < 0)
 			goto fail;
 	}
 	if (p->dfd < 0) {
@@ -222,6 +224,7 @@ klog_part_close(struct klog_part *p)
 		close(p->ino);
 	klog_buf_free(&p->tmp);
 	klog_rec_iter_free(&p->it);
+	free(p->epochs);
 	free(p);
 }
 
@@ -391,15 +394,149 @@ should_roll(struct klog_part *p, size_t len, int64_t last_delta, int64_t in_ts)
 	return 0;
 }
 
+/*
+ * The writer's view, before a write: the lock taken and the view brought
+ * up to date by a writer that is not a broker, the directory of a broker's
+ * never-written partition made.  kp_write_end lets go of what this took.
+ */
+int
+kp_write_begin(struct klog_part *p, char *err)
+{
+	if (!p->held) {
+		if (kp_lock_ex(p->dfd) < 0)
+			return kerr_sys(err, "cannot lock partition '%s'", p->name);
+		if (kp_refresh(p, 1, err) < 0)
+			return -1;
+	}
+	if (p->dfd < 0)         /* a broker's first write here (klog_part_open) */
+		return kp_make_dir(p, err);
+	return 0;
+}
+
+void
+kp_write_end(struct klog_part *p, int rc)
+{
+	if (!p->held)
+		flock(p->dfd, LOCK_UN);
+	if (p->compact_due) {
+		p->compact_due = 0;
+		if (rc == 0)
+			kcompact_after_roll(p);
+	}
+}
+
+/*
+ * Write whole, validated batches at the log end, rolling first if need
+ * be; span: offsets the write covers (the roll's 32-bit rule), in_ts its
+ * largest incoming timestamp (segment.ms).  assign: give them offsets from
+ * the log end and the leader epoch (klog_part_append); else they carry
+ * their own, the first at the log end (klog_part_append_raw checked).
+ * Nothing is left behind when the write fails.
+ */
+int
+kp_write(struct klog_part *p, unsigned char *batches, size_t len, int assign, int64_t span,
+    int64_t in_ts, int64_t *first, int64_t *last, char *err)
+{
+	struct klog_batch b;
+	struct seg *s;
+	size_t off;
+	int64_t next, now = klog_now_ms(), maxts = INT64_MIN, maxoff = 0, pos;
+	int32_t epoch = assign ? kp_epoch_stamp(p) : 0;
+
+	kp_trim_tmp(p);
+	if (!kp_active(p)) {
+		if (create_segment(p, p->end, err) < 0)
+			return -1;
+	} else if (should_roll(p, len, span, in_ts)) {
+		if (roll(p, err) < 0)
+			return -1;
+		klog_part_retention(p, now, NULL);
+	}
+	s = kp_active(p);
+	next = p->end;
+	for (off = 0; off < len; off += klog_batch_size(&b)) {
+		unsigned char *q = batches + off;
+		klog_batch_parse(q, len - off, &b, NULL);
+		if (assign) {
+			klog_batch_set_base_offset(q, next);
+			klog_batch_set_leader_epoch(q, epoch);
+			b.base_offset = next;
+		}
+		if (assign && p->cfg.log_append_time) {
+			int16_t attr = (int16_t)((b.attributes | KLOG_ATTR_LOG_APPEND_TIME));
+			put16(q + 21, (uint16_t)attr);
+			put64(q + 35, (uint64_t)now);
+			put32(q + 17, klog_crc32c(0, q + 21, klog_batch_size(&b) - 21));
+			b.max_timestamp = now;
+		}
+		if (b.max_timestamp > maxts) {
+			maxts = b.max_timestamp;
+			maxoff = klog_batch_last(&b);
+		}
+		next = klog_batch_last(&b) + 1;
+	}
+	pos = s->size;
+	for (off = 0; off < len;) {
+		ssize_t n = write(s->fd, batches + off, len - off);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			/* a full disk: take the partial batch back and go on later;
+			 * an I/O error or a cut that fails leaves bytes we cannot
+			 * vouch for: fail the partition */
+			char nm[64];
+			int e = n < 0 ? errno : ENOSPC;
+			kseg_name(nm, sizeof nm, s->base, ".log");
+			if (ftruncate(s->fd, pos) < 0)
+				kp_fail(p, "partition '%s' failed: cannot take back a partial write to "
+				    "segment '%s': %s", p->name, nm, strerror(errno));
+			else if (e == EIO)
+				kp_fail(p, "partition '%s' failed: cannot write segment '%s': %s", p->name,
+				    nm, strerror(e));
+			errno = e;
+			kerr_sys(err, "cannot write segment '%s/%s'", p->name, nm);
+			if (p->failed)
+				errno = EIO;
+			return -1;
+		}
+		off += (size_t)n;
+	}
+	if (p->first_ts == INT64_MIN)
+		p->first_ts = maxts;
+	if (maxts > s->max_ts) {
+		s->max_ts = maxts;
+		s->max_ts_off = maxoff;
+	}
+	if (p->since_index > p->cfg.index_interval_bytes) {
+		if (kindex_append(p->ifd, 0, s->base, next - 1, pos) < 0 ||
+		    (s->max_ts > p->tlast_ts && kindex_append(p->tfd, 1, s->base, s->max_ts_off, s->max_ts) < 0)) {
+			/* the data is written; a missing sparse entry only slows lookups */
+			kwarn("partition '%s': cannot write index entry: %s", p->name, strerror(errno));
+		} else {
+			p->ientries++;
+			if (s->max_ts > p->tlast_ts)
+				p->tlast_ts = s->max_ts;
+		}
+		p->since_index = 0;
+	}
+	p->since_index += (int64_t)len;
+	if (s->verified == pos)         /* validated on the way in */
+		s->verified = pos + (int64_t)len;
+	s->size = pos + (int64_t)len;
+	*first = assign ? p->end : (int64_t)get64(batches);
+	*last = next - 1;
+	p->end = next;
+	p->dirty = 1;
+	return 0;
+}
+
 int
 klog_part_append(struct klog_part *p, unsigned char *batches, size_t len,
     int64_t *first, int64_t *last, char *err)
 {
 	struct klog_batch b;
-	struct seg *s;
 	size_t off;
-	int64_t delta = 0, next, now = klog_now_ms(), maxts = INT64_MIN, maxoff = 0, pos;
-	int64_t in_ts = INT64_MIN;
+	int64_t delta = 0, in_ts = INT64_MIN;
 	int rc = -1, nb;
 	char verr[KLOG_ERRLEN];
 
@@ -440,114 +577,12 @@ klog_part_append(struct klog_part *p, unsigned char *batches, size_t len,
 			in_ts = b.max_timestamp;
 	}
 	if (p->cfg.log_append_time)
-		in_ts = now;
+		in_ts = klog_now_ms();
 	if (len == 0)
 		return 0;
-	if (!p->held) {
-		if (kp_lock_ex(p->dfd) < 0)
-			return kerr_sys(err, "cannot lock partition '%s'", p->name);
-		if (kp_refresh(p, 1, err) < 0)
-			goto out;
-	}
-	if (p->dfd < 0) {       /* a broker's first write here (klog_part_open) */
-		if (make_dir(p, err) < 0)
-			goto out;
-		if (kp_lock_ex(p->dfd) < 0) {
-			kerr_sys(err, "cannot lock partition '%s'", p->name);
-			goto out;
-		}
-	}
-	kp_trim_tmp(p);
-	if (!kp_active(p)) {
-		if (create_segment(p, p->end, err) < 0)
-			goto out;
-	} else if (should_roll(p, len, delta, in_ts)) {
-		if (roll(p, err) < 0)
-			goto out;
-		klog_part_retention(p, now, NULL);
-	}
-	s = kp_active(p);
-	/* assign offsets */
-	next = p->end;
-	for (off = 0; off < len; off += klog_batch_size(&b)) {
-		unsigned char *q = batches + off;
-		klog_batch_parse(q, len - off, &b, NULL);
-		klog_batch_set_base_offset(q, next);
-		klog_batch_set_leader_epoch(q, 0);
-		if (p->cfg.log_append_time) {
-			int16_t attr = (int16_t)((b.attributes | KLOG_ATTR_LOG_APPEND_TIME));
-			put16(q + 21, (uint16_t)attr);
-			put64(q + 35, (uint64_t)now);
-			put32(q + 17, klog_crc32c(0, q + 21, klog_batch_size(&b) - 21));
-			b.max_timestamp = now;
-		}
-		if (b.max_timestamp > maxts) {
-			maxts = b.max_timestamp;
-			maxoff = next + b.last_offset_delta;
-		}
-		next += b.last_offset_delta + 1;
-	}
-	pos = s->size;
-	for (off = 0; off < len;) {
-		ssize_t n = write(s->fd, batches + off, len - off);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0) {
-			/* a full disk: take the partial batch back and go on later;
-			 * an I/O error or a cut that fails leaves bytes we cannot
-			 * vouch for: fail the partition */
-			char nm[64];
-			int e = n < 0 ? errno : ENOSPC;
-			kseg_name(nm, sizeof nm, s->base, ".log");
-			if (ftruncate(s->fd, pos) < 0)
-				kp_fail(p, "partition '%s' failed: cannot take back a partial write to "
-				    "segment '%s': %s", p->name, nm, strerror(errno));
-			else if (e == EIO)
-				kp_fail(p, "partition '%s' failed: cannot write segment '%s': %s", p->name,
-				    nm, strerror(e));
-			errno = e;
-			kerr_sys(err, "cannot write segment '%s/%s'", p->name, nm);
-			if (p->failed)
-				errno = EIO;
-			goto out;
-		}
-		off += (size_t)n;
-	}
-	if (p->first_ts == INT64_MIN)
-		p->first_ts = maxts;
-	if (maxts > s->max_ts) {
-		s->max_ts = maxts;
-		s->max_ts_off = maxoff;
-	}
-	if (p->since_index > p->cfg.index_interval_bytes) {
-		if (kindex_append(p->ifd, 0, s->base, next - 1, pos) < 0 ||
-		    (s->max_ts > p->tlast_ts && kindex_append(p->tfd, 1, s->base, s->max_ts_off, s->max_ts) < 0)) {
-			/* the data is written; a missing sparse entry only slows lookups */
-			kwarn("partition '%s': cannot write index entry: %s", p->name, strerror(errno));
-		} else {
-			p->ientries++;
-			if (s->max_ts > p->tlast_ts)
-				p->tlast_ts = s->max_ts;
-		}
-		p->since_index = 0;
-	}
-	p->since_index += (int64_t)len;
-	if (s->verified == pos)         /* validated on the way in */
-		s->verified = pos + (int64_t)len;
-	s->size = pos + (int64_t)len;
-	*first = p->end;
-	*last = next - 1;
-	p->end = next;
-	p->dirty = 1;
-	rc = 0;
-out:
-	if (!p->held)
-		flock(p->dfd, LOCK_UN);
-	if (p->compact_due) {
-		p->compact_due = 0;
-		if (rc == 0)
-			kcompact_after_roll(p);
-	}
+	if (kp_write_begin(p, err) == 0)
+		rc = kp_write(p, batches, len, 1, delta, in_ts, first, last, err);
+	kp_write_end(p, rc);
 	return rc;
 }
 
@@ -594,6 +629,7 @@ klog_part_retention(struct klog_part *p, int64_t now_ms, char *err)
 	p->rseg = SIZE_MAX;
 	kinfo("partition '%s': retention deleted %zu segment%s; log starts at offset %" PRId64,
 	    p->name, drop, drop == 1 ? "" : "s", p->segs[0].base);
+	kp_epoch_log_moved(p);
 	/* a broker records log starts itself, many in one write, off its loop */
 	if (p->flags & KLOG_BROKER)
 		return 0;

@@ -94,12 +94,26 @@ struct klog_part {
 	int ino;                /* inotify fd, -1 until needed */
 	struct klog_buf tmp;
 	struct klog_rec_iter it;        /* klog_batch_validate's scratch */
+	/* the leader epoch cache (partition-repl.c), loaded at first use */
+	struct klog_epoch_entry *epochs;
+	size_t nepochs;
+	int epochs_loaded;      /* 0 not yet, 1 loaded, -1 the file is bad (epochs_err) */
+	char epochs_err[KLOG_ERRLEN];
 };
 
 #define SEG_FMT "%020" PRId64
 
 /* partition.c */
 int kp_delete_segment(struct klog_part *p, int64_t base, char *err);
+int kp_make_dir(struct klog_part *p, char *err);
+int kp_write_begin(struct klog_part *p, char *err);
+void kp_write_end(struct klog_part *p, int rc);
+int kp_write(struct klog_part *p, unsigned char *batches, size_t len, int assign, int64_t span,
+    int64_t in_ts, int64_t *first, int64_t *last, char *err);
+
+/* partition-repl.c */
+int32_t kp_epoch_stamp(struct klog_part *p);
+void kp_epoch_log_moved(struct klog_part *p);
 
 /* compact.c */
 int kcompact_leftovers(struct klog_part *p, char *err);
