@@ -69,7 +69,7 @@ LIBOBJ = $(LIBSRC:.c=.o)
 SERVOBJ = $(SERVSRC:.c=.o)
 KLIBS = libklog/libkserver.a libklog/libklog.a
 CTESTS = $(patsubst %.c,%.t,$(sort $(wildcard tests/t*.c)))
-HELPERS = tests/ktest tests/kbclient tests/notify-listen tests/kbatch tests/kgroupdrv tests/libfault.so \
+HELPERS = tests/ktest tests/kswitch tests/kbclient tests/kfakenode tests/notify-listen tests/kbatch tests/kgroupdrv tests/libfault.so \
 	tests/kpowercut tests/kfaultprobe tests/kgroupr tests/kgmember
 
 all: $(BINS) libklog/libklog.a libklog/$(SOFILE) libklog/klog.pc
@@ -110,13 +110,15 @@ tests/%.t: tests/%.c tests/tap.h tests/kbatch.h $(KLIBS)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(KLIBS) $(LDLIBS)
 tests/ktest: tests/ktest.c $(KLIBS)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(KLIBS) $(LDLIBS)
-tests/kbclient tests/notify-listen tests/kbatch tests/kgroupdrv tests/kgroupr tests/kgmember: %: %.c tests/kbatch.h $(KLIBS)
+tests/kbclient tests/kfakenode tests/notify-listen tests/kbatch tests/kgroupdrv tests/kgroupr tests/kgmember: %: %.c tests/kbatch.h $(KLIBS)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(KLIBS) $(LDLIBS)
 # the fault and power-loss shim (LD_PRELOAD): never sanitized, it must load into anything
 tests/libfault.so: tests/fault.c tests/shadow.h
 	$(CC) $(filter-out -fsanitize=% -fno-sanitize%,$(CFLAGS)) -fPIC -shared \
 		$(filter-out -fsanitize=%,$(LDFLAGS)) -o $@ $< -ldl -lpthread
 tests/kpowercut: tests/kpowercut.c tests/shadow.h
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $<
+tests/kswitch: tests/kswitch.c
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $<
 tests/kfaultprobe: tests/kfaultprobe.c
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $<

@@ -13,7 +13,7 @@
 #include "klog.h"
 #include "cmdutil.h"
 
-#define SYNOPSIS "kproduce [-d DIR | -b HOST:PORT] [-a ACKS] [-p N] [-k KEY] [-K DELIM] [-D DELIM | -0] [-Z] [-H key=value]... " \
+#define SYNOPSIS "kproduce [-d DIR | -b HOST:PORT[,...]] [-a ACKS] [--retries N] [--retry-backoff MS] [--timeout MS] [-p N] [-k KEY] [-K DELIM] [-D DELIM | -0] [-Z] [-H key=value]... " \
 	"[-z CODEC]\n                [-B BYTES] [-l MS] [--salt N] [--max-lag GROUP:N] [--create] [-v] [-q] TOPIC [FILE...]"
 
 static const char help[] =
@@ -21,9 +21,16 @@ static const char help[] =
 "Write records read from FILEs (or stdin; \"-\" is stdin) to TOPIC, one per delimiter.\n"
 "\n"
 "  -d, --dir DIR            log directory (default $KLOG_DIR)\n"
-"  -b, --brokers HOST:PORT  write through a kbrokerd (default $KLOG_BROKERS)\n"
-"  -a, --acks 0|1|all       remote: wait for no, the leader's or all replicas'\n"
-"                           acknowledgement (default all; one broker: all = 1)\n"
+"  -b, --brokers HOST:PORT[,...]  write through a kbrokerd, or a cluster: each\n"
+"                           partition's leader (default $KLOG_BROKERS)\n"
+"  -a, --acks 0|1|all       remote: wait for no, the leader's or all in-sync\n"
+"                           replicas' acknowledgement (default all; one broker:\n"
+"                           all = 1)\n"
+"      --retries N          send a batch refused with NOT_ENOUGH_REPLICAS (nothing\n"
+"                           written) again up to N times (default 5; 0 never)\n"
+"      --retry-backoff MS   before the first retry, doubling up to 1000 (default 100)\n"
+"      --timeout MS         a cluster: how long to look for a partition's leader\n"
+"                           (METADATA, elections) before failing (default 30000)\n"
 "  -p, --partition N        write every record to partition N\n"
 "  -k, --key KEY            the same key on every record\n"
 "  -K, --key-delimiter D    the key is what precedes the first D in each record\n"
@@ -47,8 +54,12 @@ static const char help[] =
 "\n"
 "Keyed records go to murmur2(key) % partitions, like Kafka's Java client; unkeyed\n"
 "records go to one partition for about 16 KiB, then the next (Kafka's sticky\n"
-"partitioner). Exit 0 on success, 1 on failure\n"
-"(also when a record over max.message.bytes was skipped), 2 on a usage error.\n";
+"partitioner). In a cluster a batch that was not acknowledged (its leader\n"
+"changed or died, too few in-sync replicas) is not sent again -- it may have\n"
+"been written -- but reported, with or without -v, as\n"
+"\"kproduce: failed TOPIC PARTITION RECORDS CODE: message\", and the next batches go\n"
+"to the new leader. Exit 0 on success, 1 on failure (also when a batch failed\n"
+"or a record over max.message.bytes was skipped), 2 on a usage error.\n";
 
 static volatile sig_atomic_t stop_flag;
 static int verbose;
@@ -99,6 +110,16 @@ acked(void *arg, const char *topic, int partition, int64_t first, int64_t last)
 	if (verbose && first >= 0)      /* acks 0: nothing was acknowledged */
 		fprintf(stderr, "kproduce: acked %s %d %" PRId64 " %" PRId64 "\n", topic, partition,
 		    first, last);
+}
+
+static void
+failed(void *arg, const char *topic, int partition, int64_t records, const char *code,
+    const char *msg)
+{
+	(void)arg;
+	klog_cmd_progress_clear();
+	fprintf(stderr, "kproduce: failed %s %d %" PRId64 " %s: %s\n", topic, partition, records,
+	    code, msg);
 }
 
 static void
@@ -168,13 +189,18 @@ main(int argc, char **argv)
 		{ "create", no_argument, NULL, 'C' },
 		{ "salt", required_argument, NULL, 'S' },
 		{ "max-lag", required_argument, NULL, 'L' },
+		{ "retries", required_argument, NULL, 'R' },
+		{ "retry-backoff", required_argument, NULL, 'F' },
+		{ "timeout", required_argument, NULL, 'T' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ 0, 0, 0, 0 }
 	};
-	struct klog_producer_opts po = { .partition = -1, .codec = -1 };
+	struct klog_producer_opts po = { .partition = -1, .codec = -1, .retries = 5,
+	    .retry_backoff_ms = 100 };
+	int timeout = -1;
 	struct klog_feed_opts fo = { .key_len = -1, .linger_ms = 5 };
 	struct klog_buf delim = {0}, kdelim = {0};
 	struct klog_header *hdrs = NULL;
@@ -271,6 +297,21 @@ main(int argc, char **argv)
 		case 'L':
 			parse_max_lag(optarg, &po);
 			break;
+		case 'R':
+			if (klog_parse_i64(optarg, &v) < 0 || v < 0 || v > 1000000)
+				klog_cmd_die(2, "bad retries '%s'", optarg);
+			po.retries = (int)v;
+			break;
+		case 'F':
+			if (klog_parse_i64(optarg, &v) < 0 || v < 1 || v > 30000)
+				klog_cmd_die(2, "bad retry backoff '%s': expected 1 to 30000 ms", optarg);
+			po.retry_backoff_ms = (int)v;
+			break;
+		case 'T':
+			if (klog_parse_i64(optarg, &v) < 0 || v < 0 || v > INT32_MAX)
+				klog_cmd_die(2, "bad timeout '%s'", optarg);
+			timeout = (int)v;
+			break;
 		case 'v':
 			verbose = 1;
 			break;
@@ -310,11 +351,14 @@ main(int argc, char **argv)
 	po.headers = hdrs;
 	po.nheaders = nh;
 	po.acked = acked;
+	po.failed = failed;
 	po.skipped = skipped;
 	po.stop = should_stop;
 
 	lg = klog_cmd_open_log(dir, brokers, create ? KLOG_CREATE : 0);
 	klog_log_set_acks(lg, acks);
+	if (timeout >= 0)
+		klog_log_set_timeout(lg, timeout);
 	if (!klog_log_exists(lg, topic)) {
 		if (!create)
 			klog_cmd_die(1, "no such topic '%s'", topic);
@@ -366,7 +410,7 @@ main(int argc, char **argv)
 		rc = 1;
 	}
 	klog_cmd_progress_end();
-	if (klog_producer_skipped(pr))
+	if (klog_producer_skipped(pr) || klog_producer_failed(pr))
 		rc = 1;
 	klog_producer_close(pr);
 	klog_log_close(lg);

@@ -11,7 +11,8 @@
 #include "cmdutil.h"
 
 #define SYNOPSIS \
-	"ktopic [-d DIR | -b HOST:PORT] create NAME [-p N] [-c key=value]... [--if-not-exists]\n" \
+	"ktopic [-d DIR | -b HOST:PORT[,...]] create NAME [-p N] [--replication-factor R] [-c key=value]...\n" \
+	"              [--if-not-exists]\n" \
 	"       ktopic [-d DIR | -b HOST:PORT] list [-0]\n" \
 	"       ktopic [-d DIR | -b HOST:PORT] describe [-H] [-r | -J] [NAME...]\n" \
 	"       ktopic [-d DIR | -b HOST:PORT] describe -c NAME...\n" \
@@ -23,8 +24,10 @@ static const char help[] =
 "usage: ktopic [-d DIR | -b HOST:PORT] COMMAND ...\n"
 "Manage the topics of a klog log directory.\n"
 "\n"
-"  create NAME [-p N] [-c key=value]... [--if-not-exists]\n"
-"                  create a topic (1 partition unless -p/--partitions N)\n"
+"  create NAME [-p N] [--replication-factor R] [-c key=value]... [--if-not-exists]\n"
+"                  create a topic (1 partition unless -p/--partitions N); in a\n"
+"                  cluster with R replicas per partition (default 1), and wait\n"
+"                  (at most 30 s) until every broker knows a leader for each\n"
 "  list [-0]       topic names, sorted, one per line (NUL-terminated with -0)\n"
 "  describe [-H] [-r | -J] [NAME...]\n"
 "                  one line per partition of the topics named (of every topic without\n"
@@ -32,7 +35,14 @@ static const char help[] =
 "                  tab-separated; a header line first when stdout is a terminal,\n"
 "                  never with -H/--no-header; -r/--rates adds RECORDS_PER_S\n"
 "                  BYTES_PER_S, the recent write rates (last 10 s); -J/--json: one\n"
-"                  JSON object per partition, rates included\n"
+"                  JSON object per partition, rates included; in a cluster a\n"
+"                  line \"Topic: T  PartitionCount: N  ReplicationFactor: R\" per\n"
+"                  topic, then per partition \"Topic: T  Partition: P  Leader: L\n"
+"                  Replicas: 1,2,3  Isr: 1,2,3  LogStart: S  LogEnd: E  Segments:\n"
+"                  N  Bytes: B  State: S\" (tab-separated, as kafka-topics\n"
+"                  --describe; the log columns from the leader; -r adds\n"
+"                  RecordsPerS: and BytesPerS:), and -J adds leader, leader_epoch,\n"
+"                  replicas, isr\n"
 "  describe -c NAME...\n"
 "                  the effective configuration (-c/--config), key=value lines\n"
 "  alter NAME [--partitions N] [--config key=value]...\n"
@@ -46,7 +56,8 @@ static const char help[] =
 "                  per partition on stdout\n"
 "\n"
 "  -d, --dir DIR   log directory (default $KLOG_DIR)\n"
-"  -b, --brokers HOST:PORT  through a kbrokerd (default $KLOG_BROKERS)\n"
+"  -b, --brokers HOST:PORT[,...]  through a kbrokerd, or any brokers of a cluster\n"
+"                  (default $KLOG_BROKERS)\n"
 "  -v, --verbose   routine events too (retention deleted segments)\n"
 "  -h, --help      this help\n"
 "  -V, --version   print the version\n"
@@ -55,7 +66,9 @@ static const char help[] =
 "retention.bytes, max.message.bytes, index.interval.bytes, segment.index.bytes,\n"
 "cleanup.policy (delete, compact, compact,delete), delete.retention.ms,\n"
 "min.cleanable.dirty.ratio, message.timestamp.type, compression.type.\n"
-"Exit 0 on success, 1 on failure, 2 on a usage or configuration error.\n";
+"Exit 0 on success, 1 on failure, 2 on a usage or configuration error (also\n"
+"when the broker refuses a create or alter as INVALID, e.g. a replication\n"
+"factor larger than the live brokers).\n";
 
 static const char *dir, *brokers;
 
@@ -97,7 +110,7 @@ check_config(char **kv, int n)
 			klog_cmd_die(2, "unknown topic config '%.40s...'", kv[i]);
 		memcpy(key, kv[i], kl);
 		key[kl] = 0;
-		if (!strcmp(key, "partitions")) {
+		if (!strcmp(key, "partitions") || !strcmp(key, "replication.factor")) {
 			parse_partitions(eq + 1);
 			continue;
 		}
@@ -119,6 +132,7 @@ struct sub {
 	int stats;
 	int rates;
 	int json;
+	int rf;                         /* create --replication-factor, 0 not given */
 };
 
 static void
@@ -139,6 +153,7 @@ sub_options(const char *cmd, int argc, char **argv, struct sub *s)
 		{ "partitions", required_argument, NULL, 'p' },
 		{ "config", required_argument, NULL, 'c' },
 		{ "if-not-exists", no_argument, NULL, 'I' },
+		{ "replication-factor", required_argument, NULL, 'R' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0, 0, 0, 0 }
 	};
@@ -202,6 +217,11 @@ sub_options(const char *cmd, int argc, char **argv, struct sub *s)
 			else
 				add_kv(s, optarg);
 			break;
+		case 'R':
+			if (strcmp(cmd, "create"))
+				klog_cmd_usage(SYNOPSIS);
+			s->rf = parse_partitions(optarg);
+			break;
 		case 'I':
 			if (!strcmp(cmd, "alter"))
 				klog_cmd_usage(SYNOPSIS);
@@ -240,13 +260,21 @@ sub_options(const char *cmd, int argc, char **argv, struct sub *s)
 static int
 cmd_create(struct klog_log *d, const char *name, struct sub *s)
 {
-	char err[KLOG_ERRLEN];
+	char err[KLOG_ERRLEN], rf[48];
 
+	if (s->rf > 1 && !klog_log_cluster(d))
+		klog_cmd_die(2, "topic '%s': replication factor %d needs a cluster (-b with brokers "
+		    "started with --cluster)", name, s->rf);
+	/* a standalone broker or a directory: one replica, nothing to say */
+	if (s->rf > 0 && klog_log_cluster(d)) {
+		snprintf(rf, sizeof rf, "replication.factor=%d", s->rf);
+		add_kv(s, rf);
+	}
 	if (klog_log_create(d, name, s->partitions, s->kv, s->nkv, err) < 0) {
 		if (errno == EEXIST && s->if_flag)
 			return 0;
 		klog_cmd_error("%s", err);
-		return 1;
+		return errno == EINVAL ? 2 : 1;
 	}
 	return 0;
 }
@@ -289,14 +317,27 @@ describe_config(struct klog_log *d, const char *name)
 	return 0;
 }
 
+/* "1,2,3" ("" when empty: JSON's [] and Kafka's "Isr: ") */
+static void
+ids(const int *v, int n, char *buf, size_t len)
+{
+	size_t at = 0;
+	int i;
+
+	buf[0] = 0;
+	for (i = 0; i < n && at < len; i++)
+		at += (size_t)snprintf(buf + at, len - at, "%s%d", i ? "," : "", v[i]);
+}
+
 /* all: a topic gone since it was listed is not an error */
 static int
 describe(struct klog_log *d, const char *name, int all, struct sub *s)
 {
 	struct klog_part_info *info;
 	struct klog_part_rate *rate = NULL;
-	char err[KLOG_ERRLEN];
-	int i, n, nr = 0;
+	struct klog_part_replicas *rep = NULL;
+	char err[KLOG_ERRLEN], rs[KLOG_MAX_REPLICAS * 12], is[KLOG_MAX_REPLICAS * 12];
+	int i, n, nr = 0, nrep = 0;
 
 	if (!klog_log_exists(d, name)) {
 		if (all)
@@ -304,7 +345,9 @@ describe(struct klog_log *d, const char *name, int all, struct sub *s)
 		klog_cmd_error("no such topic '%s'", name);
 		return 1;
 	}
-	if (klog_log_describe(d, name, &info, &n, err) < 0) {
+	if (klog_log_describe(d, name, &info, &n, err) < 0 ||
+	    klog_log_replicas(d, name, &rep, &nrep, err) < 0) {
+		free(info);
 		if (all && errno == ENOENT)
 			return 0;
 		klog_cmd_error("%s", err);
@@ -313,14 +356,37 @@ describe(struct klog_log *d, const char *name, int all, struct sub *s)
 	/* a partition added since: no rate for it (0) */
 	if ((s->rates || s->json) && klog_log_rates(d, name, &rate, &nr, err) < 0) {
 		free(info);
+		free(rep);
 		if (all && errno == ENOENT)
 			return 0;
 		klog_cmd_error("%s", err);
 		return 1;
 	}
+	if (nrep && !s->json)
+		printf("Topic: %s\tPartitionCount: %d\tReplicationFactor: %d\n", name, nrep,
+		    rep[0].nreplicas);
 	for (i = 0; i < n; i++) {
 		double rr = i < nr ? rate[i].records : 0, rb = i < nr ? rate[i].bytes : 0;
-		if (s->json)
+		if (i < nrep) {
+			ids(rep[i].replicas, rep[i].nreplicas, rs, sizeof rs);
+			ids(rep[i].isr, rep[i].nisr, is, sizeof is);
+		}
+		if (i < nrep && s->json)
+			printf("{\"topic\":\"%s\",\"partition\":%d,\"leader\":%d,\"leader_epoch\":%d,"
+			    "\"replicas\":[%s],\"isr\":[%s],\"log_start\":%" PRId64 ","
+			    "\"log_end\":%" PRId64 ",\"segments\":%d,\"bytes\":%" PRId64 ","
+			    "\"state\":\"%s\",\"records_per_s\":%.1f,\"bytes_per_s\":%.1f}\n", name, i,
+			    rep[i].leader, (int)rep[i].leader_epoch, rs, is, info[i].log_start,
+			    info[i].log_end, info[i].segments, info[i].bytes, info[i].state, rr, rb);
+		else if (i < nrep) {
+			printf("Topic: %s\tPartition: %d\tLeader: %d\tReplicas: %s\tIsr: %s\t"
+			    "LogStart: %" PRId64 "\tLogEnd: %" PRId64 "\tSegments: %d\tBytes: %" PRId64
+			    "\tState: %s", name, i, rep[i].leader, rs, is, info[i].log_start,
+			    info[i].log_end, info[i].segments, info[i].bytes, info[i].state);
+			if (s->rates)
+				printf("\tRecordsPerS: %.1f\tBytesPerS: %.1f", rr, rb);
+			putchar('\n');
+		} else if (s->json)
 			printf("{\"topic\":\"%s\",\"partition\":%d,\"log_start\":%" PRId64 ","
 			    "\"log_end\":%" PRId64 ",\"segments\":%d,\"bytes\":%" PRId64 ","
 			    "\"state\":\"%s\",\"records_per_s\":%.1f,\"bytes_per_s\":%.1f}\n", name, i,
@@ -337,6 +403,7 @@ describe(struct klog_log *d, const char *name, int all, struct sub *s)
 	}
 	free(info);
 	free(rate);
+	free(rep);
 	return 0;
 }
 
@@ -356,7 +423,7 @@ cmd_describe(struct klog_log *d, char **names, int nargs, struct sub *s)
 		names = all;
 	} else
 		n = (size_t)nargs;
-	if (!s->no_header && !s->json && isatty(1))
+	if (!s->no_header && !s->json && isatty(1) && !klog_log_cluster(d))
 		printf("TOPIC\tPARTITION\tLOG_START\tLOG_END\tSEGMENTS\tBYTES\tSTATE%s\n",
 		    s->rates ? "\tRECORDS_PER_S\tBYTES_PER_S" : "");
 	for (i = 0; i < n; i++)

@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "internal.h"
+#include "cluster.h"
 
 #define CONNECT_MS 10000
 
@@ -188,6 +189,9 @@ errno_for(const char *code)
 		{ "UNKNOWN_COMMAND", EINVAL }, { "INVALID_RECORD", EBADMSG },
 		{ "STORAGE_ERROR", EIO }, { "OFFLINE", EIO },
 		{ "FENCED", ESTALE }, { "UNKNOWN_GROUP", ENOENT },
+		{ "NOT_LEADER", EREMCHG }, { "NOT_CONTROLLER", EREMCHG },
+		{ "NOT_ENOUGH_REPLICAS", EAGAIN }, { "NOT_ENOUGH_REPLICAS_AFTER_APPEND", EAGAIN },
+		{ "STALE_EPOCH", ESTALE },
 	};
 	size_t i;
 
@@ -399,6 +403,39 @@ klog_client_code(const struct klog_client *c)
 	return c->code;
 }
 
+int
+kclient_broken(const struct klog_client *c)
+{
+	return c->broken;
+}
+
+static int
+add_text(void *arg, char *line)
+{
+	struct klog_buf *b = arg;
+
+	return klog_buf_printf(b, "%s\n", line);
+}
+
+int
+kclient_metadata(struct klog_client *c, struct kc_state *st, char *err)
+{
+	struct klog_buf b = { 0 };
+	int rc = -1;
+
+	if (check(c, err) < 0 || send_line(c, NULL, 0, err, "METADATA\n") < 0 ||
+	    read_list(c, add_text, &b, err) < 0)
+		goto out;
+	if (kc_state_parse((const char *)b.data, b.len, st, err) < 0) {
+		errno = EPROTO;
+		goto out;
+	}
+	rc = 0;
+out:
+	klog_buf_free(&b);
+	return rc;
+}
+
 const char *
 klog_client_addr(const struct klog_client *c)
 {
@@ -582,10 +619,22 @@ add_part(void *arg, char *line)
 	pi.log_end = e;
 	pi.segments = (int)seg;
 	pi.bytes = by;
-	if (!(v = realloc(ps->v, (size_t)(ps->n + 1) * sizeof *v)))
+	/* at its index: a replica in a cluster may list some partitions only */
+	if (p < 0 || p > INT32_MAX / 2) {
+		errno = EPROTO;
 		return -1;
-	ps->v = v;
-	v[ps->n++] = pi;
+	}
+	if (p >= ps->n) {
+		if (!(v = realloc(ps->v, (size_t)(p + 1) * sizeof *v)))
+			return -1;
+		ps->v = v;
+		for (; ps->n <= p; ps->n++) {
+			memset(&v[ps->n], 0, sizeof *v);
+			v[ps->n].log_start = v[ps->n].log_end = -1;
+			strcpy(v[ps->n].state, "unknown");
+		}
+	}
+	ps->v[p] = pi;
 	return 0;
 }
 
@@ -746,6 +795,11 @@ klog_client_produce_ack(struct klog_client *c, int64_t *first, int64_t *last, ch
 		return kerr(err, "no produce acknowledgement is due");
 	}
 	c->inflight--;
+	if (c->broken) {
+		errno = EPIPE;
+		return kerr(err, "broker '%s': connection lost, the answer will never come",
+		    c->addr);
+	}
 	if (reply_ok(c, &rp, 2, err) < 0 || arg64(c, &rp, 0, &f, err) < 0 ||
 	    arg64(c, &rp, 1, &l, err) < 0)
 		return -1;

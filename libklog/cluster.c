@@ -249,9 +249,8 @@ bad:
 	return kerr(err, "bad node list '%s'", s);
 }
 
-/* HOST:PORT with a non-empty host, a port 0-65535, no blank */
-static int
-addr_ok(const char *a)
+int
+kc_addr_ok(const char *a)
 {
 	const char *colon = strrchr(a, ':');
 	int64_t port;
@@ -274,7 +273,7 @@ node_add(struct kc_state *st, int id, const char *addr, int alive, char *err)
 		errno = EINVAL;
 		return kerr(err, "more than %d nodes", KC_MAX_NODES);
 	}
-	if (!addr_ok(addr)) {
+	if (!kc_addr_ok(addr)) {
 		errno = EINVAL;
 		return kerr(err, "node %d: bad address '%s' (HOST:PORT)", id, addr);
 	}

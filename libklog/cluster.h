@@ -81,6 +81,8 @@ struct kc_node *kc_node_find(struct kc_state *st, int id);
 struct kc_topic *kc_topic_find(struct kc_state *st, const char *name);
 int kc_isr_has(const struct kc_part *p, int node);
 int kc_replicas_has(const struct kc_part *p, int node);
+/* HOST:PORT with a non-empty host, a port 0-65535, no blank, < KC_ADDR_MAX */
+int kc_addr_ok(const char *addr);
 /* "1,2,3" or "-" */
 void kc_ids_format(const int *ids, int n, char *buf, size_t len);
 int kc_ids_parse(const char *s, int *ids, int *n, char *err);

@@ -208,8 +208,45 @@ struct kclient_names {
 	size_t n;
 };
 int kclient_names_add(void *arg, char *line);
+/* client.c: METADATA (cluster.h's lines) into st; the connection is lost */
+struct kc_state;
+int kclient_metadata(struct klog_client *c, struct kc_state *st, char *err);
+int kclient_broken(const struct klog_client *c);
+/*
+ * route.c: a remote log's connections, requests routed to partition
+ * leaders and to the controller in a cluster (a standalone broker takes
+ * everything).  Look-ups refresh the metadata when it is stale, waiting
+ * with backoff up to the timeout; kroute_failed after a failed request:
+ * 1 when the metadata was dropped and another try may work (NOT_LEADER,
+ * NOT_CONTROLLER, UNKNOWN_TOPIC, UNKNOWN_PARTITION, a lost connection).
+ */
+struct kroute;
+#define KROUTE_NO_LEADER (-1)
+#define KROUTE_NO_TOPIC (-2)
+#define KROUTE_NO_PARTITION (-3)
+struct kroute *kroute_open(const char *brokers, const char *secret, char *err);
+void kroute_close(struct kroute *rt);
+int kroute_cluster(const struct kroute *rt);
+void kroute_set_timeout(struct kroute *rt, int ms);
+int kroute_timeout(const struct kroute *rt);
+struct klog_client *kroute_boot(struct kroute *rt);
+const struct kc_state *kroute_state(struct kroute *rt, char *err);
+int kroute_refresh(struct kroute *rt, char *err);
+struct klog_client *kroute_node(struct kroute *rt, int node, char *err);
+struct klog_client *kroute_leader(struct kroute *rt, const char *topic, int partition,
+    char *err);
+struct klog_client *kroute_controller(struct kroute *rt, char *err);
+int kroute_failed(struct kroute *rt, struct klog_client *c);
+void kroute_stale(struct kroute *rt);
+void kroute_sleep(int *backoff_ms);     /* sleep, then double it (at most 500 ms) */
+/* pure: the partition's leader node in st, or KROUTE_NO_* */
+int kroute_pick(const struct kc_state *st, const char *topic, int partition);
+const char *kroute_node_addr(const struct kc_state *st, int node);
 /* log.c: the broker connection of a remote klog_log (NULL embedded) */
 struct klog_client *klog_log_client(struct klog_log *lg);
+/* the code word of the last failed klog_log_ack: the broker's, or
+ * CONNECTION_LOST (the answer will never come: it may have been written) */
+const char *klog_log_ack_code(const struct klog_log *lg);
 
 int kseg_topic_config(struct klog_dir *d, const char *partdir, struct klog_config *c);
 

@@ -330,6 +330,7 @@ int klog_part_append(struct klog_part *p, unsigned char *batches, size_t len,
 /* make everything written durable (log, indexes, new segments' names);
  * a failed sync fails the partition: see klog_part_failed */
 int klog_part_sync(struct klog_part *p, char *err);
+int klog_part_roll_at(struct klog_part *p, int64_t base, char *err);
 /* NULL, or why the partition refuses appends (a sync failed) */
 const char *klog_part_failed(const struct klog_part *p);
 /* a failed partition: cut what was written after the last successful sync
@@ -351,6 +352,7 @@ struct klog_slice {
 	size_t len;
 	int64_t next;                   /* the offset after the last batch in it */
 	int64_t records;                /* records in it (the batches' counts) */
+	int64_t base;                   /* the segment's base offset */
 };
 int klog_part_slice(struct klog_part *p, int64_t offset, size_t max,
     struct klog_slice *s, char *err);
@@ -542,8 +544,9 @@ int klog_repair_partition(struct klog_dir *d, const char *partdir, int flags,
 /* log.c: one interface over a log directory (-d, embedded) or a broker (-b, remote) */
 struct klog_log;
 struct klog_lpart;
-/* brokers non-empty: remote ("HOST:PORT[,...]"); else the directory dir
- * (flags: KLOG_CREATE) */
+/* brokers non-empty: remote ("HOST:PORT[,...]": the first that answers,
+ * and in a cluster each partition's leader and the controller, found by
+ * METADATA); else the directory dir (flags: KLOG_CREATE) */
 struct klog_log *klog_log_open(const char *dir, const char *brokers, int flags, char *err);
 void klog_log_close(struct klog_log *lg);
 int klog_log_remote(const struct klog_log *lg);
@@ -557,7 +560,28 @@ int klog_log_alter(struct klog_log *lg, const char *topic, int partitions, char 
 int klog_log_delete(struct klog_log *lg, const char *topic, char *err);
 int klog_log_exists(struct klog_log *lg, const char *topic);
 int klog_log_config(struct klog_log *lg, const char *topic, struct klog_config *cfg, char *err);
+/* in a cluster each partition as its leader has it; a partition without a
+ * leader (or whose leader does not answer): -1 offsets, state "offline"
+ * ("unknown") */
 int klog_log_describe(struct klog_log *lg, const char *topic, struct klog_part_info **parts,
+    int *n, char *err);
+/* remote: how long requests follow leaders (wait for an election, retry
+ * METADATA) before they fail; default 30000 ms */
+void klog_log_set_timeout(struct klog_log *lg, int ms);
+/* remote and the broker is part of a cluster (METADATA: a controller) */
+int klog_log_cluster(const struct klog_log *lg);
+#define KLOG_MAX_REPLICAS 16
+struct klog_part_replicas {
+	int leader;                     /* node id, -1 none (offline) */
+	int32_t leader_epoch;
+	int nreplicas;
+	int replicas[KLOG_MAX_REPLICAS];        /* the first is the preferred leader */
+	int nisr;
+	int isr[KLOG_MAX_REPLICAS];
+};
+/* in a cluster, per partition (index = partition; caller frees), from
+ * METADATA; embedded or a standalone broker: *n 0, *parts NULL */
+int klog_log_replicas(struct klog_log *lg, const char *topic, struct klog_part_replicas **parts,
     int *n, char *err);
 struct klog_lpart *klog_lpart_open(struct klog_log *lg, const char *topic, int partition,
     int flags, char *err);
@@ -568,7 +592,10 @@ int klog_lpart_append(struct klog_lpart *lp, unsigned char *batches, size_t len,
     int64_t *first, int64_t *last, char *err);
 /* embedded: klog_part_sync; remote: nothing (the broker's policy holds) */
 int klog_lpart_sync(struct klog_lpart *lp, char *err);
-/* remote pipelining: send now, collect acknowledgements in order later */
+/* remote pipelining: send now (to the partition's leader), collect the
+ * acknowledgements in the order of the sends later; a failed one's code
+ * word (NOT_LEADER, NOT_ENOUGH_REPLICAS, CONNECTION_LOST, ...) is kept
+ * for the producer (klog_log_ack_code, private) */
 int klog_lpart_send(struct klog_lpart *lp, const unsigned char *batches, size_t len, char *err);
 int klog_log_ack(struct klog_log *lg, int64_t *first, int64_t *last, char *err);
 int klog_log_acks(const struct klog_log *lg);
@@ -614,6 +641,21 @@ struct klog_producer_opts {
 	int64_t max_lag;
 	void (*waiting)(void *arg, const char *group, const char *topic, int64_t lag,
 	    int64_t limit, int resumed);
+	/* remote, in a cluster: a batch that was not acknowledged, and whose
+	 * records are not sent again -- code NOT_LEADER (nothing written),
+	 * CONNECTION_LOST (the answer was lost: written or not, unknown),
+	 * NOT_ENOUGH_REPLICAS (after the retries), NOT_ENOUGH_REPLICAS_AFTER_APPEND
+	 * (written, not acknowledged), UNKNOWN_TOPIC, UNKNOWN_PARTITION,
+	 * STALE_EPOCH; msg says it for people.  The producer goes on with the
+	 * next batches (at the new leader).  NULL: such a failure fails the
+	 * producer, as any other */
+	void (*failed)(void *arg, const char *topic, int partition, int64_t records,
+	    const char *code, const char *msg);
+	/* remote: a batch answered NOT_ENOUGH_REPLICAS (nothing written) is sent
+	 * again up to this many times, after retry_backoff_ms (0: 100),
+	 * doubling up to 1 s; 0: never.  Its bytes are kept meanwhile */
+	int retries;
+	int retry_backoff_ms;
 };
 /* the topic must exist; partitions are opened (KLOG_WRITE) when first used */
 struct klog_producer *klog_producer_open(struct klog_log *lg, const char *topic,
@@ -637,6 +679,7 @@ int klog_producer_send_h(struct klog_producer *pr, int64_t ts, const void *key,
     const struct klog_header *h, int nh, char *err);
 int klog_producer_flush(struct klog_producer *pr, char *err);  /* write every pending batch */
 int64_t klog_producer_skipped(const struct klog_producer *pr);  /* records skipped so far */
+int64_t klog_producer_failed(const struct klog_producer *pr);   /* batches given to o->failed */
 /* records added and input bytes read (klog_producer_feed) so far */
 void klog_producer_counts(const struct klog_producer *pr, int64_t *records, int64_t *bytes);
 void klog_producer_close(struct klog_producer *pr);     /* frees; does not flush */

@@ -98,11 +98,20 @@ struct pslot {
 /* remote producers keep up to this many batches in flight */
 #define INFLIGHT_MAX 16
 
+/* a batch in flight */
+struct flight {
+	int p;
+	int64_t records;
+	int tries;                      /* sent again after NOT_ENOUGH_REPLICAS */
+	struct klog_buf copy;           /* its bytes, kept with o.retries > 0 */
+};
+
 struct klog_producer {
 	struct klog_log *lg;
 	int pipelined;                  /* remote with acks: send, collect acks later */
-	int ring[INFLIGHT_MAX];         /* partitions of the batches in flight */
+	struct flight ring[INFLIGHT_MAX];       /* the batches in flight */
 	int rhead, rlen;
+	int64_t failed;                 /* batches reported to o.failed */
 	char topic[KLOG_TOPIC_MAX + 1];
 	struct klog_producer_opts o;
 	struct klog_config cfg;
@@ -226,6 +235,8 @@ klog_producer_close(struct klog_producer *pr)
 			klog_lpart_close(pr->slot[i].part);
 		}
 	free(pr->slot);
+	for (i = 0; i < INFLIGHT_MAX; i++)
+		klog_buf_free(&pr->ring[i].copy);
 	free(pr->saltn);
 	free(pr->in);
 	free(pr->wack);
@@ -272,15 +283,82 @@ total_cap(struct klog_producer *pr)
 	return n;
 }
 
-/* the oldest batch in flight is acknowledged */
+int64_t
+klog_producer_failed(const struct klog_producer *pr)
+{
+	return pr->failed;
+}
+
+/* a failure of one batch in a cluster that the next batches survive */
+static int
+batch_failure(const char *code)
+{
+	return !strcmp(code, "NOT_LEADER") || !strcmp(code, "CONNECTION_LOST") ||
+	    !strcmp(code, "NOT_ENOUGH_REPLICAS") || !strcmp(code, "NOT_ENOUGH_REPLICAS_AFTER_APPEND") ||
+	    !strcmp(code, "UNKNOWN_TOPIC") || !strcmp(code, "UNKNOWN_PARTITION") ||
+	    !strcmp(code, "STALE_EPOCH");
+}
+
+/* a broker that answers NOT_ENOUGH_REPLICAS for a batch it wrote too
+ * (rather than NOT_ENOUGH_REPLICAS_AFTER_APPEND) says so in its message */
+static int
+said_written(const char *msg)
+{
+	return strstr(msg, "written") && !strstr(msg, "nothing written") &&
+	    !strstr(msg, "not written");
+}
+
+/* NOT_ENOUGH_REPLICAS: nothing was written (Kafka's rule), so it is sent
+ * again, o.retries times at most, after a backoff doubling from
+ * o.retry_backoff_ms (at most 1 s); after the append, never */
+static int
+retry(struct klog_producer *pr, struct flight *f, char *err)
+{
+	struct flight g = *f;
+	int ms = pr->o.retry_backoff_ms > 0 ? pr->o.retry_backoff_ms : 100, i;
+
+	for (i = 0; i < g.tries && ms < 1000; i++)
+		ms *= 2;
+	poll(NULL, 0, ms > 1000 ? 1000 : ms);
+	memset(f, 0, sizeof *f);        /* the slot is free: its buffer moves with g */
+	pr->rhead = (pr->rhead + 1) % INFLIGHT_MAX;
+	pr->rlen--;
+	if (klog_lpart_send(pr->slot[g.p].part, g.copy.data, g.copy.len, err) < 0) {
+		klog_buf_free(&g.copy);
+		return part_err(pr, g.p, err);
+	}
+	g.tries++;
+	f = &pr->ring[(pr->rhead + pr->rlen++) % INFLIGHT_MAX];
+	klog_buf_free(&f->copy);
+	*f = g;
+	return 0;
+}
+
+/* the oldest batch in flight is acknowledged, or has failed */
 static int
 collect_one(struct klog_producer *pr, char *err)
 {
+	struct flight *f = &pr->ring[pr->rhead];
 	int64_t first, last;
-	int p = pr->ring[pr->rhead];
+	const char *code;
+	int p = f->p;
 
-	if (klog_log_ack(pr->lg, &first, &last, err) < 0)
-		return part_err(pr, p, err);
+	if (klog_log_ack(pr->lg, &first, &last, err) < 0) {
+		code = klog_log_ack_code(pr->lg);
+		if (!klog_log_cluster(pr->lg) || !batch_failure(code))
+			return part_err(pr, p, err);
+		if (!strcmp(code, "NOT_ENOUGH_REPLICAS") && !said_written(err) &&
+		    f->tries < pr->o.retries && f->copy.len)
+			return retry(pr, f, err);
+		pr->rhead = (pr->rhead + 1) % INFLIGHT_MAX;
+		pr->rlen--;
+		if (!pr->o.failed)
+			return part_err(pr, p, err);
+		part_err(pr, p, err);
+		pr->failed++;
+		pr->o.failed(pr->o.arg, pr->topic, p, f->records, code, err);
+		return 0;
+	}
 	pr->rhead = (pr->rhead + 1) % INFLIGHT_MAX;
 	pr->rlen--;
 	if (pr->o.acked)
@@ -434,11 +512,19 @@ flush_one(struct klog_producer *pr, int p, char *err)
 	if (klog_builder_finish(&s->bb, &out, &len, err) < 0)
 		return part_err(pr, p, err);
 	if (pr->pipelined) {
-		if (pr->rlen == INFLIGHT_MAX && collect_one(pr, err) < 0)
-			return -1;
+		struct flight *f;
+		while (pr->rlen == INFLIGHT_MAX)        /* a retry stays in flight */
+			if (collect_one(pr, err) < 0)
+				return -1;
 		if (klog_lpart_send(s->part, out, len, err) < 0)
 			return part_err(pr, p, err);
-		pr->ring[(pr->rhead + pr->rlen++) % INFLIGHT_MAX] = p;
+		f = &pr->ring[(pr->rhead + pr->rlen++) % INFLIGHT_MAX];
+		f->p = p;
+		f->records = s->bb.count;
+		f->tries = 0;
+		f->copy.len = 0;
+		if (pr->o.retries > 0 && klog_buf_append(&f->copy, out, len) < 0)
+			return kerr_sys(err, "topic '%s'", pr->topic);
 	} else {
 		if (klog_lpart_append(s->part, out, len, &first, &last, err) < 0)
 			return part_err(pr, p, err);
