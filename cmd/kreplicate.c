@@ -123,6 +123,7 @@ static struct {
 	struct klog_lc *meta;
 	int meta_cur;                   /* which of the brokers */
 	int meta_busy, meta_ok, standalone;
+	int starting;                   /* the first metadata: calls may wait */
 	int64_t meta_timer, meta_due;   /* the refresh timer and when it fires */
 	int progress;
 	int64_t pg_last_ms, pg_last_records;
@@ -419,6 +420,17 @@ op_reset(void *arg, int64_t start, char *err)
 	return klog_part_reset(j->dp, start, err);
 }
 
+/* the leader's segment the next batches come from: the copy rolls there too */
+static int
+op_segment(void *arg, int64_t base, char *err)
+{
+	struct job *j = arg;
+
+	if (R.mirror)
+		return 0;
+	return klog_part_roll_at(j->dp, base, err) < 0 ? -1 : 0;
+}
+
 static int
 op_append(void *arg, const unsigned char *data, size_t len, int64_t hw, char *err)
 {
@@ -465,6 +477,7 @@ static const struct klog_fetcher_ops fops = {
 	.reset = op_reset,
 	.append = op_append,
 	.event = op_event,
+	.segment = op_segment,
 };
 
 static void
@@ -519,39 +532,11 @@ job_follow(struct job *j, const char *leader, int32_t epoch)
 		job_fail(j, err);
 }
 
-/* a METADATA answer (or the standalone equivalent): new topics get jobs,
- * moved leaders new fetchers */
-static void
-apply_state(struct kc_state *st)
+static int
+dest_has(const char *topic)
 {
-	for (size_t t = 0; t < st->ntopics; t++) {
-		struct kc_topic *kt = &st->topics[t];
-		if (!wanted(kt->name))
-			continue;
-		if (!job_find(kt->name, 0) || !job_find(kt->name, kt->np - 1))
-			ensure_topic(kt->name, kt->np, kt->kv, (int)kt->nkv);
-		for (int p = 0; p < kt->np; p++) {
-			struct job *j = job_find(kt->name, p);
-			struct kc_node *n;
-			if (!j) {
-				j = job_add(kt->name, p);
-				job_open_dest(j);
-			}
-			if (kt->parts[p].leader < 0 || !(n = kc_node_find(st, kt->parts[p].leader))) {
-				if (j->f) {
-					klog_fetcher_free(j->f);
-					j->f = NULL;
-				}
-				j->leader[0] = 0;
-				schedule_meta(500);
-				continue;
-			}
-			job_follow(j, n->addr, kt->parts[p].leader_epoch);
-		}
-	}
+	return R.dd ? klog_topic_exists(R.dd, topic) == 1 : klog_log_exists(R.dlog, topic) == 1;
 }
-
-/* --- metadata over an lclient ------------------------------------------ */
 
 struct call {
 	int done, kind;
@@ -594,6 +579,121 @@ call_free(struct call *c)
 	klog_buf_free(&c->line);
 	klog_buf_free(&c->data);
 }
+
+static struct klog_lc *meta_conn(void);
+
+/* "key=value" lines into a topic's kv */
+static void
+set_kv(struct kc_topic *kt, char *lines)
+{
+	char *kv, *save = NULL;
+	size_t cap = 0;
+
+	for (kv = strtok_r(lines, "\n", &save); kv; kv = strtok_r(NULL, "\n", &save)) {
+		char **v;
+		if (kt->nkv == cap) {
+			cap = cap ? cap * 2 : 16;
+			if (!(v = realloc(kt->kv, cap * sizeof *v)))
+				klog_cmd_die(1, "out of memory");
+			kt->kv = v;
+		}
+		if (!(kt->kv[kt->nkv] = strdup(kv)))
+			klog_cmd_die(1, "out of memory");
+		kt->nkv++;
+	}
+}
+
+struct pending_topic {
+	char *name;
+	int np;
+};
+
+static void
+on_config(struct klog_lc *lc, void *arg, struct klog_lc_reply *r)
+{
+	struct pending_topic *pt = arg;
+
+	if (r->kind == KLOG_LC_LIST && !R.stopping) {
+		struct kc_topic kt = { .name = pt->name, .np = pt->np };
+		set_kv(&kt, r->len ? (char *)r->data : (char *)"");
+		if (!dest_has(pt->name))
+			ensure_topic(pt->name, pt->np, kt.kv, (int)kt.nkv);
+		for (size_t i = 0; i < kt.nkv; i++)
+			free(kt.kv[i]);
+		free(kt.kv);
+		schedule_meta(0);       /* now its partitions get jobs */
+	}
+	free(pt->name);
+	free(pt);
+}
+
+/* the source's configuration of kt (CONFIG): at start-up waited for (1),
+ * later asked and applied when it comes (0) */
+static int
+need_config(struct kc_topic *kt)
+{
+	char line[512];
+
+	snprintf(line, sizeof line, "CONFIG %s", kt->name);
+	if (R.starting) {
+		struct call c;
+		int rc = 0;
+		if (call(meta_conn(), KLOG_LC_LIST, line, &c) == 0 && c.kind == KLOG_LC_LIST) {
+			set_kv(kt, (char *)c.data.data);
+			rc = 1;
+		}
+		call_free(&c);
+		return rc;
+	} else {
+		struct pending_topic *pt = calloc(1, sizeof *pt);
+		if (!pt || !(pt->name = strdup(kt->name)))
+			klog_cmd_die(1, "out of memory");
+		pt->np = kt->np;
+		if (klog_lc_send(meta_conn(), KLOG_LC_LIST, line, NULL, 0, on_config, pt) < 0) {
+			free(pt->name);
+			free(pt);
+		}
+		return 0;
+	}
+}
+
+/* a METADATA answer (or the standalone equivalent): new topics get jobs,
+ * moved leaders new fetchers */
+static void
+apply_state(struct kc_state *st)
+{
+	for (size_t t = 0; t < st->ntopics; t++) {
+		struct kc_topic *kt = &st->topics[t];
+		if (!wanted(kt->name))
+			continue;
+		if (!job_find(kt->name, 0) || !job_find(kt->name, kt->np - 1)) {
+			/* a standalone broker's METADATA has no configuration */
+			if (!kt->nkv && !dest_has(kt->name) && !need_config(kt))
+				continue;
+			ensure_topic(kt->name, kt->np, kt->kv, (int)kt->nkv);
+		}
+		for (int p = 0; p < kt->np; p++) {
+			struct job *j = job_find(kt->name, p);
+			struct kc_node *n;
+			if (!j) {
+				j = job_add(kt->name, p);
+				job_open_dest(j);
+			}
+			if (kt->parts[p].leader < 0 || !(n = kc_node_find(st, kt->parts[p].leader))) {
+				if (j->f) {
+					klog_fetcher_free(j->f);
+					j->f = NULL;
+				}
+				j->leader[0] = 0;
+				schedule_meta(500);
+				continue;
+			}
+			job_follow(j, n->addr, kt->parts[p].leader_epoch);
+		}
+	}
+}
+
+/* --- metadata over an lclient ------------------------------------------ */
 
 /* the n-th address of the broker list */
 static int
@@ -794,6 +894,7 @@ source_brokers(void)
 
 	for (const char *p = R.brokers; *p; p++)
 		nbrokers += *p == ',';
+	R.starting = 1;
 	for (;;) {
 		struct klog_lc *lc = meta_conn();
 		if (call(lc, KLOG_LC_LIST, "METADATA", &c) == 0) {
@@ -828,6 +929,7 @@ source_brokers(void)
 			klog_cmd_die(1, "no such topic '%s' at the source", R.want[i]);
 	apply_state(&st);
 	kc_state_free(&st);
+	R.starting = 0;
 	/* new topics and partitions (when none were named), leaders moved */
 	if (!R.once)
 		schedule_meta(5000);
@@ -1022,6 +1124,11 @@ job_lag(struct job *j)
 		klog_fetcher_stats(j->f, &st);
 		if (st.leader_hw > j->hw)
 			j->hw = st.leader_hw;
+	} else if (j->sp && !j->failed) {
+		struct klog_part_info pi;
+		char err[KLOG_ERRLEN];
+		if (klog_part_info(j->sp, &pi, err) == 0)
+			j->hw = pi.log_end;
 	}
 	return j->hw < 0 ? -1 : j->hw > end ? j->hw - end : 0;
 }

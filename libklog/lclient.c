@@ -20,6 +20,10 @@
  * still pending, then frees; called from inside a callback it only marks
  * the connection, which is freed when the callback returns.
  *
+ * The name in "HOST:PORT" is resolved with getaddrinfo, which blocks:
+ * numeric addresses (what METADATA gives) and /etc/hosts names cost
+ * nothing, a DNS name costs a lookup in klog_lc_open.
+ *
  * Memory: the reply's line and data point into the input buffer and are
  * valid during the callback only.  A DATA body or a list over max_data
  * bytes (default 64 MiB) kills the connection instead of growing the
