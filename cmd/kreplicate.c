@@ -1054,20 +1054,39 @@ t_pull(struct klog_loop *l, void *data)
 	return R.once ? 50 : 1000;
 }
 
+/* a job of the -s source starts: where to begin, the first copy, the watch */
 static void
-source_dir(void)
+job_start_dir(struct job *j)
+{
+	struct klog_part_info pi;
+	char err[KLOG_ERRLEN];
+
+	if (R.mirror && !j->mapped && klog_part_info(j->sp, &pi, err) == 0)
+		j->next = pi.log_start;
+	pull(j);        /* reading once sets up the watch */
+	if ((j->wfd = klog_part_wait_fd(j->sp)) >= 0)
+		klog_loop_add(R.loop, j->wfd, KLOG_READABLE, on_inotify, j);
+}
+
+/* the source directory's topics and partitions that have no job yet get
+ * one (at start-up: all; later: topics created, partitions added); at
+ * start-up an error ends the program, later it is said and tried again */
+static void
+scan_source(int initial)
 {
 	char err[KLOG_ERRLEN], **names = NULL;
 	size_t n = 0;
 
-	if (!(R.sd = klog_dir_open(R.srcdir, 0, err)))
-		klog_cmd_die(1, "%s", err);
 	if (R.nwant) {
 		for (int i = 0; i < R.nwant; i++)
-			if (!klog_topic_exists(R.sd, R.want[i]))
+			if (initial && !klog_topic_exists(R.sd, R.want[i]))
 				klog_cmd_die(1, "no such topic '%s' in '%s'", R.want[i], R.srcdir);
-	} else if (klog_topic_list(R.sd, &names, &n, err) < 0)
-		klog_cmd_die(1, "%s", err);
+	} else if (klog_topic_list(R.sd, &names, &n, err) < 0) {
+		if (initial)
+			klog_cmd_die(1, "%s", err);
+		say(1, "%s", err);
+		return;
+	}
 	for (size_t t = 0; t < (R.nwant ? (size_t)R.nwant : n); t++) {
 		const char *topic = R.nwant ? R.want[t] : names[t];
 		struct klog_config cfg;
@@ -1076,8 +1095,13 @@ source_dir(void)
 		int nkv = 0;
 		if (!wanted(topic))
 			continue;
-		if (klog_topic_load(R.sd, topic, &cfg, err) < 0)
-			klog_cmd_die(1, "%s", err);
+		if (klog_topic_load(R.sd, topic, &cfg, err) < 0) {
+			if (initial)
+				klog_cmd_die(1, "%s", err);
+			continue;       /* deleted meanwhile */
+		}
+		if (job_find(topic, cfg.partitions - 1))
+			continue;
 		klog_config_format(&cfg, &kvb);
 		klog_buf_append(&kvb, "", 1);
 		for (s = strtok_r((char *)kvb.data, "\n", &save); s && nkv < 64;
@@ -1086,30 +1110,55 @@ source_dir(void)
 		ensure_topic(topic, cfg.partitions, kv, nkv);
 		klog_buf_free(&kvb);
 		for (int p = 0; p < cfg.partitions; p++) {
-			struct job *j = job_add(topic, p);
-			if (!(j->sp = klog_part_open(R.sd, topic, p, KLOG_RDONLY, err)))
-				klog_cmd_die(1, "%s", err);
+			struct job *j;
+			struct klog_part *sp;
+			if (job_find(topic, p))
+				continue;
+			if (!(sp = klog_part_open(R.sd, topic, p, KLOG_RDONLY, err))) {
+				if (initial)
+					klog_cmd_die(1, "%s", err);
+				say(1, "%s", err);
+				continue;
+			}
+			j = job_add(topic, p);
+			j->sp = sp;
 			job_open_dest(j);
+			if (!initial) {
+				if (R.verbose)
+					say(1, "%s: new at the source", j->name);
+				job_start_dir(j);
+			}
 		}
 	}
 	if (names)
 		klog_strv_free(names, n);
 }
 
+static int64_t
+t_rescan(struct klog_loop *l, void *data)
+{
+	scan_source(0);
+	return 5000;
+}
+
+static void
+source_dir(void)
+{
+	char err[KLOG_ERRLEN];
+
+	if (!(R.sd = klog_dir_open(R.srcdir, 0, err)))
+		klog_cmd_die(1, "%s", err);
+	scan_source(1);
+}
+
 static void
 source_dir_start(void)
 {
-	for (size_t i = 0; i < R.njobs; i++) {
-		struct job *j = R.jobs[i];
-		struct klog_part_info pi;
-		char err[KLOG_ERRLEN];
-		if (R.mirror && !j->mapped && klog_part_info(j->sp, &pi, err) == 0)
-			j->next = pi.log_start;
-		pull(j);        /* reading once sets up the watch */
-		if ((j->wfd = klog_part_wait_fd(j->sp)) >= 0)
-			klog_loop_add(R.loop, j->wfd, KLOG_READABLE, on_inotify, j);
-	}
+	for (size_t i = 0; i < R.njobs; i++)
+		job_start_dir(R.jobs[i]);
 	klog_loop_timer(R.loop, R.once ? 50 : 1000, t_pull, NULL);
+	if (!R.once)
+		klog_loop_timer(R.loop, 5000, t_rescan, NULL);
 }
 
 /* --- progress, durability, signals ----------------------------------- */

@@ -499,6 +499,8 @@ queue(struct klog_lc *lc, int expect, const char *line, const void *payload, siz
 	size_t ll = strlen(line);
 	int nl = !ll || line[ll - 1] != '\n';
 
+	if (lc->qlen == 0)
+		lc->last_rx = mono_ms();        /* the idle clock starts with a wait */
 	if (klog_buf_reserve(&lc->out, ll + 1 + plen) < 0 || push(lc, expect, cb, arg) < 0) {
 		errno = ENOMEM;
 		return -1;

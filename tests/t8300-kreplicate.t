@@ -159,6 +159,20 @@ test_expect_success 'local mode --once, and again with nothing new' '
 	same_logs src backup live
 '
 
+test_expect_success 'local mode picks up a topic created at the source while it runs' '
+	{ kreplicate -q -s src -d backup 2>rescan.err & } &&
+	rpid=$! &&
+	test_atexit "kill -KILL $rpid 2>/dev/null" &&
+	ktopic -d src create later -p 2 &&
+	seq 1 100 | kproduce -d src later &&
+	test_poll test -d backup/later-1 &&
+	test_poll same_ends src backup later &&
+	kill -TERM $rpid &&
+	wait $rpid &&
+	same_logs src backup later &&
+	test_must_fail test -s rescan.err
+'
+
 # map_check SRC_LINES DST_LINES MAP: every source record, moved by the map,
 # is the destination's record at that offset ("P OFFSET VALUE" lines)
 map_check() {
