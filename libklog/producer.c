@@ -304,7 +304,7 @@ batch_failure(const char *code)
 static int
 said_written(const char *msg)
 {
-	return strstr(msg, "written") && !strstr(msg, "nothing written") &&
+	return msg && strstr(msg, "written") && !strstr(msg, "nothing written") &&
 	    !strstr(msg, "not written");
 }
 
@@ -369,7 +369,7 @@ collect_one(struct klog_producer *pr, char *err)
 			return part_err(pr, p, err);
 		part_err(pr, p, err);
 		pr->failed++;
-		pr->o.failed(pr->o.arg, pr->topic, p, f->records, code, err);
+		pr->o.failed(pr->o.arg, pr->topic, p, f->records, code, err ? err : code);
 		return 0;
 	}
 	pr->rhead = (pr->rhead + 1) % INFLIGHT_MAX;
