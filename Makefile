@@ -69,7 +69,7 @@ LIBOBJ = $(LIBSRC:.c=.o)
 SERVOBJ = $(SERVSRC:.c=.o)
 KLIBS = libklog/libkserver.a libklog/libklog.a
 CTESTS = $(patsubst %.c,%.t,$(sort $(wildcard tests/t*.c)))
-HELPERS = tests/ktest tests/kbclient tests/kfakenode tests/notify-listen tests/kbatch tests/kgroupdrv tests/libfault.so \
+HELPERS = tests/ktest tests/kswitch tests/kbclient tests/kfakenode tests/notify-listen tests/kbatch tests/kgroupdrv tests/libfault.so \
 	tests/kpowercut tests/kfaultprobe tests/kgroupr tests/kgmember
 
 all: $(BINS) libklog/libklog.a libklog/$(SOFILE) libklog/klog.pc
@@ -117,6 +117,8 @@ tests/libfault.so: tests/fault.c tests/shadow.h
 	$(CC) $(filter-out -fsanitize=% -fno-sanitize%,$(CFLAGS)) -fPIC -shared \
 		$(filter-out -fsanitize=%,$(LDFLAGS)) -o $@ $< -ldl -lpthread
 tests/kpowercut: tests/kpowercut.c tests/shadow.h
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $<
+tests/kswitch: tests/kswitch.c
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $<
 tests/kfaultprobe: tests/kfaultprobe.c
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $<

@@ -60,8 +60,16 @@ cmd_produce(struct conn *c, struct klog_req *r, unsigned char *data, int64_t t0)
 		goto fail;
 	}
 	if (!(bp = kb_part_get(b, r->argv[1], r->argv[2], &code, err)) ||
+	    kb_repl_leader_check(b, bp, &code, err) < 0 ||
 	    kb_part_online(bp, &code, err) < 0)
 		goto fail;
+	if (acks == -1 && bp->r && bp->r->nisr < bp->r->min_isr) {
+		code = "NOT_ENOUGH_REPLICAS";
+		kerr(err, "partition '%s-%d': %d in-sync replica%s, min.insync.replicas is %d; "
+		    "nothing written", bp->t->name, bp->id, bp->r->nisr, bp->r->nisr == 1 ? "" : "s",
+		    bp->r->min_isr);
+		goto fail;
+	}
 	if (len == 0) {
 		code = "CORRUPT_BATCH";
 		kerr(err, "no batches in the payload");
@@ -87,7 +95,7 @@ cmd_produce(struct conn *c, struct klog_req *r, unsigned char *data, int64_t t0)
 	kb_written(b, bp);
 	kb_observe(b, KLOG_V_PRODUCE, t0, 0);
 	if (acks != 0)
-		kb_reply_ack(c, bp, first, last);
+		kb_reply_ack(c, bp, first, last, acks == -1);
 	return;
 fail:
 	b->produce_errors++;
@@ -347,7 +355,8 @@ cmd_offsets(struct conn *c, struct klog_req *r, char *err, const char **code)
 	struct bpart *bp = kb_part_get(c->b, r->argv[1], r->argv[2], code, err);
 	struct klog_part_info pi;
 
-	if (!bp || kb_part_online(bp, code, err) < 0)
+	if (!bp || kb_repl_leader_check(c->b, bp, code, err) < 0 ||
+	    kb_part_online(bp, code, err) < 0)
 		return -1;
 	if (klog_part_info(bp->p, &pi, err) < 0) {
 		*code = "INTERNAL";
@@ -364,7 +373,8 @@ cmd_timeoffset(struct conn *c, struct klog_req *r, char *err, const char **code)
 	struct bpart *bp = kb_part_get(c->b, r->argv[1], r->argv[2], code, err);
 	int64_t ts, off;
 
-	if (!bp || kb_part_online(bp, code, err) < 0)
+	if (!bp || kb_repl_leader_check(c->b, bp, code, err) < 0 ||
+	    kb_part_online(bp, code, err) < 0)
 		return -1;
 	if (klog_parse_i64(r->argv[3], &ts) < 0) {
 		*code = "BAD_REQUEST";

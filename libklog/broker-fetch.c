@@ -223,7 +223,7 @@ kb_fetch_try(struct oitem *it, int force)
 	struct conn *c = it->c;
 	struct klog_broker *b = c->b;
 	struct bpart *bp = it->bp;
-	struct klog_slice sl = { -1, 0, 0, 0, 0 };
+	struct klog_slice sl = { -1, 0, 0, 0, 0, -1 };
 	struct klog_buf h = { 0 };
 	const char *code;
 	char err[KLOG_ERRLEN];
@@ -234,8 +234,16 @@ kb_fetch_try(struct oitem *it, int force)
 		goto fail;
 	}
 	/* records past the visible end exist but are not durable yet: wait;
-	 * unless the partition failed, when they never will be (REPAIR cuts them) */
-	vis = kb_visible_end(b, bp);
+	 * unless the partition failed, when they never will be (REPAIR cuts them).
+	 * A follower (RFETCH) sees what is written: its copy is what acks=all
+	 * waits for; an observer (RFETCH node -1), like a consumer, the HW */
+	if (it->rnode >= -1 && (!bp->r || bp->r->role != R_LEADER) && b->repl) {
+		kerr(err, "partition '%s-%d': this broker is no longer its leader", bp->t->name,
+		    bp->id);
+		klog_proto_err(&h, "NOT_LEADER", err);
+		goto fail;
+	}
+	vis = it->rnode >= 0 && !klog_part_failed(bp->p) ? bp->log_end : kb_visible_end(b, bp);
 	if (it->offset > bp->log_end || (it->offset > vis && klog_part_failed(bp->p))) {
 		kerr(err, "offset %" PRId64 " is past the log end %" PRId64 " of '%s'", it->offset,
 		    vis, klog_part_name(bp->p));
@@ -276,15 +284,17 @@ kb_fetch_try(struct oitem *it, int force)
 		next = sl.next;
 		b->records_out += (uint64_t)sl.records;
 	}
-	if (klog_buf_printf(&h, "DATA %zu %" PRId64 " %" PRId64 "\n", sl.len, next, vis) < 0) {
+	if ((it->rnode >= -1 ? klog_buf_printf(&h, "DATA %zu %" PRId64 " %" PRId64 " %" PRId64
+	    "\n", sl.len, next, kb_repl_hw(bp), sl.len ? sl.base : (int64_t)-1) :
+	    klog_buf_printf(&h, "DATA %zu %" PRId64 " %" PRId64 "\n", sl.len, next, vis)) < 0) {
 		c->closing = 1;
 		goto fail;
 	}
-	kb_observe(b, KLOG_V_FETCH, it->t0, 0);
+	kb_observe(b, it->rnode >= -1 ? KLOG_V_RFETCH : KLOG_V_FETCH, it->t0, 0);
 	fetch_resolve(it, &h, sl.fd, sl.pos, sl.len);
 	return;
 fail:
-	kb_observe(b, KLOG_V_FETCH, it->t0, 1);
+	kb_observe(b, it->rnode >= -1 ? KLOG_V_RFETCH : KLOG_V_FETCH, it->t0, 1);
 	fetch_resolve(it, &h, -1, 0, 0);
 }
 
@@ -295,10 +305,10 @@ kb_cmd_fetch(struct conn *c, struct klog_req *r, int64_t t0)
 	const char *code = NULL;
 	char err[KLOG_ERRLEN];
 	struct bpart *bp;
-	struct oitem *it;
 	int64_t off, maxb, wait = 0, minb = 1;
 
-	if (!(bp = kb_part_get(b, r->argv[1], r->argv[2], &code, err)))
+	if (!(bp = kb_part_get(b, r->argv[1], r->argv[2], &code, err)) ||
+	    kb_repl_leader_check(b, bp, &code, err) < 0)
 		goto fail;
 	if (kb_parse_num(r->argv[3], 0, INT64_MAX, &off) < 0 ||
 	    kb_parse_num(r->argv[4], 1, INT32_MAX, &maxb) < 0 ||
@@ -308,23 +318,38 @@ kb_cmd_fetch(struct conn *c, struct klog_req *r, int64_t t0)
 		kerr(err, "FETCH TOPIC PARTITION OFFSET MAX_BYTES [MAX_WAIT_MS [MIN_BYTES]]: bad number");
 		goto fail;
 	}
-	if (!(it = kb_item_new(c, O_FETCH))) {
+	if (kb_fetch_queue(c, bp, off, (size_t)maxb, (int)wait, (size_t)minb, -2, t0) < 0) {
 		code = "INTERNAL";
 		kerr_sys(err, "fetch");
 		goto fail;
 	}
+	return;
+fail:
+	kb_observe(b, KLOG_V_FETCH, t0, 1);
+	kb_reply_err(c, code, err);
+}
+
+/* queue a fetch (rnode -2) or a replica's fetch (RFETCH: rnode its node,
+ * -1 an observer) and answer it now if it can be, else park it */
+int
+kb_fetch_queue(struct conn *c, struct bpart *bp, int64_t off, size_t maxb, int wait,
+    size_t minb, int rnode, int64_t t0)
+{
+	struct klog_broker *b = c->b;
+	struct oitem *it;
+
+	if (!(it = kb_item_new(c, O_FETCH)))
+		return -1;
+	it->rnode = rnode;
 	it->bp = bp;
 	it->offset = off;
-	it->max_bytes = (size_t)maxb;
-	it->min_bytes = (size_t)minb;
+	it->max_bytes = maxb;
+	it->min_bytes = minb;
 	it->deadline = klog_now_ms() + wait;
 	it->t0 = t0;
 	c->nfetch++;
 	b->nfetch++;
 	kb_item_push(c, it);
 	kb_fetch_try(it, wait == 0);
-	return;
-fail:
-	kb_observe(b, KLOG_V_FETCH, t0, 1);
-	kb_reply_err(c, code, err);
+	return 0;
 }

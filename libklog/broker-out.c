@@ -138,7 +138,7 @@ kb_reply_err(struct conn *c, const char *code, const char *msg)
  * past LAST; if the partition fails or goes away first it becomes an error.
  */
 void
-kb_reply_ack(struct conn *c, struct bpart *bp, int64_t first, int64_t last)
+kb_reply_ack(struct conn *c, struct bpart *bp, int64_t first, int64_t last, int all)
 {
 	struct klog_broker *b = c->b;
 	struct oitem *it = kb_item_new(c, O_MEM);
@@ -150,7 +150,9 @@ kb_reply_ack(struct conn *c, struct bpart *bp, int64_t first, int64_t last)
 		c->closing = 1;
 		return;
 	}
-	if (b->o.fsync_policy == KLOG_FSYNC_ALWAYS && bp->durable <= last) {
+	if ((b->o.fsync_policy == KLOG_FSYNC_ALWAYS && bp->durable <= last) ||
+	    (all && bp->r && kb_repl_hw(bp) <= last)) {
+		it->acks_all = all && bp->r;
 		it->abp = bp;
 		it->need = last + 1;
 		bp->refs++;
@@ -172,7 +174,16 @@ item_ready(struct klog_broker *b, struct oitem *it)
 
 	if (!bp)
 		return 1;
-	if (bp->durable >= it->need)
+	if (it->acks_all) {
+		/* replicated, acks=all: the high watermark (every ISR member has
+		 * it, each under its fsync policy) covers the batch */
+		switch (kb_repl_ack_ready(bp, it->need, &code, msg, sizeof msg)) {
+		case 1:
+			goto ready;
+		case -1:
+			goto refuse;
+		}
+	} else if (bp->durable >= it->need)
 		goto ready;
 	if (bp->deleted) {
 		code = "UNKNOWN_TOPIC";
@@ -182,6 +193,7 @@ item_ready(struct klog_broker *b, struct oitem *it)
 	else if (!(why = klog_part_failed(bp->p)))
 		return 0;
 	snprintf(msg, sizeof msg, "%s", why);
+refuse:
 	cap0 = it->buf.cap;
 	it->buf.len = 0;
 	klog_proto_err(&it->buf, code, msg);

@@ -173,6 +173,19 @@ stats_text(struct klog_broker *b, struct klog_buf *o)
 	COUNTER("klog_fsyncs_total", "Partition fsyncs.", b->fsyncs);
 	COUNTER("klog_fsync_errors_total", "Failed partition fsyncs.", b->fsync_errors);
 	COUNTER("klog_group_commits_total", "Group commits.", b->commits);
+	if (b->repl) {
+		COUNTER("klog_isr_shrinks_total", "ISR shrinks of partitions led here.",
+		    b->repl->isr_shrinks);
+		COUNTER("klog_isr_expands_total", "ISR expansions of partitions led here.",
+		    b->repl->isr_expands);
+		COUNTER("klog_leader_elections_total", "Times this broker became a partition's "
+		    "leader.", b->repl->leader_changes);
+		COUNTER("klog_replica_truncations_total", "Divergent tails a follower cut.",
+		    b->repl->truncations);
+		COUNTER("klog_replica_bytes_in_total", "Bytes a follower appended.",
+		    b->repl->bytes_in);
+		kb_repl_stats(b, o);
+	}
 #undef COUNTER
 	klog_buf_printf(o, "# HELP klog_requests_total Requests by command.\n"
 	    "# TYPE klog_requests_total counter\n");

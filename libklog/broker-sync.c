@@ -166,9 +166,14 @@ durable_visible(struct klog_broker *b)
 int64_t
 kb_visible_end(struct klog_broker *b, struct bpart *bp)
 {
+	int64_t v = bp->log_end;
+
 	if (durable_visible(b) || (bp->p && klog_part_failed(bp->p)))
-		return bp->durable;
-	return bp->log_end;
+		v = bp->durable;
+	/* a replicated partition: consumers see up to the high watermark */
+	if (bp->r && v > bp->r->hw)
+		v = bp->r->hw;
+	return v;
 }
 
 /* wake the long polls of a partition whose visible end grew */
@@ -194,8 +199,10 @@ kb_written(struct klog_broker *b, struct bpart *bp)
 	}
 	if (b->o.fsync_policy == KLOG_FSYNC_ALWAYS)
 		b->want_sync = 1;
-	if (!durable_visible(b))
-		kb_wake(b, bp);
+	if (!durable_visible(b) || bp->r)
+		kb_wake(b, bp);         /* consumers, or followers (they fetch what is written) */
+	if (bp->r)
+		kb_repl_durable(b, bp); /* under interval and never, written is acknowledged */
 	if (bp->p && kpart_take_log_start(bp->p, &start)) {
 		if (kb_vec_add(&b->startv, &b->nstart, &b->cstart, bp) == 0)
 			bp->refs++;
@@ -347,6 +354,8 @@ on_synced(struct klog_loop *l, int fd, void *data, int mask)
 		}
 		if (bp->durable > before || (bp->p && klog_part_failed(bp->p)))
 			kb_wake(b, bp);
+		if (bp->r && bp->durable > before)
+			kb_repl_durable(b, bp);
 		kb_part_put(b, bp);
 	}
 	job_free(j);

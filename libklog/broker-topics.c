@@ -513,6 +513,7 @@ kb_topic_free(struct klog_broker *b, struct btopic *t, int unlink_it)
 
 	for (i = 0; i < t->np; i++) {
 		struct bpart *bp = t->parts[i];
+		kb_repl_part_drop(b, bp);
 		kb_waiters_fail(bp, "UNKNOWN_TOPIC", "topic deleted");
 		vec_del(b->dirtyv, &b->ndirty, bp);
 		vec_del(b->growv, &b->ngrow, bp);

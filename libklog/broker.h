@@ -101,6 +101,7 @@
 #include <sys/types.h>
 
 #include "internal.h"
+#include "cluster.h"
 
 #define INBUF_MIN (16 * 1024)
 #define INBUF_STD (256 * 1024)
@@ -152,6 +153,8 @@ struct oitem {
 	size_t max_bytes, min_bytes;
 	int64_t timer;
 	int64_t t0;                     /* request start, us */
+	int acks_all;                   /* O_MEM: acks=all: waits for the high watermark too */
+	int rnode;                      /* O_FETCH: RFETCH from node (-1 observer); -2 FETCH */
 	struct oitem *wnext, *wprev;    /* the partition's waiters or waking list */
 };
 
@@ -173,6 +176,7 @@ struct bpart {
 	struct klog_part_info ci;       /* as it was closed (ci_known) */
 	int ci_known;
 	struct kb_rate *rate;           /* appends counted (broker-stats.c); NULL: none yet */
+	struct rpart *r;                /* a cluster partition's replica here (broker-repl.c) */
 };
 
 struct btopic {
@@ -336,13 +340,15 @@ void kb_item_push(struct conn *c, struct oitem *it);
 int kb_out_full(struct conn *c);
 size_t kb_out_size(struct conn *c);
 void kb_reply(struct conn *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-void kb_reply_ack(struct conn *c, struct bpart *bp, int64_t first, int64_t last);
+void kb_reply_ack(struct conn *c, struct bpart *bp, int64_t first, int64_t last, int all);
 void kb_commit_waiters(struct klog_broker *b);
 void kb_reply_err(struct conn *c, const char *code, const char *msg);
 void kb_reply_take(struct conn *c, struct klog_buf *data);
 
 /* broker-fetch.c */
 void kb_cmd_fetch(struct conn *c, struct klog_req *r, int64_t t0);
+int kb_fetch_queue(struct conn *c, struct bpart *bp, int64_t off, size_t maxb, int wait,
+    size_t minb, int rnode, int64_t t0);
 void kb_fetch_try(struct oitem *it, int force);
 void kb_waiter_unlink(struct oitem *it);
 void kb_waiters_move(struct bpart *bp);
@@ -459,6 +465,73 @@ void kb_ctl_stats(struct klog_broker *b, struct klog_buf *o);
 int kb_repl_start(struct klog_broker *b, char *err);
 void kb_repl_stop(struct klog_broker *b);
 void kb_repl_cmd(struct conn *c, struct klog_req *r, int64_t t0);
+
+#define KB_HB_MS 50                     /* heartbeats to the controller */
+#define KB_REPL_TICK_MS 100             /* ISR checks */
+#define KB_FOLLOW_WAIT_MS 500           /* a follower's RFETCH long poll */
+#define KB_FOLLOW_BYTES (1 << 20)       /* and its size */
+
+/* this broker as a cluster member (broker-repl.c, broker-meta.c) */
+struct kbrepl {
+	struct kc_state spec;           /* the cluster's description (--cluster) */
+	struct kc_state st;             /* the controller's state as last applied here */
+	int ctl;                        /* the controller's node id */
+	char ctl_addr[KC_ADDR_MAX];
+	char adv[KC_ADDR_MAX];          /* what this broker advertises */
+	uint64_t incarnation;
+	struct klog_lc *lc;             /* to the controller */
+	int hb_out, meta_out, want_meta, chan_warned;
+	int64_t hb, tick, hw_due;       /* timers; next HW checkpoint (ms) */
+	struct klog_buf scratch;        /* METADATA's lines */
+	struct klog_ckpt_entry *saved;  /* replication-offset-checkpoint as read at start */
+	size_t nsaved;
+	uint64_t isr_shrinks, isr_expands, leader_changes, truncations, bytes_in;
+};
+
+/* a partition of the cluster state as this broker holds it */
+enum { R_NONE, R_LEADER, R_FOLLOWER };
+struct rfoll {                          /* a follower as its leader sees it */
+	int node;
+	int64_t leo;                    /* its fetch offset: what it holds; -1 unknown */
+	int64_t caught_up;              /* ms: last time it had all the leader had */
+	int64_t prev_fetch;             /* ms: its previous fetch */
+	int64_t prev_end;               /* the leader's log end at its previous fetch */
+};
+struct rpart {
+	struct bpart *bp;
+	int role;
+	int leader;
+	int32_t leader_epoch, part_epoch;
+	int nreplicas, replicas[KC_MAX_REPLICAS];
+	int nisr, isr[KC_MAX_REPLICAS];
+	int npend, pend[KC_MAX_REPLICAS];       /* ISR proposed (ALTERISR out) */
+	int alter_out;
+	struct rfoll f[KC_MAX_REPLICAS];        /* leader: by position in replicas */
+	int64_t hw;                     /* high watermark */
+	int64_t hw_saved;               /* as last checkpointed */
+	int min_isr;
+	int unclean;
+	struct klog_fetcher *fetcher;   /* follower */
+	char leader_addr[KC_ADDR_MAX];  /* what it follows */
+	char last_event[32];            /* the fetcher's last event code, said once */
+	int fetch_waits;                /* the fetcher waits for a sync (klog_fetcher_ready) */
+};
+void kb_repl_stats(struct klog_broker *b, struct klog_buf *o);
+int64_t kb_repl_saved_hw(struct klog_broker *b, const char *topic, int partition);
+int kb_repl_want_isr(struct klog_broker *b, struct rpart *r, int *isr);
+void kb_repl_part_drop(struct klog_broker *b, struct bpart *bp);
+int kb_repl_leader_check(struct klog_broker *b, struct bpart *bp, const char **code, char *err);
+int64_t kb_repl_hw(struct bpart *bp);
+void kb_repl_durable(struct klog_broker *b, struct bpart *bp);
+void kb_repl_update_hw(struct klog_broker *b, struct bpart *bp);
+int kb_repl_ack_ready(struct bpart *bp, int64_t need, const char **code, char *msg, size_t n);
+/* broker-meta.c: the controller channel, the cluster state applied here */
+int kb_meta_start(struct klog_broker *b, char *err);
+void kb_meta_stop(struct klog_broker *b);
+void kb_meta_refresh(struct klog_broker *b);
+int kb_meta_format(struct klog_broker *b, char **topics, size_t n, struct klog_buf *out);
+const char *kb_meta_addr(struct klog_broker *b, int node);
+void kb_meta_alter_isr(struct klog_broker *b, struct rpart *r);
 /* broker-stats.c */
 void kb_cmd_stats(struct conn *c);
 int64_t kb_now_us(void);

@@ -376,13 +376,14 @@ check_batches(struct klog_fetcher *f, const unsigned char *p, size_t len, size_t
 static void
 on_data(struct klog_fetcher *f, struct klog_lc_reply *r)
 {
-	int64_t next, hw, count;
-	char a[32], b[32], err[KLOG_ERRLEN];
+	int64_t next, hw, count, base = -1;
+	char a[32], b[32], c[32], err[KLOG_ERRLEN];
 	size_t skip = 0, use = 0;
-	int rc;
+	int rc, nw;
 
-	if (sscanf(r->line, "%31s %31s", a, b) != 2 || klog_parse_i64(a, &next) < 0 ||
-	    klog_parse_i64(b, &hw) < 0) {
+	if ((nw = sscanf(r->line, "%31s %31s %31s", a, b, c)) < 2 ||
+	    klog_parse_i64(a, &next) < 0 || klog_parse_i64(b, &hw) < 0 ||
+	    (nw == 3 && klog_parse_i64(c, &base) < 0)) {
 		lost(f, "a bad RFETCH answer");
 		return;
 	}
@@ -403,6 +404,12 @@ on_data(struct klog_fetcher *f, struct klog_lc_reply *r)
 		return;
 	}
 	f->state = F_APPEND;
+	/* the leader's segment the batches come from: a replica rolls where
+	 * its leader did, so their segment files are the same */
+	if (use && base >= 0 && f->ops.segment && f->ops.segment(f->arg, base, err) < 0) {
+		failed(f, err);
+		return;
+	}
 	rc = f->ops.append(f->arg, use ? r->data + skip : NULL, use, hw, err);
 	if (rc < 0) {
 		failed(f, err);

@@ -330,6 +330,7 @@ int klog_part_append(struct klog_part *p, unsigned char *batches, size_t len,
 /* make everything written durable (log, indexes, new segments' names);
  * a failed sync fails the partition: see klog_part_failed */
 int klog_part_sync(struct klog_part *p, char *err);
+int klog_part_roll_at(struct klog_part *p, int64_t base, char *err);
 /* NULL, or why the partition refuses appends (a sync failed) */
 const char *klog_part_failed(const struct klog_part *p);
 /* a failed partition: cut what was written after the last successful sync
@@ -351,6 +352,7 @@ struct klog_slice {
 	size_t len;
 	int64_t next;                   /* the offset after the last batch in it */
 	int64_t records;                /* records in it (the batches' counts) */
+	int64_t base;                   /* the segment's base offset */
 };
 int klog_part_slice(struct klog_part *p, int64_t offset, size_t max,
     struct klog_slice *s, char *err);

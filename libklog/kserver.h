@@ -169,6 +169,9 @@ struct klog_fetcher_ops {
 	 * DISCONNECTED, NOT_LEADER, STALE_EPOCH, TRUNCATED, RESET, DIVERGED,
 	 * CORRUPT_BATCH, FAILED, or any ERR code of the leader (NULL: none) */
 	void (*event)(void *arg, const char *code, const char *msg);
+	/* RFETCH's answer names the leader's segment (its base offset) the
+	 * batches about to be appended come from (NULL: ignored) */
+	int (*segment)(void *arg, int64_t base, char *err);
 };
 struct klog_fetcher_stats {
 	char state[16];                 /* idle epoch offsets fetching appending failed */

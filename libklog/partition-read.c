@@ -316,6 +316,7 @@ kpart_slice(struct klog_part *p, int64_t offset, size_t max, int64_t limit, stru
 {
 	ssize_t n = locate(p, offset, max, limit, s, NULL, err);
 
+	s->base = n > 0 && p->rseg < p->nseg ? p->segs[p->rseg].base : -1;
 	if (n <= 0) {
 		s->fd = -1;
 		s->len = 0;

@@ -636,3 +636,17 @@ klog_part_retention(struct klog_part *p, int64_t now_ms, char *err)
 	p->start_noted = p->segs[0].base;
 	return update_ckpt(p, "log-start-offset-checkpoint", p->segs[0].base, err);
 }
+
+/* a replica: start a new segment at base, where its leader's next one
+ * begins (base is the log end), so the two hold the same files */
+int
+klog_part_roll_at(struct klog_part *p, int64_t base, char *err)
+{
+	struct seg *s = kp_active(p);
+
+	if (p->failed)
+		return kerr(err, "%s", p->failmsg);
+	if (!s || s->size == 0 || s->base >= base || p->end != base)
+		return 0;
+	return roll(p, err);
+}

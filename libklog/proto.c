@@ -55,6 +55,14 @@
  *	FENCED               a group member that is not in the group any more
  *	                     (removed, replaced), a generation that is not
  *	                     one of the member's, a partition it does not own
+ *	NOT_LEADER           (cluster) this broker does not lead the partition
+ *	                     (now): the message names the leader; ask METADATA
+ *	NOT_CONTROLLER       (cluster) CREATE, ALTER, DELETE, BROKERHB and
+ *	                     ALTERISR go to the controller: the message names it
+ *	NOT_ENOUGH_REPLICAS  (cluster) acks all while the ISR is smaller than
+ *	                     the topic's min.insync.replicas
+ *	STALE_EPOCH          (cluster) a leader or partition epoch that is not
+ *	                     the current one (a deposed leader, a late follower)
  *	INTERNAL             anything else that went wrong in the broker
  *
  * After an ERR the connection stays open, except when the stream can no
@@ -193,6 +201,42 @@
  *		has members
  *	DELETEGROUP GROUP                OK once durable: tombstones for the
  *		group's offsets and metadata; BUSY while it has members
+ *
+ * Replication (a cluster of brokers; libklog/broker-repl.c, broker-meta.c,
+ * broker-ctl.c; klog.7 "Replication"):
+ *
+ *	METADATA [TOPIC...]              OK N, then lines (cluster.h):
+ *		"cluster CONTROLLER VERSION SELF", "node ID ADDR alive|dead",
+ *		"topic NAME PARTITIONS RF [KEY=VALUE...]" and "part NAME
+ *		PARTITION LEADER LEADER_EPOCH PART_EPOCH REPLICAS ISR" (ids
+ *		comma-separated, "-" none; LEADER -1 none) of the topics named,
+ *		or all.  A standalone broker: "cluster -1 0 SELF", itself as
+ *		node SELF, the leader and only replica of every partition.
+ *	BROKERHB NODE INCARNATION ADDR VERSION    (controller)  OK VERSION
+ *		A broker's heartbeat (every 50 ms); the connection it comes on
+ *		is the broker's session: closed, or silent for the session
+ *		timeout, the broker is dead.  ADDR is where it serves.
+ *	ALTERISR TOPIC PARTITION LEADER_EPOCH PART_EPOCH ISR  (controller)
+ *		OK NEW_PART_EPOCH: the leader's new ISR holds; STALE_EPOCH when
+ *		either epoch is not current.
+ *	RFETCH TOPIC PARTITION OFFSET MAX_BYTES MAX_WAIT_MS NODE LEADER_EPOCH
+ *		A replica's fetch (leader only): DATA N NEXT HW\n<N bytes>, as
+ *		FETCH but a follower (NODE >= 0) is served everything written
+ *		and an observer (NODE -1, kreplicate) up to the HW; HW is the
+ *		high watermark.  OFFSET is what the follower holds (durable on
+ *		it): the leader's ISR and HW follow it.  STALE_EPOCH unless
+ *		LEADER_EPOCH is the leader's.
+ *	EPOCHEND TOPIC PARTITION EPOCH   OK E END (leader only): the largest
+ *		epoch E <= EPOCH in the leader's epoch cache and the offset
+ *		where the next one starts (the log end if E is the latest);
+ *		"OK -1 -1" if none.  A follower truncates to it.
+ *	In a cluster, PRODUCE, FETCH, OFFSETS and TIMEOFFSET go to the
+ *	partition's leader (NOT_LEADER elsewhere); FETCH and OFFSETS see up to
+ *	the HW; PRODUCE with ACKS all is acknowledged once the HW covers it,
+ *	and answers NOT_ENOUGH_REPLICAS, writing nothing, while the ISR is
+ *	below min.insync.replicas (after writing, if it shrank meanwhile: the
+ *	batch is not acknowledged); a leader deposed before the HW covers a
+ *	batch answers NOT_LEADER (the batch may or may not survive).
  *
  * Example, by hand:
  *

@@ -74,4 +74,5 @@ kconsume -d "$D" -e bench | cmp - "$REC" && echo "# consumed bytes identical to 
 
 [ -x "$top/share/bench-remote.sh" ] && "$top/share/bench-remote.sh" "$REC" "$N"
 [ -x "$top/share/bench-compact.sh" ] && "$top/share/bench-compact.sh" "$REC" "$N"
+[ -x "$top/share/bench-repl.sh" ] && { "$top/share/bench-repl.sh" "$REC" "$N" || echo "# bench-repl.sh failed"; }
 rm -f "$WORK/cat.out" "$WORK/rss"

@@ -349,7 +349,7 @@ f_event(void *arg, const char *code, const char *msg)
 }
 
 static const struct klog_fetcher_ops ops = {
-	f_log_end, f_latest_epoch, f_epoch_end, f_hw, f_truncate, f_reset, f_append, f_event
+	f_log_end, f_latest_epoch, f_epoch_end, f_hw, f_truncate, f_reset, f_append, f_event, NULL
 };
 
 static char laddr[64];
