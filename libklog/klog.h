@@ -644,18 +644,21 @@ struct klog_producer_opts {
 	void (*waiting)(void *arg, const char *group, const char *topic, int64_t lag,
 	    int64_t limit, int resumed);
 	/* remote, in a cluster: a batch that was not acknowledged, and whose
-	 * records are not sent again -- code NOT_LEADER (nothing written),
-	 * CONNECTION_LOST (the answer was lost: written or not, unknown),
-	 * NOT_ENOUGH_REPLICAS (after the retries), NOT_ENOUGH_REPLICAS_AFTER_APPEND
-	 * (written, not acknowledged), UNKNOWN_TOPIC, UNKNOWN_PARTITION,
-	 * STALE_EPOCH; msg says it for people.  The producer goes on with the
-	 * next batches (at the new leader).  NULL: such a failure fails the
-	 * producer, as any other */
+	 * records are not sent again -- code CONNECTION_LOST (the answer was
+	 * lost: written or not, unknown), NOT_ENOUGH_REPLICAS_AFTER_APPEND
+	 * (written, not acknowledged), STALE_EPOCH, or after the retries
+	 * NOT_LEADER, NOT_ENOUGH_REPLICAS, UNKNOWN_TOPIC, UNKNOWN_PARTITION
+	 * (nothing written); msg says it for people.  The producer goes on
+	 * with the next batches (at the new leader).  NULL: such a failure
+	 * fails the producer, as any other */
 	void (*failed)(void *arg, const char *topic, int partition, int64_t records,
 	    const char *code, const char *msg);
-	/* remote: a batch answered NOT_ENOUGH_REPLICAS (nothing written) is sent
-	 * again up to this many times, after retry_backoff_ms (0: 100),
-	 * doubling up to 1 s; 0: never.  Its bytes are kept meanwhile */
+	/* remote, in a cluster: a batch refused (so not written) with
+	 * NOT_LEADER, UNKNOWN_TOPIC, UNKNOWN_PARTITION (sent again to the new
+	 * leader at once) or NOT_ENOUGH_REPLICAS (after retry_backoff_ms, 0:
+	 * 100, doubling up to 1 s) is sent again up to this many times; 0
+	 * never.  Its bytes are kept meanwhile.  A batch sent again may land
+	 * after batches of its partition sent after it */
 	int retries;
 	int retry_backoff_ms;
 };
