@@ -5,7 +5,6 @@ test_description='while the controller is down nothing is elected and nothing ac
 . "$(dirname "$0")/lib.sh"
 
 . "$TEST_DIRECTORY/lib-cluster.sh"
-cluster_require
 
 # leader of T P as node I sees it
 leader_at_() {
