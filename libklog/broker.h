@@ -469,7 +469,7 @@ void kb_repl_cmd(struct conn *c, struct klog_req *r, int64_t t0);
 #define KB_HB_MS 50                     /* heartbeats to the controller */
 #define KB_REPL_TICK_MS 100             /* ISR checks */
 #define KB_FOLLOW_WAIT_MS 500           /* a follower's RFETCH long poll */
-#define KB_FOLLOW_BYTES (1 << 20)       /* and its size */
+#define KB_FOLLOW_BYTES (4 << 20)       /* and its size */
 
 /* this broker as a cluster member (broker-repl.c, broker-meta.c) */
 struct kbrepl {
