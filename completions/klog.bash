@@ -1,4 +1,4 @@
-# klog - bash completion for ktopic, kproduce, kconsume, kgroup, kdump and kbrokerd. MIT licence.
+# klog - bash completion for ktopic, kproduce, kconsume, kgroup, kdump, kbrokerd and kreplicate. MIT licence.
 #
 # Installed as .../bash-completion/completions/klog with a symlink named
 # after each tool, so bash-completion loads it on first use; or source it.
@@ -197,7 +197,7 @@ _klog_ktopic()
 		return
 	fi
 	case $cmd:$prev in
-	create:-p|create:--partitions|alter:--partitions|alter:-p)
+	create:-p|create:--partitions|alter:--partitions|alter:-p|create:--replication-factor)
 		COMPREPLY=(); return ;;
 	create:-c|create:--config|alter:-c|alter:--config)
 		_klog_config_value; return ;;
@@ -212,11 +212,11 @@ _klog_ktopic()
 		_klog_cur=$save
 		return ;;
 	esac
-	_klog_positionals "-p --partitions -c --config --map-entries" $((cmdi + 1))
+	_klog_positionals "-p --partitions --replication-factor -c --config --map-entries" $((cmdi + 1))
 	case $cmd in
 	create)
 		case $_klog_cur in
-		-*) _klog_reply -p --partitions -c --config --if-not-exists ;;
+		-*) _klog_reply -p --partitions --replication-factor -c --config --if-not-exists ;;
 		esac ;;
 	list)
 		_klog_reply -0 --null ;;
@@ -326,18 +326,18 @@ _klog_kproduce()
 	-b|--brokers) _klog_brokers; return ;;
 	-a|--acks) _klog_reply 0 1 all; return ;;
 	-z|--compression) _klog_reply none gzip snappy lz4 zstd; return ;;
-	-p|--partition|-D|--delimiter|-K|--key-delimiter|-k|--key|-H|--header|-B|--batch-size|-l|--linger-ms|--salt|--max-lag)
+	-p|--partition|-D|--delimiter|-K|--key-delimiter|-k|--key|-H|--header|-B|--batch-size|-l|--linger-ms|--salt|--max-lag|--retries|--retry-backoff|--timeout)
 		COMPREPLY=(); return ;;
 	esac
 	case $_klog_cur in
 	-*)
 		_klog_reply -d --dir -b --brokers -a --acks -p --partition -k --key \
 			-K --key-delimiter -D --delimiter -0 -Z -H --header -z --compression \
-			-B --batch-size -l --linger-ms --salt --max-lag --create -v --verbose \
-			-q --quiet -h --help -V --version
+			-B --batch-size -l --linger-ms --salt --max-lag --retries --retry-backoff \
+			--timeout --create -v --verbose -q --quiet -h --help -V --version
 		return ;;
 	esac
-	_klog_positionals "-d --dir -b --brokers -a --acks -p --partition -k --key -K --key-delimiter -D --delimiter -H --header -z --compression -B --batch-size -l --linger-ms --salt --max-lag"
+	_klog_positionals "-d --dir -b --brokers -a --acks -p --partition -k --key -K --key-delimiter -D --delimiter -H --header -z --compression -B --batch-size -l --linger-ms --salt --max-lag --retries --retry-backoff --timeout"
 	if ((_klog_npos == 0)); then
 		_klog_reply $(_klog_topics)
 	else
@@ -447,10 +447,41 @@ _klog_kbrokerd()
 	esac
 }
 
+_klog_kreplicate()
+{
+	_klog_split
+	local prev=${_klog_words[${#_klog_words[@]}-1]} i w src=
+	case $prev in
+	-d|--dir|-s|--source) _klog_dirs; return ;;
+	--offset-map) _klog_files; return ;;
+	-b|--brokers|-B|--to-brokers) _klog_brokers; return ;;
+	--max-bytes) COMPREPLY=(); return ;;
+	esac
+	case $_klog_cur in
+	-*)
+		_klog_reply -b --brokers -s --source -d --dir -m --mirror -B --to-brokers \
+			--offset-map -e --once --max-bytes -q --quiet -v --verbose \
+			-h --help -V --version
+		;;
+	*)
+		# topics of the source: -b BROKERS or -s SRCDIR
+		for ((i = 1; i < ${#_klog_words[@]}; i++)); do
+			w=${_klog_words[i]}
+			case $w in
+			-b|--brokers) src="-b ${_klog_words[i+1]}" ;;
+			-s|--source) src="-d ${_klog_words[i+1]/#\~/$HOME}" ;;
+			esac
+		done
+		[[ -n $src ]] || return 0
+		_klog_reply $(timeout 3 ktopic $src list 2>/dev/null)
+		;;
+	esac
+}
+
 complete -F _klog_ktopic ktopic
 complete -F _klog_kproduce kproduce
 complete -F _klog_kconsume kconsume
 complete -F _klog_kgroup kgroup
 complete -F _klog_kdump kdump
 complete -F _klog_kbrokerd kbrokerd
-# kreplicate: added with the tool
+complete -F _klog_kreplicate kreplicate
