@@ -639,6 +639,8 @@ serve(void)
 			link_settle(l);
 		reap();
 	}
+	free(pfd);
+	free(sl);
 }
 
 static int
