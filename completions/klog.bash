@@ -197,7 +197,7 @@ _klog_ktopic()
 		return
 	fi
 	case $cmd:$prev in
-	create:-p|create:--partitions|alter:--partitions|alter:-p)
+	create:-p|create:--partitions|alter:--partitions|alter:-p|create:--replication-factor)
 		COMPREPLY=(); return ;;
 	create:-c|create:--config|alter:-c|alter:--config)
 		_klog_config_value; return ;;
@@ -212,11 +212,11 @@ _klog_ktopic()
 		_klog_cur=$save
 		return ;;
 	esac
-	_klog_positionals "-p --partitions -c --config --map-entries" $((cmdi + 1))
+	_klog_positionals "-p --partitions --replication-factor -c --config --map-entries" $((cmdi + 1))
 	case $cmd in
 	create)
 		case $_klog_cur in
-		-*) _klog_reply -p --partitions -c --config --if-not-exists ;;
+		-*) _klog_reply -p --partitions --replication-factor -c --config --if-not-exists ;;
 		esac ;;
 	list)
 		_klog_reply -0 --null ;;
@@ -326,18 +326,18 @@ _klog_kproduce()
 	-b|--brokers) _klog_brokers; return ;;
 	-a|--acks) _klog_reply 0 1 all; return ;;
 	-z|--compression) _klog_reply none gzip snappy lz4 zstd; return ;;
-	-p|--partition|-D|--delimiter|-K|--key-delimiter|-k|--key|-H|--header|-B|--batch-size|-l|--linger-ms|--salt|--max-lag)
+	-p|--partition|-D|--delimiter|-K|--key-delimiter|-k|--key|-H|--header|-B|--batch-size|-l|--linger-ms|--salt|--max-lag|--retries|--retry-backoff|--timeout)
 		COMPREPLY=(); return ;;
 	esac
 	case $_klog_cur in
 	-*)
 		_klog_reply -d --dir -b --brokers -a --acks -p --partition -k --key \
 			-K --key-delimiter -D --delimiter -0 -Z -H --header -z --compression \
-			-B --batch-size -l --linger-ms --salt --max-lag --create -v --verbose \
-			-q --quiet -h --help -V --version
+			-B --batch-size -l --linger-ms --salt --max-lag --retries --retry-backoff \
+			--timeout --create -v --verbose -q --quiet -h --help -V --version
 		return ;;
 	esac
-	_klog_positionals "-d --dir -b --brokers -a --acks -p --partition -k --key -K --key-delimiter -D --delimiter -H --header -z --compression -B --batch-size -l --linger-ms --salt --max-lag"
+	_klog_positionals "-d --dir -b --brokers -a --acks -p --partition -k --key -K --key-delimiter -D --delimiter -H --header -z --compression -B --batch-size -l --linger-ms --salt --max-lag --retries --retry-backoff --timeout"
 	if ((_klog_npos == 0)); then
 		_klog_reply $(_klog_topics)
 	else

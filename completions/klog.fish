@@ -255,7 +255,7 @@ function __klog_kproduce_topic_next
         switch $w
             case -d --dir -b --brokers -a --acks -p --partition -k --key \
                 -K --key-delimiter -D --delimiter -H --header -z --compression \
-                -B --batch-size -l --linger-ms --salt --max-lag
+                -B --batch-size -l --linger-ms --salt --max-lag --retries --retry-backoff --timeout
                 set skip 1
             case '-*'
             case '*'
@@ -281,6 +281,7 @@ complete -c ktopic -n __klog_ktopic_no_cmd -a compact -d 'compact a cleanup.poli
 complete -c ktopic -n '__klog_ktopic_using create alter' -s p -l partitions -x -d 'number of partitions'
 complete -c ktopic -n '__klog_ktopic_using create alter' -s c -l config -x -a '(__klog_config_keys)' -d 'configuration key=value'
 complete -c ktopic -n '__klog_ktopic_using create' -l if-not-exists -d 'an existing topic is not an error'
+complete -c ktopic -n '__klog_ktopic_using create' -l replication-factor -x -d 'replicas per partition (a cluster)'
 complete -c ktopic -n '__klog_ktopic_using list' -s 0 -l null -d 'end names with NUL'
 complete -c ktopic -n '__klog_ktopic_using describe' -s c -l config -d 'print the configuration'
 complete -c ktopic -n '__klog_ktopic_using describe' -s H -l no-header -d 'no header line, even on a terminal'
@@ -297,7 +298,7 @@ complete -c ktopic -n '__klog_ktopic_using compact' -s s -l stats -d 'one line p
 # kproduce
 complete -c kproduce -s d -l dir -r -F -d 'log directory'
 complete -c kproduce -s b -l brokers -x -a '(__klog_brokers)' -d 'write through a kbrokerd'
-complete -c kproduce -s a -l acks -x -a '0\t"no acknowledgement" 1\t"the broker wrote it" all\t"every replica (default)"' -d 'acknowledgement to wait for (remote)'
+complete -c kproduce -s a -l acks -x -a '0\t"no acknowledgement" 1\t"the broker wrote it" all\t"every in-sync replica (default)"' -d 'acknowledgement to wait for (remote)'
 complete -c kproduce -s p -l partition -x -d 'write every record to this partition'
 complete -c kproduce -s k -l key -x -d 'the same key on every record'
 complete -c kproduce -s K -l key-delimiter -x -d 'key ends at this delimiter'
@@ -313,6 +314,9 @@ complete -c kproduce -l max-lag -x -d 'wait while GROUP lags more than N records
 complete -c kproduce -l create -d 'create the topic if missing'
 complete -c kproduce -s v -l verbose -d 'report each acknowledged batch'
 complete -c kproduce -s q -l quiet -d 'no warnings'
+complete -c kproduce -l retries -x -d 'send a batch refused NOT_ENOUGH_REPLICAS again N times'
+complete -c kproduce -l retry-backoff -x -d 'wait before the first retry (ms)'
+complete -c kproduce -l timeout -x -d 'how long to look for a leader (ms, a cluster)'
 complete -c kproduce -s h -l help -d 'print help'
 complete -c kproduce -s V -l version -d 'print the version'
 complete -c kproduce -n __klog_kproduce_topic_next -f -a '(__klog_topics)' -d topic

@@ -378,7 +378,9 @@ int64_t klog_part_log_end(const struct klog_part *p);     /* as last seen (a bro
  * (a follower copying its leader): the first must start at the log end,
  * each next one right after the one before (in a compacted topic: after
  * it).  Everything is validated before anything is written; all or
- * nothing.  A batch whose partitionLeaderEpoch is newer than the latest
+ * nothing (a failed write takes back the batches written before it; but
+ * an I/O error fails the partition, as for klog_part_append, and
+ * klog_part_recover then keeps what was synced).  A batch whose partitionLeaderEpoch is newer than the latest
  * cached epoch starts that epoch at its base offset in the epoch cache.
  */
 int klog_part_append_raw(struct klog_part *p, const unsigned char *batches, size_t len,
@@ -642,18 +644,21 @@ struct klog_producer_opts {
 	void (*waiting)(void *arg, const char *group, const char *topic, int64_t lag,
 	    int64_t limit, int resumed);
 	/* remote, in a cluster: a batch that was not acknowledged, and whose
-	 * records are not sent again -- code NOT_LEADER (nothing written),
-	 * CONNECTION_LOST (the answer was lost: written or not, unknown),
-	 * NOT_ENOUGH_REPLICAS (after the retries), NOT_ENOUGH_REPLICAS_AFTER_APPEND
-	 * (written, not acknowledged), UNKNOWN_TOPIC, UNKNOWN_PARTITION,
-	 * STALE_EPOCH; msg says it for people.  The producer goes on with the
-	 * next batches (at the new leader).  NULL: such a failure fails the
-	 * producer, as any other */
+	 * records are not sent again -- code CONNECTION_LOST (the answer was
+	 * lost: written or not, unknown), NOT_ENOUGH_REPLICAS_AFTER_APPEND
+	 * (written, not acknowledged), STALE_EPOCH, or after the retries
+	 * NOT_LEADER, NOT_ENOUGH_REPLICAS, UNKNOWN_TOPIC, UNKNOWN_PARTITION
+	 * (nothing written); msg says it for people.  The producer goes on
+	 * with the next batches (at the new leader).  NULL: such a failure
+	 * fails the producer, as any other */
 	void (*failed)(void *arg, const char *topic, int partition, int64_t records,
 	    const char *code, const char *msg);
-	/* remote: a batch answered NOT_ENOUGH_REPLICAS (nothing written) is sent
-	 * again up to this many times, after retry_backoff_ms (0: 100),
-	 * doubling up to 1 s; 0: never.  Its bytes are kept meanwhile */
+	/* remote, in a cluster: a batch refused (so not written) with
+	 * NOT_LEADER, UNKNOWN_TOPIC, UNKNOWN_PARTITION (sent again to the new
+	 * leader at once) or NOT_ENOUGH_REPLICAS (after retry_backoff_ms, 0:
+	 * 100, doubling up to 1 s) is sent again up to this many times; 0
+	 * never.  Its bytes are kept meanwhile.  A batch sent again may land
+	 * after batches of its partition sent after it */
 	int retries;
 	int retry_backoff_ms;
 };

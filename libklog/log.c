@@ -382,6 +382,39 @@ config_fn(struct klog_client *c, void *arg, int *unsafe, char *err)
 	return klog_client_config(c, a->topic, a->out, err);
 }
 
+/* a cluster: the topic's line in the metadata (asked again once when
+ * the topic is not there: it may be new) */
+static int
+cluster_config(struct klog_log *lg, const char *topic, struct klog_config *cfg, char *err)
+{
+	const struct kc_state *st;
+	const struct kc_topic *t;
+	char key[256];
+	size_t i;
+	int tries;
+
+	for (tries = 0; tries < 2; tries++) {
+		if (tries)
+			kroute_stale(lg->rt);
+		if (!(st = kroute_state(lg->rt, err)))
+			return -1;
+		if (!(t = kc_topic_find((struct kc_state *)st, topic)))
+			continue;
+		for (i = 0; i < t->nkv; i++) {
+			const char *eq = strchr(t->kv[i], '=');
+			if (!eq || (size_t)(eq - t->kv[i]) >= sizeof key)
+				continue;
+			snprintf(key, sizeof key, "%.*s", (int)(eq - t->kv[i]), t->kv[i]);
+			/* a key this build does not know is the broker's business */
+			klog_config_set(cfg, key, eq + 1, NULL);
+		}
+		cfg->partitions = t->np;
+		return 0;
+	}
+	errno = ENOENT;
+	return kerr(err, "no such topic '%s'", topic);
+}
+
 int
 klog_log_config(struct klog_log *lg, const char *topic, struct klog_config *cfg, char *err)
 {
@@ -396,6 +429,8 @@ klog_log_config(struct klog_log *lg, const char *topic, struct klog_config *cfg,
 	if (lg->d)
 		return klog_topic_load(lg->d, topic, cfg, err);
 	klog_config_defaults(cfg);
+	if (kroute_cluster(lg->rt))
+		return cluster_config(lg, topic, cfg, err);
 	if (on_leader(lg, topic, 0, config_fn, &(struct config_arg){ topic, &b }, err) < 0 ||
 	    klog_buf_append(&b, "", 1) < 0)
 		goto out;

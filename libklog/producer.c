@@ -304,22 +304,36 @@ batch_failure(const char *code)
 static int
 said_written(const char *msg)
 {
-	return strstr(msg, "written") && !strstr(msg, "nothing written") &&
+	return msg && strstr(msg, "written") && !strstr(msg, "nothing written") &&
 	    !strstr(msg, "not written");
 }
 
-/* NOT_ENOUGH_REPLICAS: nothing was written (Kafka's rule), so it is sent
- * again, o.retries times at most, after a backoff doubling from
- * o.retry_backoff_ms (at most 1 s); after the append, never */
+/* refused, so nothing was written: NOT_ENOUGH_REPLICAS (Kafka's rule; not
+ * after the append), NOT_LEADER, UNKNOWN_TOPIC and UNKNOWN_PARTITION (a
+ * replica that has not heard of the leader or the topic yet) */
 static int
-retry(struct klog_producer *pr, struct flight *f, char *err)
+retriable(const char *code, const char *msg)
+{
+	if (!strcmp(code, "NOT_ENOUGH_REPLICAS"))
+		return !said_written(msg);
+	return !strcmp(code, "NOT_LEADER") || !strcmp(code, "UNKNOWN_TOPIC") ||
+	    !strcmp(code, "UNKNOWN_PARTITION");
+}
+
+/* a refused batch is sent again (to the leader the metadata names now),
+ * o.retries times at most; after NOT_ENOUGH_REPLICAS with a backoff
+ * doubling from o.retry_backoff_ms (at most 1 s) -- for a new leader the
+ * router waits itself */
+static int
+retry(struct klog_producer *pr, struct flight *f, const char *code, char *err)
 {
 	struct flight g = *f;
 	int ms = pr->o.retry_backoff_ms > 0 ? pr->o.retry_backoff_ms : 100, i;
 
 	for (i = 0; i < g.tries && ms < 1000; i++)
 		ms *= 2;
-	poll(NULL, 0, ms > 1000 ? 1000 : ms);
+	if (!strcmp(code, "NOT_ENOUGH_REPLICAS"))
+		poll(NULL, 0, ms > 1000 ? 1000 : ms);
 	memset(f, 0, sizeof *f);        /* the slot is free: its buffer moves with g */
 	pr->rhead = (pr->rhead + 1) % INFLIGHT_MAX;
 	pr->rlen--;
@@ -347,16 +361,15 @@ collect_one(struct klog_producer *pr, char *err)
 		code = klog_log_ack_code(pr->lg);
 		if (!klog_log_cluster(pr->lg) || !batch_failure(code))
 			return part_err(pr, p, err);
-		if (!strcmp(code, "NOT_ENOUGH_REPLICAS") && !said_written(err) &&
-		    f->tries < pr->o.retries && f->copy.len)
-			return retry(pr, f, err);
+		if (retriable(code, err) && f->tries < pr->o.retries && f->copy.len)
+			return retry(pr, f, code, err);
 		pr->rhead = (pr->rhead + 1) % INFLIGHT_MAX;
 		pr->rlen--;
 		if (!pr->o.failed)
 			return part_err(pr, p, err);
 		part_err(pr, p, err);
 		pr->failed++;
-		pr->o.failed(pr->o.arg, pr->topic, p, f->records, code, err);
+		pr->o.failed(pr->o.arg, pr->topic, p, f->records, code, err ? err : code);
 		return 0;
 	}
 	pr->rhead = (pr->rhead + 1) % INFLIGHT_MAX;

@@ -286,10 +286,11 @@ kroute_open(const char *brokers, const char *secret, char *err)
 	}
 	if (add(rt, -1, rt->boot, err) < 0)
 		goto fail;
-	/* a broker that does not know METADATA is a standalone one */
-	if ((r = ask(rt, rt->boot, err)) < 0)
+	/* a broker that does not answer METADATA (an older one, or one that
+	 * wants AUTH) is taken for a standalone one; a lost connection fails */
+	if ((r = ask(rt, rt->boot, err)) < 0 && kclient_broken(rt->boot))
 		goto fail;
-	if (r == 1)
+	if (r != 0)
 		rt->cluster = 0;
 	return rt;
 fail:

@@ -387,24 +387,32 @@ test_producer(void)
 	    klog_producer_flush(pr, err) == 0 && nacked == 1, "producer: the next batch is "
 	    "acknowledged by the new leader: %s", err);
 
+	/* NOT_LEADER: nothing written, sent again to the new leader */
+	p1 = sh->produce[1];
+	sh->leader = 1;
+	ok(klog_producer_send(pr, 0, NULL, -1, "n", 1, err) == 0 &&
+	    klog_producer_flush(pr, err) == 0 && nacked == 2 && nfailed == 1,
+	    "producer: NOT_LEADER, then acknowledged by the new leader: %s", err);
+	cmp_ok(sh->produce[1], ==, p1 + 1, "producer: node 1 got it once");
+
 	/* NOT_ENOUGH_REPLICAS, nothing written: sent again */
-	p1 = sh->produce[2];
+	p1 = sh->produce[1];
 	sh->ner = 2;
 	ok(klog_producer_send(pr, 0, NULL, -1, "c", 1, err) == 0 &&
-	    klog_producer_flush(pr, err) == 0 && nacked == 2 && nfailed == 1,
+	    klog_producer_flush(pr, err) == 0 && nacked == 3 && nfailed == 1,
 	    "producer: NOT_ENOUGH_REPLICAS twice, then acknowledged: %s", err);
-	cmp_ok(sh->produce[2], ==, p1 + 3, "producer: sent three times");
+	cmp_ok(sh->produce[1], ==, p1 + 3, "producer: sent three times");
 	/* more than the retries: failed */
 	sh->ner = 3;
 	ok(klog_producer_send(pr, 0, NULL, -1, "d", 1, err) == 0 &&
-	    klog_producer_flush(pr, err) == 0 && nacked == 2 && nfailed == 2 &&
+	    klog_producer_flush(pr, err) == 0 && nacked == 3 && nfailed == 2 &&
 	    !strcmp(fcode, "NOT_ENOUGH_REPLICAS"), "producer: after 2 retries, failed (%s)", fcode);
 	/* written, not acknowledged: never sent again */
-	p1 = sh->produce[2];
+	p1 = sh->produce[1];
 	sh->ner = 1;
 	sh->ner_written = 1;
 	ok(klog_producer_send(pr, 0, NULL, -1, "e", 1, err) == 0 &&
-	    klog_producer_flush(pr, err) == 0 && nfailed == 3 && sh->produce[2] == p1 + 1,
+	    klog_producer_flush(pr, err) == 0 && nfailed == 3 && sh->produce[1] == p1 + 1,
 	    "producer: a batch written but not acknowledged is not sent again");
 	sh->ner = 0;
 	klog_producer_close(pr);

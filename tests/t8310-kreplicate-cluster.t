@@ -7,7 +7,6 @@ and follows a new leader after the old one is killed'
 
 test_embedded_only "it compares segment files"
 . "$TEST_DIRECTORY/lib-cluster.sh"
-cluster_require
 
 # copy_same_as I TOPIC PART: the copy's segments of TOPIC-PART are node I's
 copy_same_as() {
