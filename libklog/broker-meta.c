@@ -212,7 +212,10 @@ f_truncate(void *arg, int64_t offset, char *err)
 	struct klog_broker *b = bp_broker(bp);
 	int64_t before = bp->log_end;
 
-	if (f_open(bp, err) < 0 || klog_part_truncate(bp->p, offset, err) < 0)
+	if (f_open(bp, err) < 0)
+		return -1;
+	kb_sync_quiesce(b, bp);
+	if (klog_part_truncate(bp->p, offset, err) < 0)
 		return -1;
 	f_reset_ends(b, bp);
 	if (bp->log_end < before) {
@@ -230,7 +233,10 @@ f_reset(void *arg, int64_t log_start, char *err)
 	struct bpart *bp = arg;
 	struct klog_broker *b = bp_broker(bp);
 
-	if (f_open(bp, err) < 0 || klog_part_reset(bp->p, log_start, err) < 0)
+	if (f_open(bp, err) < 0)
+		return -1;
+	kb_sync_quiesce(b, bp);
+	if (klog_part_reset(bp->p, log_start, err) < 0)
 		return -1;
 	f_reset_ends(b, bp);
 	kb_log(b, LOG_WARNING, "partition '%s-%d': emptied, starting again at the leader's log "

@@ -35,6 +35,7 @@
  */
 #include <errno.h>
 #include <inttypes.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -362,6 +363,26 @@ on_synced(struct klog_loop *l, int fd, void *data, int mask)
 	kb_commit_waiters(b);
 	kb_slot_resume(b);
 	commit_start(b);
+}
+
+/* wait (blocking the loop) until no sync job holds bp: one about to be
+ * truncated must not have its old end recorded as its recovery point
+ * by a job that was under way (that would claim synced data it no longer
+ * has).  At most two jobs: the one out, and one it started that took bp */
+void
+kb_sync_quiesce(struct klog_broker *b, struct bpart *bp)
+{
+	struct ksyncer *sy = b->syncer;
+	struct pollfd pfd;
+
+	while (sy && bp->syncing && sy->busy) {
+		pfd.fd = sy->efd;
+		pfd.events = POLLIN;
+		if (poll(&pfd, 1, -1) < 0 && errno != EINTR)
+			return;
+		if (pfd.revents & POLLIN)
+			on_synced(b->loop, sy->efd, b, KLOG_READABLE);
+	}
 }
 
 int

@@ -307,6 +307,7 @@ void kb_sync_stop(struct klog_broker *b);
 void kb_before_sleep(struct klog_loop *l, void *data);
 int64_t kb_sync_timer(struct klog_loop *l, void *data);
 void kb_sync_all(struct klog_broker *b);
+void kb_sync_quiesce(struct klog_broker *b, struct bpart *bp);
 void kb_written(struct klog_broker *b, struct bpart *bp);
 int64_t kb_visible_end(struct klog_broker *b, struct bpart *bp);
 void kb_wake(struct klog_broker *b, struct bpart *bp);

@@ -380,8 +380,11 @@ int64_t klog_part_log_end(const struct klog_part *p);     /* as last seen (a bro
  * it).  Everything is validated before anything is written; all or
  * nothing (a failed write takes back the batches written before it; but
  * an I/O error fails the partition, as for klog_part_append, and
- * klog_part_recover then keeps what was synced).  A batch whose partitionLeaderEpoch is newer than the latest
- * cached epoch starts that epoch at its base offset in the epoch cache.
+ * klog_part_recover then keeps what was synced).  A batch whose
+ * partitionLeaderEpoch is newer than the latest cached epoch starts that
+ * epoch at its base offset in the epoch cache.  Batches are written one at
+ * a time through klog_part_append's writer, so a follower rolls where a
+ * leader appending one batch per request did: byte-identical segments.
  */
 int klog_part_append_raw(struct klog_part *p, const unsigned char *batches, size_t len,
     char *err);

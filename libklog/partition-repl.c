@@ -667,6 +667,39 @@ batch_epochs(struct klog_part *p, const unsigned char *batches, size_t len,
 	return changed;
 }
 
+/*
+ * How many bytes of the batches at q can go in one write with the rolls of
+ * one write per batch: the first batch, and the ones after it that no roll
+ * rule (partition.c, should_roll) could stop, given the active segment
+ * after the batches before them -- never into an empty segment (its first
+ * batch sets the time segment.ms counts from).  Only the sparse index
+ * entries differ (fewer), and those are a hint.
+ */
+static size_t
+run_len(struct klog_part *p, const unsigned char *q, size_t len)
+{
+	struct seg *s = kp_active(p);
+	struct klog_batch b;
+	size_t n, off;
+	int64_t k = 0;
+
+	klog_batch_parse(q, len, &b, NULL);
+	n = klog_batch_size(&b);
+	if (!s || s->size == 0 || p->first_ts == INT64_MIN)
+		return n;
+	if (s->size + (int64_t)n > p->cfg.segment_bytes)
+		return n;       /* the first batch may roll: alone */
+	for (off = n; off < len; off += klog_batch_size(&b), k++) {
+		klog_batch_parse(q + off, len - off, &b, NULL);
+		if (s->size + (int64_t)(off + klog_batch_size(&b)) > p->cfg.segment_bytes ||
+		    b.max_timestamp - p->first_ts > p->cfg.segment_ms ||
+		    (p->ientries + k + 2) * 8 > p->cfg.segment_index_bytes ||
+		    klog_batch_last(&b) + 1 - s->base > INT32_MAX)
+			break;
+	}
+	return off;
+}
+
 int
 klog_part_append_raw(struct klog_part *p, const unsigned char *batches, size_t len, char *err)
 {
@@ -712,14 +745,15 @@ klog_part_append_raw(struct klog_part *p, const unsigned char *batches, size_t l
 	} else
 		free(v);
 	v = NULL;
-	/* one batch at a time: rolls where a leader appending them one by one did */
-	for (off = 0; off < len; off += klog_batch_size(&b)) {
-		int64_t in_ts;
+	/* as if one batch at a time: rolls where a leader appending them one by
+	 * one did (runs that cannot roll are written at once) */
+	for (off = 0; off < len;) {
+		size_t n = run_len(p, batches + off, len - off);
 		klog_batch_parse(batches + off, len - off, &b, NULL);
-		in_ts = b.max_timestamp;
-		if (kp_write(p, (unsigned char *)batches + off, klog_batch_size(&b), 0,
-		    klog_batch_last(&b) - p->end + 1, in_ts, &first, &last, err) < 0)
+		if (kp_write(p, (unsigned char *)batches + off, n, 0, klog_batch_last(&b) - p->end + 1,
+		    b.max_timestamp, &first, &last, err) < 0)
 			break;
+		off += n;
 	}
 	if (off < len) {
 		int64_t got;

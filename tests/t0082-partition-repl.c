@@ -157,8 +157,8 @@ run(const char *fmt, const char *a, const char *b)
 static int
 same_logs(const char *a, const char *b)
 {
-	return run("cd '%s' && ls *.log >/tmp/.t0082a.$PPID && cd '%s' && ls *.log | "
-	    "cmp -s - /tmp/.t0082a.$PPID", a, b) == 0 &&
+	return run("cd '%s' && ls *.log >../.t0082-names && cd '%s' && ls *.log | "
+	    "cmp -s - \"$OLDPWD\"/../.t0082-names", a, b) == 0 &&
 	    run("cd '%s' && for f in *.log; do cmp -s \"$f\" '%s'/\"$f\" || exit 1; done", a, b) == 0;
 }
 
@@ -416,6 +416,7 @@ child_truncate(const char *dir, const char *offset)
 
 	if (!p) {
 		fprintf(stderr, "truncate: %s\n", err);
+		klog_dir_close(d);
 		return 1;
 	}
 	r = klog_part_truncate(p, strtoll(offset, NULL, 10), err);
@@ -424,6 +425,7 @@ child_truncate(const char *dir, const char *offset)
 	else
 		printf("%" PRId64 "\n", klog_part_log_end(p));
 	klog_part_close(p);
+	klog_dir_close(d);
 	return r < 0;
 }
 
@@ -446,6 +448,8 @@ child_copy(const char *src, const char *dst)
 	klog_buf_free(&buf);
 	klog_part_close(a);
 	klog_part_close(b);
+	klog_dir_close(ds);
+	klog_dir_close(dd);
 	return r;
 }
 
@@ -675,7 +679,7 @@ test_powerloss(void)
 			klog_buf_printf(&cmd, "env LD_PRELOAD='%s' ASAN_OPTIONS=\"${ASAN_OPTIONS:+"
 			    "$ASAN_OPTIONS:}verify_asan_link_order=0\" KLOG_FAULT_ROOT='%s' "
 			    "KLOG_FAULT='write:%s:after=%d:path=*.log' '%s' copy '%s' '%s' >/dev/null "
-			    "2>&1%c", shim, dst, k % 2 ? "EIO" : "ENOSPC", k * 4, self, tpl, dst, 0);
+			    "2>&1%c", shim, dst, k % 2 ? "EIO" : "ENOSPC", k, self, tpl, dst, 0);
 			r = system((char *)cmd.data);
 			d = klog_dir_open(dst, 0, err);
 			p = d ? klog_part_open(d, "t", 0, KLOG_WRITE, err) : NULL;
@@ -689,7 +693,7 @@ test_powerloss(void)
 				whole++;
 			else
 				diag("a failed write after %d: exit %d, end %" PRId64 ", %" PRId64 " bytes",
-				    k * 4, r, p ? klog_part_log_end(p) : -1, log_bytes(pdst));
+				    k, r, p ? klog_part_log_end(p) : -1, log_bytes(pdst));
 			klog_part_close(p);
 			klog_dir_close(d);
 		}

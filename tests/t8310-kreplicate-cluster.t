@@ -70,4 +70,38 @@ test_expect_success 'following: the leader of a partition killed, the copy follo
 	test_cmp want got
 '
 
+# map_check SRC_LINES DST_LINES MAP: every source record, moved by the map,
+# is the destination's record at that offset ("P OFFSET VALUE" lines)
+map_check() {
+	awk -v map="$3" '
+		BEGIN {
+			while ((getline l < map) > 0) {
+				split(l, f, " ")
+				for (i = 0; i < f[5]; i++)
+					m[f[2] " " f[3] + i] = f[4] + i
+			}
+		}
+		FNR == NR { k = $1 " " $2; if (!(k in m)) { print "unmapped " k; bad = 1 }
+			want[$1 " " m[k]] = $3; n++; next }
+		{ k = $1 " " $2; if (want[k] != $3) { print "differs " k; bad = 1 } d++ }
+		END { if (n != d) { print n " source records, " d " copies"; bad = 1 }; exit bad }
+	' "$1" "$2"
+}
+
+test_expect_success 'mirror the cluster into a standalone broker, with an offset map' '
+	mkdir -p "$KLOG_DIR" &&
+	start_broker m &&
+	kbclient -b "$m_addr" create t 3 &&
+	echo before | kproduce -b "$m_addr" -p 0 t &&
+	kreplicate -q -b "$BROKERS" -B "$m_addr" --offset-map map -e t &&
+	kconsume -b "$BROKERS" -e -f "%p %o %s\n" t >src.lines &&
+	kconsume -b "$m_addr" -e -f "%p %o %s\n" t | grep -v before >dst.lines &&
+	test_line_count = 9000 dst.lines &&
+	map_check src.lines dst.lines map &&
+	grep "^t 0 0 1 " map &&
+	kreplicate -q -b "$BROKERS" -B "$m_addr" --offset-map map -e t &&
+	kconsume -b "$m_addr" -e t | grep -v before >again &&
+	test_line_count = 9000 again
+'
+
 test_done
