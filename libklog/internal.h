@@ -247,6 +247,10 @@ struct klog_client *klog_log_client(struct klog_log *lg);
 /* the code word of the last failed klog_log_ack: the broker's, or
  * CONNECTION_LOST (the answer will never come: it may have been written) */
 const char *klog_log_ack_code(const struct klog_log *lg);
+/* a PRODUCE answered with code and msg was refused, nothing written: it
+ * may be sent again (NOT_LEADER naming the new leader, NOT_ENOUGH_REPLICAS
+ * before the append, UNKNOWN_TOPIC or UNKNOWN_PARTITION at the request) */
+int kproduce_refused(const char *code, const char *msg);
 
 int kseg_topic_config(struct klog_dir *d, const char *partdir, struct klog_config *c);
 
