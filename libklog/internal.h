@@ -218,7 +218,8 @@ int kclient_broken(const struct klog_client *c);
  * everything).  Look-ups refresh the metadata when it is stale, waiting
  * with backoff up to the timeout; kroute_failed after a failed request:
  * 1 when the metadata was dropped and another try may work (NOT_LEADER,
- * NOT_CONTROLLER, UNKNOWN_TOPIC, UNKNOWN_PARTITION, a lost connection).
+ * NOT_CONTROLLER, UNKNOWN_TOPIC, UNKNOWN_PARTITION, STALE_EPOCH, a lost
+ * connection).
  */
 struct kroute;
 #define KROUTE_NO_LEADER (-1)
