@@ -515,7 +515,8 @@ flush_one(struct klog_producer *pr, int p, char *err)
 		f->records = s->bb.count;
 		f->tries = 0;
 		f->copy.len = 0;
-		if (pr->o.retries > 0 && klog_buf_append(&f->copy, out, len) < 0)
+		if (pr->o.retries > 0 && klog_log_cluster(pr->lg) &&
+		    klog_buf_append(&f->copy, out, len) < 0)
 			return kerr_sys(err, "topic '%s'", pr->topic);
 	} else {
 		if (klog_lpart_append(s->part, out, len, &first, &last, err) < 0)
