@@ -25,7 +25,7 @@ BASHCOMPDIR ?= $(PREFIX)/share/bash-completion/completions
 ZSHCOMPDIR ?= $(PREFIX)/share/zsh/site-functions
 FISHCOMPDIR ?= $(PREFIX)/share/fish/vendor_completions.d
 
-BINS = ktopic kproduce kconsume kgroup kdump kbrokerd
+BINS = ktopic kproduce kconsume kgroup kdump kbrokerd kreplicate
 MAN1 = $(patsubst %,man/%.1,$(filter-out kbrokerd,$(BINS)))
 MAN8 = man/kbrokerd.8
 MAN57 = man/klog.5 man/klog.7

@@ -1,4 +1,4 @@
-# klog - bash completion for ktopic, kproduce, kconsume, kgroup, kdump and kbrokerd. MIT licence.
+# klog - bash completion for ktopic, kproduce, kconsume, kgroup, kdump, kbrokerd and kreplicate. MIT licence.
 #
 # Installed as .../bash-completion/completions/klog with a symlink named
 # after each tool, so bash-completion loads it on first use; or source it.
@@ -447,10 +447,41 @@ _klog_kbrokerd()
 	esac
 }
 
+_klog_kreplicate()
+{
+	_klog_split
+	local prev=${_klog_words[${#_klog_words[@]}-1]} i w src=
+	case $prev in
+	-d|--dir|-s|--source) _klog_dirs; return ;;
+	--offset-map) _klog_files; return ;;
+	-b|--brokers|-B|--to-brokers) _klog_brokers; return ;;
+	--max-bytes) COMPREPLY=(); return ;;
+	esac
+	case $_klog_cur in
+	-*)
+		_klog_reply -b --brokers -s --source -d --dir -m --mirror -B --to-brokers \
+			--offset-map -e --once --max-bytes -q --quiet -v --verbose \
+			-h --help -V --version
+		;;
+	*)
+		# topics of the source: -b BROKERS or -s SRCDIR
+		for ((i = 1; i < ${#_klog_words[@]}; i++)); do
+			w=${_klog_words[i]}
+			case $w in
+			-b|--brokers) src="-b ${_klog_words[i+1]}" ;;
+			-s|--source) src="-d ${_klog_words[i+1]/#\~/$HOME}" ;;
+			esac
+		done
+		[[ -n $src ]] || return 0
+		_klog_reply $(timeout 3 ktopic $src list 2>/dev/null)
+		;;
+	esac
+}
+
 complete -F _klog_ktopic ktopic
 complete -F _klog_kproduce kproduce
 complete -F _klog_kconsume kconsume
 complete -F _klog_kgroup kgroup
 complete -F _klog_kdump kdump
 complete -F _klog_kbrokerd kbrokerd
-# kreplicate: added with the tool
+complete -F _klog_kreplicate kreplicate

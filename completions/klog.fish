@@ -1,4 +1,4 @@
-# klog - fish completion for ktopic, kproduce, kconsume, kgroup, kdump and kbrokerd. MIT licence.
+# klog - fish completion for ktopic, kproduce, kconsume, kgroup, kdump, kbrokerd and kreplicate. MIT licence.
 #
 # Installed as vendor_completions.d/klog.fish with a symlink named after each
 # tool (fish loads <command>.fish on first use); every load defines all the
@@ -413,4 +413,18 @@ complete -c kbrokerd -s q -l quiet -d 'log warnings and errors only'
 complete -c kbrokerd -s h -l help -d 'print help'
 complete -c kbrokerd -s V -l version -d 'print the version'
 
-# kreplicate: added with the tool
+# kreplicate
+complete -c kreplicate -f
+complete -c kreplicate -s b -l brokers -x -d 'source brokers'
+complete -c kreplicate -s s -l source -x -a '(__fish_complete_directories)' -d 'source log directory'
+complete -c kreplicate -s d -l dir -x -a '(__fish_complete_directories)' -d 'destination log directory'
+complete -c kreplicate -s m -l mirror -d 'new offsets at the destination, with an offset map'
+complete -c kreplicate -s B -l to-brokers -x -d 'mirror into these brokers'
+complete -c kreplicate -l offset-map -r -F -d 'mirror: the offset map'
+complete -c kreplicate -s e -l once -d 'stop once caught up'
+complete -c kreplicate -l max-bytes -x -d 'per fetch or read (1048576)'
+complete -c kreplicate -s q -l quiet -d 'no warnings, no progress'
+complete -c kreplicate -s v -l verbose -d 'every event'
+complete -c kreplicate -s h -l help -d 'print help'
+complete -c kreplicate -s V -l version -d 'print the version'
+

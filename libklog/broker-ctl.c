@@ -22,8 +22,9 @@
  * Sessions.  BROKERHB NODE INCARNATION ADDR VERSION opens or refreshes
  * node NODE's session on the connection it came on and registers ADDR.
  * A session ends when its connection closes (at once), or when no
- * heartbeat came for session_timeout_ms (a timer checks a few times per
- * timeout); either is the node's death (kc_node_died: ISR removal,
+ * heartbeat came for session_timeout_ms (a timer checks five times per
+ * timeout, on the monotonic clock, and skips a check after a stall of the
+ * loop so that heartbeats queued meanwhile count); either is the node's death (kc_node_died: ISR removal,
  * elections).  A heartbeat of a dead node is its birth (kc_node_born);
  * one with another incarnation than the live session's is a restart: a
  * death, then a birth.  After a start, nodes the file says are alive keep
@@ -43,6 +44,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <syslog.h>
+#include <time.h>
 
 #include "broker.h"
 #include "cluster.h"
@@ -60,11 +62,22 @@ struct kbctl {
 	char ctl_addr[KC_ADDR_MAX];     /* as the description gives it */
 	struct kc_state st;             /* controller: the state */
 	struct ksess sess[KC_MAX_NODES];        /* by index in st.nodes */
-	int64_t timer, started;
+	int64_t timer, started, tick;
 	int grace;                      /* the first session timeout after the start */
 	int unsaved;                    /* a change not in the file yet */
 	uint64_t elections;             /* leader changes to a live node */
 };
+
+/* sessions are timed on the monotonic clock: a step of the wall clock
+ * kills no one */
+static int64_t
+mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
 
 static void
 note(void *arg, const struct kc_topic *t, int p, const struct kc_part *old)
@@ -176,13 +189,20 @@ ctl_timer(struct klog_loop *l, void *data)
 {
 	struct klog_broker *b = data;
 	struct kbctl *k = b->ctl;
-	int64_t now = klog_now_ms(), to = b->o.session_timeout_ms;
+	int64_t now = mono_ms(), to = b->o.session_timeout_ms;
 	char why[128];
 	size_t i;
 
 	(void)l;
 	if (b->stop || b->draining)
 		return -1;
+	/* after a stall of the loop (a long fsync), the heartbeats waiting in
+	 * the sockets are read before anyone is found silent */
+	if (now - k->tick > to / 2) {
+		k->tick = now;
+		return to / 5 > 10 ? to / 5 : 10;
+	}
+	k->tick = now;
 	for (i = 0; i < k->st.nnodes; i++) {
 		if (k->sess[i].c && now - k->sess[i].last > to) {
 			snprintf(why, sizeof why, "no heartbeat for %" PRId64 " ms", now -
@@ -210,6 +230,7 @@ load(struct klog_broker *b, struct kc_state *spec, char *err)
 {
 	struct kbctl *k = b->ctl;
 	char msg[KLOG_ERRLEN], *text;
+	struct kc_node *n;
 	size_t len, i;
 	int64_t alive = 0;
 
@@ -232,7 +253,6 @@ load(struct klog_broker *b, struct kc_state *spec, char *err)
 	k->st.controller = k->ctl_id;
 	/* nodes added to the description */
 	for (i = 0; i < spec->nnodes; i++) {
-		struct kc_node *n;
 		if (kc_node_find(&k->st, spec->nodes[i].id))
 			continue;
 		if (k->st.nnodes >= KC_MAX_NODES)
@@ -241,6 +261,12 @@ load(struct klog_broker *b, struct kc_state *spec, char *err)
 			return kerr_sys(err, "cluster state");
 		k->st.nodes = n;
 		k->st.nodes[k->st.nnodes++] = spec->nodes[i];
+	}
+	/* its own address: this start's */
+	n = kc_node_find(&k->st, k->ctl_id);
+	if (strcmp(n->addr, k->ctl_addr)) {
+		snprintf(n->addr, sizeof n->addr, "%s", k->ctl_addr);
+		k->st.version++;
 	}
 	for (i = 0; i < k->st.nnodes; i++)
 		alive += k->st.nodes[i].alive;
@@ -290,7 +316,7 @@ kb_ctl_start(struct klog_broker *b, char *err)
 		b->ctl = NULL;
 		goto out;
 	}
-	k->started = klog_now_ms();
+	k->started = k->tick = mono_ms();
 	k->grace = 1;
 	k->timer = klog_loop_timer(b->loop, 10, ctl_timer, b);
 	kb_log(b, LOG_INFO, "controller of %zu nodes (session timeout %d ms)", k->st.nnodes,
@@ -376,7 +402,7 @@ cmd_brokerhb(struct conn *c, struct klog_req *r, char *err, const char **code)
 		had = 0;
 	}
 	k->sess[i].c = c;
-	k->sess[i].last = klog_now_ms();
+	k->sess[i].last = mono_ms();
 	if (!n->alive) {
 		kb_log(b, LOG_INFO, "node %d at %s: alive (incarnation %" PRId64 ")", (int)id,
 		    r->argv[3], inc);
@@ -520,7 +546,7 @@ kb_ctl_create(struct conn *c, struct klog_req *r, char *err, const char **code)
 	struct klog_broker *b = c->b;
 	struct kbctl *k = b->ctl;
 	char *kv[KLOG_PROTO_MAX_ARGS];
-	int64_t np, rf = 1;
+	int64_t np, rf = 1, kvnp = 0;     /* the argument wins over partitions= */
 	struct kc_state nst;
 	struct kc_topic *t;
 	size_t nkv;
@@ -535,7 +561,7 @@ kb_ctl_create(struct conn *c, struct klog_req *r, char *err, const char **code)
 		*code = "BAD_REQUEST";
 		return kerr(err, "bad partition count '%s'", r->argv[2]);
 	}
-	if (config_args(r, 1, &rf, &np, kv, &nkv, err, code) < 0)
+	if (config_args(r, 1, &rf, &kvnp, kv, &nkv, err, code) < 0)
 		return -1;
 	if (np > b->o.max_topic_partitions)
 		return kerr(err, "topic '%s': %" PRId64 " partitions is more than this broker "
@@ -569,7 +595,7 @@ kb_ctl_alter(struct conn *c, struct klog_req *r, char *err, const char **code)
 	struct klog_broker *b = c->b;
 	struct kbctl *k = b->ctl;
 	char *kv[KLOG_PROTO_MAX_ARGS];
-	int64_t np = 0, rf = 0;
+	int64_t np = 0, rf = 0, kvnp = 0;
 	struct kc_state nst;
 	struct kc_topic *t;
 	size_t nkv, i;
@@ -585,8 +611,10 @@ kb_ctl_alter(struct conn *c, struct klog_req *r, char *err, const char **code)
 		*code = "BAD_REQUEST";
 		return kerr(err, "bad partition count '%s'", r->argv[2]);
 	}
-	if (config_args(r, 0, &rf, &np, kv, &nkv, err, code) < 0)
+	if (config_args(r, 0, &rf, &kvnp, kv, &nkv, err, code) < 0)
 		return -1;
+	if (!np)
+		np = kvnp;              /* "-" and partitions=N */
 	*code = "INVALID";
 	if (np && np < t->np)
 		return kerr(err, "topic '%s' has %d partitions; cannot shrink to %d", r->argv[1],

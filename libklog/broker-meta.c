@@ -581,12 +581,12 @@ static void
 chan_lost(struct klog_broker *b, const char *why)
 {
 	struct kbrepl *R = b->repl;
+	struct klog_lc *lc = R->lc;
 
-	if (R->lc) {
-		klog_lc_close(R->lc);
-		R->lc = NULL;
-	}
+	R->lc = NULL;                   /* before: closing calls back */
 	R->hb_out = R->meta_out = 0;
+	if (lc)
+		klog_lc_close(lc);
 	if (!R->chan_warned) {
 		kb_log(b, LOG_WARNING, "controller (node %d at %s): %s; retrying", R->ctl,
 		    R->ctl_addr, why);
@@ -605,7 +605,8 @@ on_meta(struct klog_lc *lc, void *arg, struct klog_lc_reply *rp)
 	(void)lc;
 	R->meta_out = 0;
 	if (rp->kind == KLOG_LC_CLOSED) {
-		chan_lost(b, "connection lost");
+		if (strcmp(rp->code, "CLOSED"))         /* not our own close */
+			chan_lost(b, "connection lost");
 		return;
 	}
 	if (rp->kind != KLOG_LC_LIST) {
@@ -635,7 +636,8 @@ on_hb(struct klog_lc *lc, void *arg, struct klog_lc_reply *rp)
 
 	R->hb_out = 0;
 	if (rp->kind == KLOG_LC_CLOSED) {
-		chan_lost(b, "connection lost");
+		if (strcmp(rp->code, "CLOSED"))
+			chan_lost(b, "connection lost");
 		return;
 	}
 	if (rp->kind != KLOG_LC_OK) {
@@ -712,7 +714,7 @@ on_alter(struct klog_lc *lc, void *arg, struct klog_lc_reply *rp)
 			kb_log(b, LOG_WARNING, "partition '%s-%d': ALTERISR refused: %s %s",
 			    bp->t->name, bp->id, rp->code, rp->line ? rp->line : "");
 			b->repl->want_meta = 1;
-		} else if (rp->kind == KLOG_LC_CLOSED)
+		} else if (rp->kind == KLOG_LC_CLOSED && strcmp(rp->code, "CLOSED"))
 			chan_lost(b, "connection lost");
 	}
 	kb_part_put(b, bp);
@@ -801,8 +803,26 @@ kb_meta_stop(struct klog_broker *b)
 			for (int k = 0; k < t->np; k++)
 				if (t->parts[k]->r)
 					fetcher_stop(t->parts[k]->r);
-	if (R->lc)
-		klog_lc_close(R->lc);
-	R->lc = NULL;
+	if (R->lc) {
+		struct klog_lc *lc = R->lc;
+		R->lc = NULL;
+		klog_lc_close(lc);
+	}
 	klog_buf_free(&R->scratch);
+}
+
+/* the last of it, once the topics are gone (klog_broker_close) */
+void
+kb_repl_free(struct klog_broker *b)
+{
+	struct kbrepl *R = b->repl;
+
+	if (!R)
+		return;
+	kb_meta_stop(b);
+	kc_state_free(&R->st);
+	kc_state_free(&R->spec);
+	free(R->saved);
+	free(R);
+	b->repl = NULL;
 }

@@ -435,6 +435,7 @@ kb_repl_start(struct klog_broker *b, char *err)
 		return 0;
 	if (!(b->repl = calloc(1, sizeof *b->repl)))
 		return kerr_sys(err, "replication");
+	b->repl->tick = b->repl->hb = -1;
 	snprintf(path, sizeof path, "%s/replication-offset-checkpoint", b->dirpath);
 	if (klog_ckpt_read(path, &b->repl->saved, &b->repl->nsaved, err) < 0) {
 		if (errno != ENOENT)
@@ -452,8 +453,9 @@ kb_repl_start(struct klog_broker *b, char *err)
 void
 kb_repl_stop(struct klog_broker *b)
 {
-	if (!b->repl)
+	if (!b->repl || b->repl->stopped)
 		return;
+	b->repl->stopped = 1;
 	kb_meta_stop(b);
 	if (b->repl->tick >= 0)
 		klog_loop_timer_del(b->loop, b->repl->tick);

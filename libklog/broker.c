@@ -380,6 +380,7 @@ klog_broker_close(struct klog_broker *b)
 			b->topics[h] = t->next;
 			kb_topic_free(b, t, 0);
 		}
+	kb_repl_free(b);
 	if (b->lfd >= 0)
 		close(b->lfd);
 	if (b->sigpipe[0] >= 0) {

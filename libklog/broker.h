@@ -469,7 +469,7 @@ void kb_repl_cmd(struct conn *c, struct klog_req *r, int64_t t0);
 #define KB_HB_MS 50                     /* heartbeats to the controller */
 #define KB_REPL_TICK_MS 100             /* ISR checks */
 #define KB_FOLLOW_WAIT_MS 500           /* a follower's RFETCH long poll */
-#define KB_FOLLOW_BYTES (1 << 20)       /* and its size */
+#define KB_FOLLOW_BYTES (4 << 20)       /* and its size */
 
 /* this broker as a cluster member (broker-repl.c, broker-meta.c) */
 struct kbrepl {
@@ -480,7 +480,7 @@ struct kbrepl {
 	char adv[KC_ADDR_MAX];          /* what this broker advertises */
 	uint64_t incarnation;
 	struct klog_lc *lc;             /* to the controller */
-	int hb_out, meta_out, want_meta, chan_warned;
+	int hb_out, meta_out, want_meta, chan_warned, stopped;
 	int64_t hb, tick, hw_due;       /* timers; next HW checkpoint (ms) */
 	struct klog_buf scratch;        /* METADATA's lines */
 	struct klog_ckpt_entry *saved;  /* replication-offset-checkpoint as read at start */
@@ -528,6 +528,7 @@ int kb_repl_ack_ready(struct bpart *bp, int64_t need, const char **code, char *m
 /* broker-meta.c: the controller channel, the cluster state applied here */
 int kb_meta_start(struct klog_broker *b, char *err);
 void kb_meta_stop(struct klog_broker *b);
+void kb_repl_free(struct klog_broker *b);
 void kb_meta_refresh(struct klog_broker *b);
 int kb_meta_format(struct klog_broker *b, char **topics, size_t n, struct klog_buf *out);
 const char *kb_meta_addr(struct klog_broker *b, int node);

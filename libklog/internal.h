@@ -296,6 +296,7 @@ struct ksync {
 	size_t n, cap;
 	int64_t end;            /* the log end that is durable once every sync succeeded */
 	int64_t seg_base, seg_size;     /* the active segment and its size then */
+	int64_t cuts;           /* the partition's truncations then (partition-repl.c) */
 	int err;                /* errno of the first failed sync, 0 if none */
 	size_t failed;          /* which one */
 };

@@ -378,7 +378,9 @@ int64_t klog_part_log_end(const struct klog_part *p);     /* as last seen (a bro
  * (a follower copying its leader): the first must start at the log end,
  * each next one right after the one before (in a compacted topic: after
  * it).  Everything is validated before anything is written; all or
- * nothing.  A batch whose partitionLeaderEpoch is newer than the latest
+ * nothing (a failed write takes back the batches written before it; but
+ * an I/O error fails the partition, as for klog_part_append, and
+ * klog_part_recover then keeps what was synced).  A batch whose partitionLeaderEpoch is newer than the latest
  * cached epoch starts that epoch at its base offset in the epoch cache.
  */
 int klog_part_append_raw(struct klog_part *p, const unsigned char *batches, size_t len,

@@ -20,6 +20,10 @@
  * still pending, then frees; called from inside a callback it only marks
  * the connection, which is freed when the callback returns.
  *
+ * The name in "HOST:PORT" is resolved with getaddrinfo, which blocks:
+ * numeric addresses (what METADATA gives) and /etc/hosts names cost
+ * nothing, a DNS name costs a lookup in klog_lc_open.
+ *
  * Memory: the reply's line and data point into the input buffer and are
  * valid during the callback only.  A DATA body or a list over max_data
  * bytes (default 64 MiB) kills the connection instead of growing the
@@ -495,6 +499,8 @@ queue(struct klog_lc *lc, int expect, const char *line, const void *payload, siz
 	size_t ll = strlen(line);
 	int nl = !ll || line[ll - 1] != '\n';
 
+	if (lc->qlen == 0)
+		lc->last_rx = mono_ms();        /* the idle clock starts with a wait */
 	if (klog_buf_reserve(&lc->out, ll + 1 + plen) < 0 || push(lc, expect, cb, arg) < 0) {
 		errno = ENOMEM;
 		return -1;

@@ -21,9 +21,9 @@
  * Truncation (klog_part_truncate) to a batch boundary, a crash-safe state
  * machine; every step is durable before the next:
  *   1. sync everything (so every offset below the old end is durable);
- *   2. record the new end as the recovery point
- *      (recovery-point-offset-checkpoint): recovery validates what lies
- *      past it, and a log that ends there is consistent;
+ *   2. lower the recovery point (recovery-point-offset-checkpoint) to the
+ *      new end if it is above: recovery validates what lies past it, and
+ *      a log that ends there is consistent;
  *   3. cut the segment holding the new end (ftruncate, fdatasync); from
  *      now on the log is the new one: recovery finds that segment ending
  *      short of the next one's base and cuts the later segments (into
@@ -231,6 +231,7 @@ klog_part_epoch_assign(struct klog_part *p, int32_t epoch, int64_t start_offset,
 {
 	struct klog_epoch_entry *v;
 	size_t n;
+	int rc = -1;
 
 	if (writable(p, err) < 0)
 		return -1;
@@ -239,14 +240,20 @@ klog_part_epoch_assign(struct klog_part *p, int32_t epoch, int64_t start_offset,
 		return kerr(err, "partition '%s': bad leader epoch %" PRId32 " at offset %" PRId64,
 		    p->name, epoch, start_offset);
 	}
+	if (kp_write_begin(p, err) < 0)
+		goto out;
 	if (epochs_load(p, err) < 0 || !(v = epochs_copy(p, err)))
-		return -1;
+		goto out;
 	n = p->nepochs;
 	if (!assign_in(v, &n, epoch, start_offset)) {
 		free(v);
-		return 0;
+		rc = 0;
+		goto out;
 	}
-	return epochs_replace(p, v, n, err);
+	rc = epochs_replace(p, v, n, err);
+out:
+	kp_write_end(p, rc < 0 ? -1 : 0);
+	return rc;
 }
 
 int32_t
@@ -315,20 +322,30 @@ epochs_trim(struct klog_part *p, int64_t start, int64_t end, char *err)
 	return epochs_replace(p, v, n, err);
 }
 
+/* epochs_trim under the writer lock */
+static int
+trim_locked(struct klog_part *p, int64_t start, int64_t end, char *err)
+{
+	int rc = -1;
+
+	if (writable(p, err) < 0)
+		return -1;
+	if (kp_write_begin(p, err) == 0)
+		rc = epochs_trim(p, start, end, err) < 0 ? -1 : 0;
+	kp_write_end(p, rc);
+	return rc;
+}
+
 int
 klog_part_epoch_truncate_end(struct klog_part *p, int64_t end, char *err)
 {
-	if (writable(p, err) < 0)
-		return -1;
-	return epochs_trim(p, -1, end, err) < 0 ? -1 : 0;
+	return trim_locked(p, -1, end, err);
 }
 
 int
 klog_part_epoch_truncate_start(struct klog_part *p, int64_t start, char *err)
 {
-	if (writable(p, err) < 0)
-		return -1;
-	return epochs_trim(p, start, -1, err) < 0 ? -1 : 0;
+	return trim_locked(p, start, -1, err);
 }
 
 /* the log's start or end moved (retention, recovery, opening): a loaded
@@ -362,10 +379,16 @@ kp_epoch_stamp(struct klog_part *p)
 
 /* --- truncation ---------------------------------------------------------- */
 
-/* the recovery point, synchronously (not a broker's batched record) */
+/* the recovery point lowered to off if it is above, synchronously (not a
+ * broker's batched record); never raised: what it promised below itself
+ * stays true, whatever syncs a broker still has under way */
 static int
-set_recovery_point(struct klog_part *p, int64_t off, char *err)
+lower_recovery_point(struct klog_part *p, int64_t off, char *err)
 {
+	int64_t rp;
+
+	if (!klog_ckpt_get(p->d, RP_FILE, p->topic, p->partition, &rp) || rp <= off)
+		return 0;
 	if (klog_ckpt_update(p->d, RP_FILE, p->topic, p->partition, off, err) < 0)
 		return -1;
 	p->rp_written = off;
@@ -437,7 +460,7 @@ truncate_locked(struct klog_part *p, int64_t offset, int64_t *actual, char *err)
 		return -1;
 	s = &p->segs[si];
 	/* 2 */
-	if (set_recovery_point(p, *actual, err) < 0)
+	if (lower_recovery_point(p, *actual, err) < 0)
 		return -1;
 	/* 3 */
 	if (ftruncate(s->fd, pos) < 0 || fdatasync(s->fd) < 0) {
@@ -460,6 +483,7 @@ truncate_locked(struct klog_part *p, int64_t offset, int64_t *actual, char *err)
 		return kerr(err, "%s", p->failmsg);
 	}
 	/* 5 */
+	p->cuts++;
 	ksync_free(&p->pend);
 	kp_segs_free(p);
 	p->first_ts = INT64_MIN;
@@ -469,9 +493,13 @@ truncate_locked(struct klog_part *p, int64_t offset, int64_t *actual, char *err)
 		kp_fail(p, "partition '%s' failed: %s", p->name, err);
 		return -1;
 	}
-	p->synced_end = p->end;
-	p->synced_base = kp_active(p) ? kp_active(p)->base : -1;
-	p->synced_size = kp_active(p) ? kp_active(p)->size : 0;
+	if (p->synced_end > p->end) {
+		p->synced_end = p->end;
+		p->synced_base = kp_active(p) ? kp_active(p)->base : -1;
+		p->synced_size = kp_active(p) ? kp_active(p)->size : 0;
+	}
+	if (p->rp_written > p->end)
+		p->rp_written = p->end;
 	*actual = p->end;
 	if (klog_part_sync(p, err) < 0)
 		return -1;
@@ -524,6 +552,7 @@ reset_locked(struct klog_part *p, int64_t start, char *err)
 		    strerror(errno));
 		return kerr(err, "%s", p->failmsg);
 	}
+	p->cuts++;
 	ksync_free(&p->pend);
 	kp_segs_free(p);
 	p->start_empty = p->end = p->synced_end = start;

@@ -174,6 +174,7 @@ kpart_sync_prepare(struct klog_part *p, struct ksync *s, int flags, char *err)
 	if (!(flags & KSYNC_PENDING))
 		p->dirty = 0;
 	p->dir_dirty = 0;
+	s->cuts = p->cuts;
 	return (int)s->n;
 nofd:
 	/* out of descriptors: give the rolled files back, try again later */
@@ -195,7 +196,7 @@ kpart_sync_done(struct klog_part *p, struct ksync *s, char *err)
 		    "recovered", p->name, s->v[s->failed].name, strerror(s->err));
 		rc = kerr(err, "%s", p->failmsg);
 		errno = EIO;
-	} else if (!p->failed && s->end > p->synced_end) {
+	} else if (!p->failed && s->end > p->synced_end && s->cuts == p->cuts) {
 		p->synced_end = s->end;
 		p->synced_base = s->seg_base;
 		p->synced_size = s->seg_size;

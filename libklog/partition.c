@@ -443,6 +443,10 @@ kp_write(struct klog_part *p, unsigned char *batches, size_t len, int assign, in
 	int64_t next, now = klog_now_ms(), maxts = INT64_MIN, maxoff = 0, pos;
 	int32_t epoch = assign ? kp_epoch_stamp(p) : 0;
 
+	/* LogAppendTime: the time the roll rule saw is the one written (a
+	 * follower copying the batches rolls where this writer did) */
+	if (assign && p->cfg.log_append_time && in_ts != INT64_MIN)
+		now = in_ts;
 	kp_trim_tmp(p);
 	if (!kp_active(p)) {
 		if (create_segment(p, p->end, err) < 0)

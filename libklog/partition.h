@@ -97,6 +97,7 @@ struct klog_part {
 	/* the leader epoch cache (partition-repl.c), loaded at first use */
 	struct klog_epoch_entry *epochs;
 	size_t nepochs;
+	int64_t cuts;           /* truncations and resets: a sync begun before one covers nothing */
 	int epochs_loaded;      /* 0 not yet, 1 loaded, -1 the file is bad (epochs_err) */
 	char epochs_err[KLOG_ERRLEN];
 };

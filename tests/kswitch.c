@@ -3,6 +3,8 @@
 /*
  *   kswitch [-r FD] NAME[=HOST:PORT]...     serve
  *   kswitch -C HOST:PORT COMMAND [ARG...]   send one control command
+ *   kswitch -t HOST:PORT                    talk: stdin to HOST:PORT, then
+ *                                           what comes back to stdout
  *
  * Serve: for each NAME, listen on 127.0.0.1:0 and forward every accepted
  * connection to its upstream HOST:PORT (a NAME without one drops what it
@@ -30,6 +32,11 @@
  *
  * Client: connect to the control address, send the words as one line,
  * print the answer; exit 0 on OK, 1 on ERR or no answer, 2 on usage.
+ *
+ * Talk (a raw protocol conversation for the tests, one process where a
+ * shell needs three): send all of stdin, shut the sending side, copy what
+ * arrives to stdout until the peer closes; 10 s at most (exit 1 then, or
+ * when the connection fails).
  * SIGTERM or SIGINT end the server (exit 0).
  */
 
@@ -680,11 +687,70 @@ client(const char *addr, int argc, char **argv)
 	return strncmp(ans, "OK", 2) ? 1 : 0;
 }
 
+static int
+talk(const char *addr)
+{
+	struct sockaddr_in sa;
+	struct pollfd pfd[2];
+	char buf[CHUNK];
+	int64_t end = now_ms() + 10000;
+	int fd, in_open = 1, left;
+	ssize_t n;
+
+	if (parse_addr(addr, &sa) < 0) {
+		fprintf(stderr, "kswitch: address '%s': not HOST:PORT\n", addr);
+		return 2;
+	}
+	fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+		fprintf(stderr, "kswitch: cannot connect to '%s': %s\n", addr, strerror(errno));
+		return 1;
+	}
+	for (;;) {
+		left = (int)(end - now_ms());
+		if (left <= 0) {
+			fprintf(stderr, "kswitch: '%s' still open after 10 s\n", addr);
+			return 1;
+		}
+		pfd[0] = (struct pollfd){ .fd = in_open ? 0 : -1, .events = POLLIN };
+		pfd[1] = (struct pollfd){ .fd = fd, .events = POLLIN };
+		if (poll(pfd, 2, left) < 0) {
+			if (errno == EINTR)
+				continue;
+			die("poll");
+		}
+		if (pfd[0].revents) {
+			n = read(0, buf, sizeof(buf));
+			if (n <= 0) {
+				in_open = 0;
+				shutdown(fd, SHUT_WR);
+			} else if (write(fd, buf, (size_t)n) != n) {
+				fprintf(stderr, "kswitch: cannot send to '%s': %s\n", addr, strerror(errno));
+				return 1;
+			}
+		}
+		if (pfd[1].revents) {
+			n = read(fd, buf, sizeof(buf));
+			if (n < 0 && errno != ECONNRESET) {
+				fprintf(stderr, "kswitch: '%s': %s\n", addr, strerror(errno));
+				return 1;
+			}
+			if (n <= 0)
+				break;
+			if (fwrite(buf, 1, (size_t)n, stdout) != (size_t)n)
+				return 1;
+		}
+	}
+	close(fd);
+	return fflush(stdout) == 0 ? 0 : 1;
+}
+
 static void
 usage(void)
 {
 	fprintf(stderr, "usage: kswitch [-r FD] NAME[=HOST:PORT]...\n"
-	    "       kswitch -C HOST:PORT cut|hang|heal|delay|set|stat|quit [NAME [ARG]]\n");
+	    "       kswitch -C HOST:PORT cut|hang|heal|delay|set|stat|quit [NAME [ARG]]\n"
+	    "       kswitch -t HOST:PORT\n");
 	exit(2);
 }
 
@@ -699,6 +765,10 @@ main(int argc, char **argv)
 
 	if (argc >= 3 && !strcmp(argv[1], "-C"))
 		return client(argv[2], argc - 3, argv + 3);
+	if (argc == 3 && !strcmp(argv[1], "-t")) {
+		signal(SIGPIPE, SIG_IGN);
+		return talk(argv[2]);
+	}
 	i = 1;
 	if (argc >= 3 && !strcmp(argv[1], "-r")) {
 		rfd = atoi(argv[2]);

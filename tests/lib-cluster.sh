@@ -86,10 +86,10 @@ cluster_poll() {
 	return 0
 }
 
-# talk_to ADDR: stdin to ADDR on one connection, what comes back until it closes
+# talk_to ADDR: stdin to ADDR on one connection, what comes back until it
+# closes (kswitch -t: one process, where bash's /dev/tcp takes three)
 talk_to() {
-	bash -c 'exec 3<>"/dev/tcp/${1%:*}/${1##*:}" || exit 1
-		cat >&3 && timeout 10 cat <&3' talk_to "$1"
+	kswitch -t "$1"
 }
 
 # node_start_ I LISTEN: start node I listening on LISTEN; sets NODE_REAL_I, NODE_PID_I
@@ -207,9 +207,9 @@ restart_node() {
 meta_at_() {
 	ma_addr=$1
 	shift
-	printf "METADATA%s\nQUIT\n" "${*:+ $*}" | talk_to "$ma_addr" >meta.raw 2>/dev/null &&
-	head -n 1 meta.raw | grep -q "^OK [0-9]" &&
-	sed -e 1d -e '/^OK BYE$/d' meta.raw
+	printf "METADATA%s\nQUIT\n" "${*:+ $*}" | kswitch -t "$ma_addr" >meta.raw 2>/dev/null
+	awk 'NR == 1 { ok = /^OK [0-9]/; if (!ok) exit 1; next } !/^OK BYE$/ { print }
+		END { exit !ok }' meta.raw
 }
 
 meta_from() {
@@ -244,7 +244,17 @@ leader_of() {
 }
 
 sorted_ids_() {
-	echo "$1" | tr ',' '\n' | sort -n | paste -s -d, -
+	echo "$1" | awk -F, '{
+		for (i = 1; i <= NF; i++) {
+			v = $i + 0
+			for (j = i - 1; j >= 1 && a[j] > v; j--)
+				a[j + 1] = a[j]
+			a[j + 1] = v
+		}
+		for (i = 1; i <= NF; i++)
+			printf "%s%d", (i > 1 ? "," : ""), a[i]
+		print ""
+	}'
 }
 
 isr_of() {
@@ -458,24 +468,6 @@ check_acked() {
 	fi
 }
 
-# cluster_require: skip the whole script while kbrokerd does not answer
-# METADATA at all (the replication verbs still placeholders); any other
-# answer, right or wrong, runs the tests
-cluster_require() {
-	mkdir -p cr.dir &&
-	test_fifo cr.ready &&
-	{ kbrokerd -d cr.dir -l 127.0.0.1:0 -q -r 3 3>cr.ready 2>cr.err </dev/null & } &&
-	cr_pid=$! &&
-	cr_addr=$(timeout 30 head -n 1 cr.ready) &&
-	printf "METADATA\nQUIT\n" | talk_to "$cr_addr" >cr.out 2>&1
-	kill -TERM $cr_pid 2>/dev/null
-	wait $cr_pid 2>/dev/null
-	if grep -q "^ERR UNKNOWN_COMMAND" cr.out; then
-		test_skip_all "kbrokerd does not answer METADATA yet: $(head -n 1 cr.out)"
-	fi
-	rm -rf cr.dir cr.ready cr.err cr.out
-}
-
 # check_kproduce_acked LOG ERR TOPIC PART PREFIX: ERR holds kproduce -v's
 # talk for records PREFIX0, PREFIX1, ... (ktest seq) sent to TOPIC-PART;
 # every "kproduce: acked TOPIC PART FIRST LAST" range is in LOG ("OFFSET
@@ -509,4 +501,20 @@ check_kproduce_acked() {
 desc_field() {
 	awk -F '	' -v p="Partition: $2" -v k="$3: " '$2 == p {
 		for (i = 1; i <= NF; i++) if (index($i, k) == 1) print substr($i, length(k) + 1) }' "$1"
+}
+
+# wait_knows_leader TOPIC PART I: poll until node I's own METADATA names it
+# the partition's leader (it serves produces as leader)
+knows_leader_() {
+	meta_from "$3" "$1" >kl.meta &&
+	awk -v t="$1" -v p="$2" -v n="$3" '$1 == "part" && $2 == t && $3 == p && $4 == n { f = 1 }
+		END { exit !f }' kl.meta
+}
+
+wait_knows_leader() {
+	cluster_poll knows_leader_ "$1" "$2" "$3" || {
+		echo "wait_knows_leader: node $3 does not lead $1-$2:" >&2
+		grep "^part" kl.meta >&2
+		return 1
+	}
 }

@@ -85,6 +85,15 @@ test_spec(void)
 	ok(kc_spec_parse(" # nothing\n", &st, err) < 0 && strstr(err, "no node"),
 	    "spec: no node refused: %s", err);
 
+	{
+		char big[KC_MAX_NODES * 16 + 64] = "";
+		int i;
+		for (i = 0; i <= KC_MAX_NODES; i++)
+			snprintf(big + strlen(big), sizeof big - strlen(big), "%d@h:%d,", i, i);
+		ok(kc_spec_parse(big, &st, err) < 0 && strstr(err, "more than 64 nodes"),
+		    "spec: more than KC_MAX_NODES refused: %s", err);
+	}
+
 	fd = mkstemp(path);
 	ok(fd >= 0 && write(fd, "1@127.0.0.1:1\n2@127.0.0.1:2\n", 28) == 28,
 	    "spec file written");
@@ -136,6 +145,11 @@ test_codec(void)
 	ok(kc_state_copy(&cp, &st, err) == 0, "copy");
 	kc_state_free(&st);
 	is(fmt(&cp, NULL, 0), good, "copy: the same lines after the original is freed");
+	t = kc_topic_find(&cp, "orders");
+	ok(t && kc_topic_set(t, "retention.ms=5", err) == 0 && kc_topic_set(t, "cleanup.policy=compact", err)
+	    == 0 && t->nkv == 3 && !strcmp(kc_topic_kv(t, "retention.ms"), "5"),
+	    "topic set: a key replaced, another added");
+	ok(t && kc_topic_set(t, "=x", err) < 0 && kc_topic_set(t, "a b=c", err) < 0, "topic set: bad ones");
 	ok(kc_topic_delete(&cp, "orders") == 0 && !kc_topic_find(&cp, "orders") &&
 	    kc_topic_find(&cp, "logs") && kc_topic_delete(&cp, "orders") < 0, "topic delete");
 	kc_state_free(&cp);
@@ -231,9 +245,11 @@ test_assign(void)
 {
 	struct kc_state st;
 	struct kc_topic *t;
-	int three[] = { 3, 1, 2 }, leads[4] = {0}, p;
+	int three[] = { 3, 1, 2 }, leads[4] = {0}, p, live[KC_MAX_NODES];
 
 	nodes(&st, three, 3);
+	ok(kc_live(&st, live, KC_MAX_NODES) == 3 && live[0] == 1 && live[1] == 2 && live[2] == 3,
+	    "live nodes sorted by id");
 	t = kc_topic_add(&st, "t3", 3, 3, NULL, 0, err);
 	ok(t && kc_assign(&st, t, 0, 0, err) == 0, "assign: 3 nodes, 3 partitions, rf 3: %s", err);
 	for (p = 0; t && p < 3; p++)

@@ -299,6 +299,20 @@ main(void)
 	close(lfd);
 	reset();
 
+	/* the idle clock runs only while something waits: quiet time before a
+	 * request does not count against it */
+	lc = klog_lc_open(loop, addr, NULL, err);
+	klog_lc_set_timeout(lc, 200);
+	klog_lc_send(lc, KLOG_LC_OK, "PING", NULL, 0, record, (void *)1);
+	ok(wait_for(1) == 0 && got[0].kind == KLOG_LC_OK, "a PING with a 200 ms idle timeout");
+	for (i = 0; i < 40; i++)
+		klog_loop_once(loop, 10);
+	klog_lc_send(lc, KLOG_LC_OK, "PING", NULL, 0, record, (void *)2);
+	ok(wait_for(2) == 0 && got[1].kind == KLOG_LC_OK,
+	    "after 400 ms of quiet, the next PING is answered, not timed out (%s)", got[1].line);
+	klog_lc_close(lc);
+	reset();
+
 	/* long poll: a FETCH at the end waits, a PING behind it waits too */
 	lc = klog_lc_open(loop, addr, NULL, err);
 	klog_lc_send(lc, KLOG_LC_OK, "FETCH orders 1 10 1000 300", NULL, 0, record, (void *)1);

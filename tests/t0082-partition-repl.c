@@ -24,10 +24,11 @@ quiet(const char *msg)
 		fprintf(stderr, "warn: %s\n", msg);
 }
 
-/* one batch of n records "prefix-i", base offset 0 */
+/* one batch of n records "prefix-i", base offset 0, in a buffer of its own */
 static int
 build(const char *prefix, int first, int n, int64_t ts, unsigned char **out, size_t *len)
 {
+	unsigned char *q;
 	char v[64];
 	int i;
 
@@ -37,7 +38,10 @@ build(const char *prefix, int first, int n, int64_t ts, unsigned char **out, siz
 		if (klog_builder_add(&bb, ts, NULL, -1, v, l, NULL, 0) < 0)
 			return -1;
 	}
-	return klog_builder_finish(&bb, out, len, err);
+	if (klog_builder_finish(&bb, &q, len, err) < 0 || !(*out = malloc(*len)))
+		return -1;
+	memcpy(*out, q, *len);
+	return 0;
 }
 
 static int
@@ -47,9 +51,13 @@ append_n(struct klog_part *p, const char *prefix, int first, int n)
 	size_t len;
 	int64_t f, l;
 
-	if (build(prefix, first, n, 1700000000000 + first, &b, &len) < 0)
+	int r;
+
+	if (build(prefix, first, n, klog_now_ms(), &b, &len) < 0)
 		return -1;
-	return klog_part_append(p, b, len, &f, &l, err);
+	r = klog_part_append(p, b, len, &f, &l, err);
+	free(b);
+	return r;
 }
 
 static struct klog_part *
@@ -358,6 +366,341 @@ test_epochs(void)
 	klog_dir_close(d);
 }
 
+/* retention moves the log start: the epoch cache follows (Kafka's truncateFromStart) */
+static void
+test_retention(void)
+{
+	struct klog_dir *d;
+	struct klog_part *p;
+	char path[PATH_MAX + 32], a[] = "segment.bytes=4096", b[] = "retention.bytes=4096";
+	char *kv[2] = { a, b }, want[128];
+	int64_t start;
+	int i, r = 0;
+
+	snprintf(path, sizeof path, "%s/ret", root);
+	d = klog_dir_open(path, KLOG_CREATE, err);
+	if (!d || klog_topic_create(d, "t", 1, kv, 2, err) < 0 || !(p = open_part(d))) {
+		ok(0, "retention: setup: %s", err);
+		klog_dir_close(d);
+		return;
+	}
+	for (i = 0; i < 600 && r == 0; i += 5) {
+		if (i % 200 == 0)
+			klog_part_epoch_assign(p, i / 100, i, err);
+		r = append_n(p, "r", i, 5);
+	}
+	start = klog_part_log_start(p);
+	cmp_ok(start, >, 0, "retention deleted segments (log start %" PRId64 ")", start);
+	if (start < 200)
+		snprintf(want, sizeof want, "0@%" PRId64 " 2@200 4@400", start);
+	else if (start < 400)
+		snprintf(want, sizeof want, "2@%" PRId64 " 4@400", start);
+	else
+		snprintf(want, sizeof want, "4@%" PRId64, start);
+	is(epochs_str(p), want, "the epoch cache starts at the log start");
+	klog_part_close(p);
+	klog_dir_close(d);
+}
+
+/* --- crashes in the middle of a truncation ------------------------------- */
+
+static char self[PATH_MAX];     /* this program, for the child under the shim */
+
+/* the child: truncate DIR's t-0 to OFFSET; prints the end */
+static int
+child_truncate(const char *dir, const char *offset)
+{
+	struct klog_dir *d = klog_dir_open(dir, 0, err);
+	struct klog_part *p = d ? klog_part_open(d, "t", 0, KLOG_WRITE, err) : NULL;
+	int r;
+
+	if (!p) {
+		fprintf(stderr, "truncate: %s\n", err);
+		return 1;
+	}
+	r = klog_part_truncate(p, strtoll(offset, NULL, 10), err);
+	if (r < 0)
+		fprintf(stderr, "truncate: %s\n", err);
+	else
+		printf("%" PRId64 "\n", klog_part_log_end(p));
+	klog_part_close(p);
+	return r < 0;
+}
+
+/* the child: copy SRC's t-0 into DST's with one klog_part_append_raw */
+static int
+child_copy(const char *src, const char *dst)
+{
+	struct klog_dir *ds = klog_dir_open(src, 0, err), *dd = klog_dir_open(dst, 0, err);
+	struct klog_part *a = ds ? klog_part_open(ds, "t", 0, KLOG_RDONLY, err) : NULL;
+	struct klog_part *b = dd ? klog_part_open(dd, "t", 0, KLOG_WRITE, err) : NULL;
+	struct klog_buf buf = { 0 };
+	int r = 1;
+
+	if (a && b && read_log(a, 0, &buf) == 0)
+		r = klog_part_append_raw(b, buf.data, buf.len, err) < 0;
+	if (r)
+		fprintf(stderr, "copy: %s\n", err);
+	else
+		printf("%" PRId64 "\n", klog_part_log_end(b));
+	klog_buf_free(&buf);
+	klog_part_close(a);
+	klog_part_close(b);
+	return r;
+}
+
+/*
+ * After the crash: the directory reopens for writing, verifies, reads
+ * back r-0.. up to its end, which is the old end or the new one.  Returns
+ * 1 old, 2 new, 0 bad.
+ */
+static int
+check_after(const char *dir, int64_t old_end, int64_t new_end)
+{
+	char pdir[PATH_MAX + 8];
+	struct klog_dir *d = klog_dir_open(dir, 0, err);
+	struct klog_part *p = d ? klog_part_open(d, "t", 0, KLOG_WRITE, err) : NULL;
+	int64_t end;
+	int r = 0;
+
+	if (!p) {
+		diag("reopen '%s': %s", dir, err);
+		klog_dir_close(d);
+		return 0;
+	}
+	end = klog_part_log_end(p);
+	snprintf(pdir, sizeof pdir, "%s/t-0", dir);
+	if ((end == old_end || end == new_end) && records_ok(p, 0, end) && verified(pdir))
+		r = end == new_end ? 2 : 1;
+	else
+		diag("'%s': end %" PRId64 " (old %" PRId64 ", new %" PRId64 ")", dir, end, old_end,
+		    new_end);
+	/* and it takes appends on top */
+	if (r && append_n(p, "r", (int)end, 3) < 0) {
+		diag("append after the crash: %s", err);
+		r = 0;
+	}
+	klog_part_close(p);
+	klog_dir_close(d);
+	return r;
+}
+
+/* a log directory with t-0 holding r-0..r-599 in 4 KiB segments */
+static int
+make_template(const char *name)
+{
+	struct klog_dir *d = make_dir(name, "4096");
+	struct klog_part *p = d ? open_part(d) : NULL;
+	int i, r = 0;
+
+	if (!p)
+		return -1;
+	klog_part_epoch_assign(p, 1, 0, err);
+	for (i = 0; i < 600 && r == 0; i += 5)
+		r = append_n(p, "r", i, 5);
+	klog_part_close(p);
+	klog_dir_close(d);
+	return r;
+}
+
+static int64_t
+elapsed_us(const struct timespec *t0)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (t.tv_sec - t0->tv_sec) * 1000000 + (t.tv_nsec - t0->tv_nsec) / 1000;
+}
+
+/* SIGKILL at random moments of a truncation to a random offset */
+static void
+test_sigkill(int rounds)
+{
+	char tpl[PATH_MAX + 8], work[PATH_MAX + 8];
+	int i, bad = 0, olds = 0, news = 0;
+	int64_t dur = 0;
+	unsigned seed = (unsigned)getpid();
+
+	snprintf(tpl, sizeof tpl, "%s/kt", root);
+	snprintf(work, sizeof work, "%s/kw", root);
+	if (make_template("kt") < 0) {
+		ok(0, "sigkill: template: %s", err);
+		return;
+	}
+	for (i = 0; i < rounds; i++) {
+		int fds[2], status;
+		int64_t target = rand_r(&seed) % 600, new_end = target - target % 5;
+		struct timespec t0;
+		pid_t pid;
+		char c;
+
+		run("rm -rf '%s'%s", work, "");
+		run("cp -a '%s' '%s'", tpl, work);
+		if (pipe(fds) < 0)
+			break;
+		fflush(stdout);
+		if ((pid = fork()) == 0) {
+			struct klog_dir *d = klog_dir_open(work, 0, err);
+			struct klog_part *p = d ? klog_part_open(d, "t", 0, KLOG_WRITE, err) : NULL;
+			if (!p || write(fds[1], "x", 1) != 1)
+				_exit(1);
+			klog_part_truncate(p, target, err);
+			_exit(0);
+		}
+		close(fds[1]);
+		if (read(fds[0], &c, 1) == 1) {
+			clock_gettime(CLOCK_MONOTONIC, &t0);
+			if (i < 3) {
+				/* the first rounds run to the end: how long a truncation takes */
+				waitpid(pid, &status, 0);
+				if (elapsed_us(&t0) > dur)
+					dur = elapsed_us(&t0);
+			} else {
+				useconds_t us = (useconds_t)(rand_r(&seed) % (dur * 3 / 2 + 1));
+				if (us)
+					usleep(us);
+				kill(pid, SIGKILL);
+				waitpid(pid, &status, 0);
+			}
+		} else
+			waitpid(pid, &status, 0);
+		close(fds[0]);
+		switch (check_after(work, 600, new_end)) {
+		case 0:
+			bad++;
+			diag("round %d: truncate to %" PRId64 " killed: bad state", i, target);
+			break;
+		case 1:
+			olds++;
+			break;
+		default:
+			news++;
+		}
+	}
+	cmp_ok(bad, ==, 0, "SIGKILL during truncate, %d rounds: always the old log (%d) or the "
+	    "new one (%d), valid, writable (a truncate takes ~%" PRId64 " us here)", rounds, olds,
+	    news, dur);
+}
+
+/*
+ * Power loss at every step of a truncation: the child runs under
+ * tests/libfault.so with the power-loss shadow and a rule failing the
+ * K-th call of one kind (so it stops right before it), then kpowercut
+ * builds what the disk holds at that instant.
+ */
+static void
+test_powerloss(void)
+{
+	static const char *const calls[] = { "fsync", "fdatasync", "dirfsync", "ftruncate",
+	    "unlink", "rename", "open", "none" };
+	char dir[PATH_MAX], shim[PATH_MAX + 32], kpc[PATH_MAX + 32], tpl[PATH_MAX + 8];
+	char work[PATH_MAX + 8], sh[PATH_MAX + 8], img[PATH_MAX + 8];
+	struct klog_buf cmd = { 0 };
+	int bad = 0, olds = 0, news = 0, runs = 0, k, c, m;
+	struct stat st;
+	char *slash;
+
+	snprintf(dir, sizeof dir, "%s", self);
+	if ((slash = strrchr(dir, '/')))
+		*slash = 0;
+	else
+		snprintf(dir, sizeof dir, ".");
+	snprintf(shim, sizeof shim, "%s/libfault.so", dir);
+	snprintf(kpc, sizeof kpc, "%s/kpowercut", dir);
+	if (stat(shim, &st) < 0 || stat(kpc, &st) < 0) {
+		skip(1, "tests/libfault.so or tests/kpowercut is not built");
+		return;
+	}
+	snprintf(tpl, sizeof tpl, "%s/pt", root);
+	snprintf(work, sizeof work, "%s/pw", root);
+	snprintf(sh, sizeof sh, "%s/psh", root);
+	snprintf(img, sizeof img, "%s/pimg", root);
+	if (make_template("pt") < 0) {
+		ok(0, "power loss: template: %s", err);
+		return;
+	}
+	for (c = 0; c < (int)(sizeof calls / sizeof *calls); c++)
+		for (k = 0; k < (strcmp(calls[c], "none") ? 4 : 1); k++)
+			for (m = (c + k) % 3; m == (c + k) % 3; m++) {
+				static const char *const modes[] = { "drop", "partial", "garbage" };
+				int64_t target = 37 + 101 * ((c + k) % 5), new_end = target - target % 5;
+				char rule[64];
+				int r;
+
+				if (!strcmp(calls[c], "none"))
+					snprintf(rule, sizeof rule, "# none");
+				else
+					snprintf(rule, sizeof rule, "%s:EIO:after=%d:count=1", calls[c], k);
+				cmd.len = 0;
+				klog_buf_printf(&cmd, "rm -rf '%s' '%s' '%s' && cp -a '%s' '%s' && "
+				    "'%s' baseline '%s' '%s' && env LD_PRELOAD='%s' "
+				    "ASAN_OPTIONS=\"${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0\" "
+				    "KLOG_SHADOW='%s' KLOG_FAULT_ROOT='%s' KLOG_FAULT='%s' '%s' truncate '%s' "
+				    "%" PRId64 " >/dev/null 2>&1; '%s' image '%s' '%s' '%s' --mode %s --seed %d",
+				    work, sh, img, tpl, work, kpc, work, sh, shim, sh, work, rule, self, work,
+				    target, kpc, work, sh, img, modes[m], k + 1);
+				if (klog_buf_printf(&cmd, "%c", 0) < 0 || system((char *)cmd.data) != 0) {
+					bad++;
+					diag("%s: failed", rule);
+					continue;
+				}
+				runs++;
+				r = check_after(img, 600, new_end);
+				if (!r) {
+					bad++;
+					diag("power loss before %s (mode %s, to %" PRId64 "): bad state",
+					    rule, modes[m], target);
+				}
+				olds += r == 1;
+				news += r == 2;
+			}
+	/* a write failing in the middle of a verbatim append of many batches,
+	 * across rolls: nothing of it is left */
+	{
+		char dst[PATH_MAX + 8], pdst[PATH_MAX + 16], tpl2[PATH_MAX + 16];
+		int fails = 0, whole = 0;
+
+		snprintf(tpl2, sizeof tpl2, "%s/t-0", tpl);
+		snprintf(dst, sizeof dst, "%s/cw", root);
+		snprintf(pdst, sizeof pdst, "%s/cw/t-0", root);
+		for (k = 0; k < 12; k++) {
+			struct klog_dir *d;
+			struct klog_part *p;
+			int r;
+
+			run("rm -rf '%s'%s", dst, "");
+			d = make_dir("cw", "4096");
+			klog_dir_close(d);
+			cmd.len = 0;
+			klog_buf_printf(&cmd, "env LD_PRELOAD='%s' ASAN_OPTIONS=\"${ASAN_OPTIONS:+"
+			    "$ASAN_OPTIONS:}verify_asan_link_order=0\" KLOG_FAULT_ROOT='%s' "
+			    "KLOG_FAULT='write:%s:after=%d:path=*.log' '%s' copy '%s' '%s' >/dev/null "
+			    "2>&1%c", shim, dst, k % 2 ? "EIO" : "ENOSPC", k * 4, self, tpl, dst, 0);
+			r = system((char *)cmd.data);
+			d = klog_dir_open(dst, 0, err);
+			p = d ? klog_part_open(d, "t", 0, KLOG_WRITE, err) : NULL;
+			if (r != 0 && p && k % 2 == 0 && klog_part_log_end(p) == 0 &&
+			    log_bytes(pdst) == 0 && verified(pdst))
+				fails++;
+			else if (r != 0 && p && k % 2 == 1 && records_ok(p, 0, klog_part_log_end(p)) &&
+			    verified(pdst))
+				fails++;        /* EIO fails the partition: what was synced stays */
+			else if (r == 0 && p && klog_part_log_end(p) == 600 && same_logs(pdst, tpl2))
+				whole++;
+			else
+				diag("a failed write after %d: exit %d, end %" PRId64 ", %" PRId64 " bytes",
+				    k * 4, r, p ? klog_part_log_end(p) : -1, log_bytes(pdst));
+			klog_part_close(p);
+			klog_dir_close(d);
+		}
+		ok(fails > 0 && fails + whole == 12, "a write failing during append_raw: ENOSPC "
+		    "leaves nothing, EIO what was synced (%d failed, %d went through)", fails, whole);
+	}
+	klog_buf_free(&cmd);
+	ok(bad == 0 && olds > 0 && news > 0, "power loss at %d points of a truncate: the old log "
+	    "(%d) or the new one (%d), valid, writable", runs, olds, news);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -366,8 +709,12 @@ main(int argc, char **argv)
 	char pa[PATH_MAX + 32], pb[PATH_MAX + 32];
 	int i;
 
-	(void)argc;
-	(void)argv;
+	if (argc == 4 && !strcmp(argv[1], "truncate"))
+		return child_truncate(argv[2], argv[3]);
+	if (argc == 4 && !strcmp(argv[1], "copy"))
+		return child_copy(argv[2], argv[3]);
+	if (!realpath(argv[0], self))
+		snprintf(self, sizeof self, "%s", argv[0]);
 	snprintf(root, sizeof root, "/tmp/klog-t0082-XXXXXX");
 	if (!mkdtemp(root))
 		skip_all("mkdtemp failed");
@@ -509,12 +856,66 @@ main(int argc, char **argv)
 		ok(b && klog_part_log_start(b) == 900 && klog_part_log_end(b) == 900,
 		    "reopened: empty at 900");
 	}
+	/* a broker's partition: the lock held, the directory made at the first write */
+	{
+		struct klog_dir *dk = make_dir("k", "4096");
+		char pk[PATH_MAX + 32];
+		struct klog_part *k;
+		int32_t fe;
+		int64_t end;
+
+		snprintf(pk, sizeof pk, "%s/k/t-0", root);
+		run("rm -rf '%s'%s", pk, "");
+		k = dk ? klog_part_open(dk, "t", 0, KLOG_WRITE | KLOG_BROKER, err) : NULL;
+		ok(k != NULL, "broker: open a partition without its directory");
+		if (k) {
+			ok(klog_part_epoch_end(k, 1, &fe, &end, err) == 0 && fe == -1,
+			    "broker: no epochs, no directory");
+			cmp_ok(klog_part_epoch_assign(k, 2, 0, err), ==, 1,
+			    "broker: a new leader's epoch 2 at 0 makes the directory");
+			ok(copy_raw(a, k, 0, 13) == 0 && same_logs(pa, pk),
+			    "broker: append_raw copies byte-identical segments");
+			is(epochs_str(k), "2@0 3@300", "broker: epoch 0 batches are older: 2@0 3@300");
+			cmp_ok(klog_part_truncate(k, 123, err), ==, 1, "broker: truncate inside a batch");
+			cmp_ok(klog_part_log_end(k), ==, 120, "broker: end 120");
+			ok(klog_part_sync(k, err) == 0, "broker: sync after");
+			ok(copy_raw(a, k, 120, 100) == 0 && same_logs(pa, pk), "broker: copies on");
+			klog_part_close(k);
+			k = klog_part_open(dk, "t", 0, KLOG_WRITE | KLOG_BROKER, err);
+			ok(k && klog_part_log_end(k) == 600 && records_ok(k, 0, 600) && verified(pk),
+			    "broker: reopened at 600");
+			ok(k && klog_part_reset(k, 50, err) == 0 && klog_part_log_end(k) == 50,
+			    "broker: reset to 50");
+			klog_part_close(k);
+			k = klog_part_open(dk, "t", 0, KLOG_WRITE | KLOG_BROKER, err);
+			ok(k && klog_part_log_start(k) == 50 && klog_part_log_end(k) == 50,
+			    "broker: reopened empty at 50");
+			klog_part_close(k);
+		}
+		klog_dir_close(dk);
+	}
+	/* high watermarks */
+	{
+		struct klog_ckpt_entry e[2] = { { "t", 0, 17 }, { "u", 3, 99 } };
+		char path[PATH_MAX + 64];
+		int64_t hw = -1;
+
+		ok(klog_hw_record(da, e, 2, err) == 0, "record two high watermarks at once");
+		ok(klog_hw_get(da, "u", 3, &hw) == 1 && hw == 99, "u-3 at 99");
+		ok(klog_hw_get(da, "t", 1, &hw) == 0, "t-1 has none");
+		snprintf(path, sizeof path, "%s/a/replication-offset-checkpoint", root);
+		ok(slurp_eq(path, "0\n2\nt 0 17\nu 3 99\n"), "replication-offset-checkpoint in "
+		    "Kafka's format");
+	}
 	klog_part_close(a);
 	klog_part_close(b);
 	klog_dir_close(da);
 	klog_dir_close(db);
 
 	test_epochs();
+	test_retention();
+	test_sigkill(getenv("T0082_ROUNDS") ? atoi(getenv("T0082_ROUNDS")) : 40);
+	test_powerloss();
 
 	if (!getenv("T0082_KEEP"))
 		run("rm -rf '%s'%s", root, "");

@@ -103,6 +103,18 @@ test_expect_success 'delay: a PING through takes at least the delay both ways' '
 	test $(((t1 - t0) / 1000000)) -lt 600
 '
 
+test_expect_success 'kswitch -t: a raw conversation, through the switch or not' '
+	printf "PING\nQUIT\n" | kswitch -t "$SWITCH_ADDR_b" >out &&
+	printf "OK PONG\nOK BYE\n" >expect &&
+	test_cmp expect out &&
+	printf "PING\nQUIT\n" | kswitch -t "$ADDR" >out &&
+	test_cmp expect out &&
+	switch_ctl cut b &&
+	printf "PING\nQUIT\n" | kswitch -t "$SWITCH_ADDR_b" >out &&
+	test_line_count = 0 out &&
+	switch_ctl heal b
+'
+
 test_expect_success 'quit ends the switch' '
 	switch_ctl quit &&
 	wait $SWITCH_PID

@@ -5,7 +5,6 @@ test_description='a follower dies: ISR shrinks, acks=all continues with min.insy
 . "$(dirname "$0")/lib.sh"
 
 . "$TEST_DIRECTORY/lib-cluster.sh"
-cluster_require
 
 test_expect_success 'setup: three brokers, a topic with replication 3, min.insync.replicas=2' '
 	start_cluster 3 --broker-session-timeout-ms 1000 --replica-lag-time-max-ms 1000 &&

@@ -5,7 +5,6 @@ test_description='two of three replicas dead: NOT_ENOUGH_REPLICAS, nothing writt
 . "$(dirname "$0")/lib.sh"
 
 . "$TEST_DIRECTORY/lib-cluster.sh"
-cluster_require
 
 test_expect_success 'setup: three brokers, replication 3, min.insync.replicas=2, some records' '
 	start_cluster 3 --broker-session-timeout-ms 1000 --replica-lag-time-max-ms 1000 &&

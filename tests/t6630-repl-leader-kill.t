@@ -5,7 +5,6 @@ test_description='leader killed under acks=all load, again and again: every ackn
 . "$(dirname "$0")/lib.sh"
 
 . "$TEST_DIRECTORY/lib-cluster.sh"
-cluster_require
 
 ROUNDS=${KLOG_TEST_ROUNDS:-10}
 
@@ -33,14 +32,14 @@ enough_acked_() {
 round() {
 	i=$1 &&
 	wait_isr t $P 2,3,4 &&
-	wait_meta_converged t &&
 	L=$(leader_of t $P) &&
+	wait_knows_leader t $P $L &&
 	eval "la=\$NODE_REAL_$L" &&
 	{ kbclient -b "$la" produce t $P 10000000 -a all -n 20 -w 4 -k -P r$i -T trace.$i \
 		>acked.$i 2>perr.$i & } &&
 	pp=$! &&
 	echo "acked.$i trace.$i" >>traces &&
-	test_poll enough_acked_ acked.$i 200 &&
+	test_poll enough_acked_ acked.$i 100 &&
 	kill_node $L KILL &&
 	wait_leader t $P $L &&
 	# it died with its connection, unless its client followed the leader
@@ -73,7 +72,7 @@ test_expect_success 'every acknowledged record is on the leader once, at its ack
 	wait_meta_converged t &&
 	L=$(leader_of t $P) &&
 	dump_part $L t $P >log &&
-	test $(grep -c "" log) -ge $((ROUNDS * 200)) &&
+	test $(grep -c "" log) -ge $((ROUNDS * 100)) &&
 	check_acked log $(cat traces)
 '
 

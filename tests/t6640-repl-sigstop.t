@@ -5,7 +5,6 @@ test_description='SIGSTOP the leader: a new one is elected; SIGCONT: the old one
 . "$(dirname "$0")/lib.sh"
 
 . "$TEST_DIRECTORY/lib-cluster.sh"
-cluster_require
 
 acked_lines() {
 	grep -v -c "^ERR " "$1" 2>/dev/null

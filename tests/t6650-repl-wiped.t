@@ -5,7 +5,6 @@ test_description='a log directory wiped, the broker restarted: it copies its par
 . "$(dirname "$0")/lib.sh"
 
 . "$TEST_DIRECTORY/lib-cluster.sh"
-cluster_require
 
 test_expect_success 'setup: three brokers, two topics replicated 3, several segments' '
 	start_cluster 3 --broker-session-timeout-ms 1000 --replica-lag-time-max-ms 1000 &&

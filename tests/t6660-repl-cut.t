@@ -5,7 +5,6 @@ test_description='a network cut between a leader and its followers: no acknowled
 . "$(dirname "$0")/lib.sh"
 
 . "$TEST_DIRECTORY/lib-cluster.sh"
-cluster_require
 
 test_expect_success 'setup: three brokers behind a switch, replication 3, min.insync.replicas=2' '
 	start_cluster --switch 3 --broker-session-timeout-ms 1000 --replica-lag-time-max-ms 1000 &&
