@@ -24,7 +24,7 @@
 #include "cmdutil.h"
 #include "cmdgroup.h"
 
-#define SYNOPSIS "kconsume [-d DIR | -b HOST:PORT] [-g GROUP [--strategy S] [--instance-id ID] " \
+#define SYNOPSIS "kconsume [-d DIR | -b HOST:PORT[,...] [--timeout MS]] [-g GROUP [--strategy S] [--instance-id ID] " \
 	"[--session-timeout MS] [--commit-interval MS]] [-o OFFSET] [-o e@TS] [-e] [-c COUNT] " \
 	"[-f FORMAT | -J | --exec CMD [--retries N] [--retry-backoff MS] [--dead-letter TOPIC]] " \
 	"[-u] [-q] [-v] TOPIC[:PARTITION]..."
@@ -35,7 +35,10 @@ static const char help[] =
 "or run a command for each; alone, or as a member of a consumer group.\n"
 "\n"
 "  -d, --dir DIR        log directory (default $KLOG_DIR)\n"
-"  -b, --brokers HOST:PORT  read through a kbrokerd (default $KLOG_BROKERS)\n"
+"  -b, --brokers HOST:PORT[,...]  read through a kbrokerd, or a cluster: each\n"
+"                       partition from its leader (default $KLOG_BROKERS)\n"
+"      --timeout MS     a cluster: how long to look for a partition's leader\n"
+"                       (METADATA, elections) before failing (default 30000)\n"
 "  -o, --offset OFFSET  where to start in each partition: beginning (default), end,\n"
 "                       N (absolute), -N (N before the end), s@TIMESTAMP (ms);\n"
 "                       with -g only where the group has no commit;\n"
@@ -78,7 +81,7 @@ static const char help[] =
 #define OUT_FLUSH ((size_t)256 << 10)
 
 enum { OPT_STRATEGY = 256, OPT_INSTANCE, OPT_SESSION, OPT_COMMIT_INTERVAL, OPT_EXEC,
-	OPT_RETRIES, OPT_BACKOFF, OPT_DEAD_LETTER };
+	OPT_RETRIES, OPT_BACKOFF, OPT_DEAD_LETTER, OPT_TIMEOUT };
 
 static volatile sig_atomic_t stop_flag;
 
@@ -148,6 +151,7 @@ main(int argc, char **argv)
 		{ "retries", required_argument, NULL, OPT_RETRIES },
 		{ "retry-backoff", required_argument, NULL, OPT_BACKOFF },
 		{ "dead-letter", required_argument, NULL, OPT_DEAD_LETTER },
+		{ "timeout", required_argument, NULL, OPT_TIMEOUT },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
@@ -159,7 +163,7 @@ main(int argc, char **argv)
 	struct sigaction sa;
 	const char *dir = NULL, *brokers = NULL, *format = "%s\\n", *topic;
 	char err[KLOG_ERRLEN];
-	int exit_at_end = 0, quiet = 0, c, i, rc = 0, n, partition;
+	int exit_at_end = 0, quiet = 0, c, i, rc = 0, n, partition, leader_ms = -1;
 	int64_t count = -1, seen = 0, next, *ended = NULL, stop_ts = -1, bytes = 0;
 
 	klog_cmd_init("kconsume");
@@ -219,6 +223,9 @@ main(int argc, char **argv)
 		case OPT_BACKOFF:
 			X.backoff = parse_ms("retry backoff", optarg, 0);
 			break;
+		case OPT_TIMEOUT:
+			leader_ms = (int)parse_ms("timeout", optarg, 0);
+			break;
 		case OPT_DEAD_LETTER:
 			X.dead_letter = optarg;
 			break;
@@ -271,6 +278,8 @@ main(int argc, char **argv)
 	}
 
 	M.lg = klog_cmd_open_log(dir, brokers, 0);
+	if (leader_ms >= 0)
+		klog_log_set_timeout(M.lg, leader_ms);
 	if (!(M.con = klog_consumer_new(M.lg, err)))
 		klog_cmd_die(1, "%s", err);
 	if (stop_ts >= 0)

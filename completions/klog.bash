@@ -361,7 +361,7 @@ _klog_kconsume()
 		COMPREPLY=($(compgen -c -- "$_klog_cur"))
 		return ;;
 	-c|--count|-f|--format|--instance-id|--session-timeout|--commit-interval|\
-	--retries|--retry-backoff)
+	--retries|--retry-backoff|--timeout)
 		COMPREPLY=(); return ;;
 	esac
 	case $_klog_cur in
@@ -369,7 +369,7 @@ _klog_kconsume()
 		_klog_reply -d --dir -b --brokers -o --offset -e --exit -c --count \
 			-f --format -J --json -u --unbuffered -g --group --strategy \
 			--instance-id --session-timeout --commit-interval --exec --retries \
-			--retry-backoff --dead-letter -q --quiet -v --verbose -h --help \
+			--retry-backoff --dead-letter --timeout -q --quiet -v --verbose -h --help \
 			-V --version
 		;;
 	*:*)

@@ -340,6 +340,7 @@ complete -c kconsume -l exec -x -a '(__fish_complete_command)' -d 'run a command
 complete -c kconsume -l retries -x -d 'run a failing command again N times (0)'
 complete -c kconsume -l retry-backoff -x -d 'wait MS before the first retry, doubling (100)'
 complete -c kconsume -l dead-letter -x -a '(__klog_topics)' -d 'write a record that still fails to this topic'
+complete -c kconsume -l timeout -x -d 'how long to look for a leader (ms, a cluster)'
 complete -c kconsume -s q -l quiet -d 'no warnings'
 complete -c kconsume -s v -l verbose -d 'report start and end offsets, group events'
 complete -c kconsume -s h -l help -d 'print help'

@@ -218,7 +218,8 @@ int kclient_broken(const struct klog_client *c);
  * everything).  Look-ups refresh the metadata when it is stale, waiting
  * with backoff up to the timeout; kroute_failed after a failed request:
  * 1 when the metadata was dropped and another try may work (NOT_LEADER,
- * NOT_CONTROLLER, UNKNOWN_TOPIC, UNKNOWN_PARTITION, a lost connection).
+ * NOT_CONTROLLER, UNKNOWN_TOPIC, UNKNOWN_PARTITION, STALE_EPOCH, a lost
+ * connection).
  */
 struct kroute;
 #define KROUTE_NO_LEADER (-1)
@@ -247,6 +248,10 @@ struct klog_client *klog_log_client(struct klog_log *lg);
 /* the code word of the last failed klog_log_ack: the broker's, or
  * CONNECTION_LOST (the answer will never come: it may have been written) */
 const char *klog_log_ack_code(const struct klog_log *lg);
+/* a PRODUCE answered with code and msg was refused, nothing written: it
+ * may be sent again (NOT_LEADER naming the new leader, NOT_ENOUGH_REPLICAS
+ * before the append, UNKNOWN_TOPIC or UNKNOWN_PARTITION at the request) */
+int kproduce_refused(const char *code, const char *msg);
 
 int kseg_topic_config(struct klog_dir *d, const char *partdir, struct klog_config *c);
 

@@ -673,6 +673,41 @@ klog_lpart_name(const struct klog_lpart *lp)
 	return lp->name;
 }
 
+/* a broker that answers NOT_ENOUGH_REPLICAS for a batch it wrote too
+ * (rather than NOT_ENOUGH_REPLICAS_AFTER_APPEND) says so in its message */
+static int
+said_written(const char *msg)
+{
+	return msg && strstr(msg, "written") && !strstr(msg, "nothing written") &&
+	    !strstr(msg, "not written");
+}
+
+/*
+ * Refused, so nothing was written: NOT_ENOUGH_REPLICAS (Kafka's rule; not
+ * after the append), NOT_LEADER, UNKNOWN_TOPIC and UNKNOWN_PARTITION (a
+ * replica that has not heard of the leader or the topic yet) when they
+ * answer the request itself.  The same codes also answer a batch written
+ * and waiting for its acknowledgement when the leader steps down or the
+ * topic goes ("stopped being its leader before the batch was replicated;
+ * it may or may not be kept"): such a batch is not sent again.  Only the
+ * messages tell the two apart, so a NOT_LEADER is taken for a refusal only
+ * when it names the new leader or says there is none.
+ */
+int
+kproduce_refused(const char *code, const char *msg)
+{
+	if (!msg)
+		return 0;
+	if (!strcmp(code, "NOT_ENOUGH_REPLICAS"))
+		return !said_written(msg);
+	if (!strcmp(code, "NOT_LEADER"))
+		return (strstr(msg, "leader is node") || strstr(msg, "has no leader now")) &&
+		    !strstr(msg, "before the batch") && !strstr(msg, "no longer");
+	if (!strcmp(code, "UNKNOWN_TOPIC") || !strcmp(code, "UNKNOWN_PARTITION"))
+		return !strstr(msg, "before the batch");
+	return 0;
+}
+
 struct produce_arg {
 	struct klog_lpart *lp;
 	const unsigned char *batches;
@@ -693,7 +728,7 @@ produce_fn(struct klog_client *c, void *arg, int *unsafe, char *err)
 	if (lp->lg->acks == 0)
 		return 0;
 	if (klog_client_produce_ack(c, &a->first, &a->last, err) < 0) {
-		*unsafe = kclient_broken(c);
+		*unsafe = kclient_broken(c) || !kproduce_refused(klog_client_code(c), err);
 		return -1;
 	}
 	return 0;

@@ -299,27 +299,6 @@ batch_failure(const char *code)
 	    !strcmp(code, "STALE_EPOCH");
 }
 
-/* a broker that answers NOT_ENOUGH_REPLICAS for a batch it wrote too
- * (rather than NOT_ENOUGH_REPLICAS_AFTER_APPEND) says so in its message */
-static int
-said_written(const char *msg)
-{
-	return msg && strstr(msg, "written") && !strstr(msg, "nothing written") &&
-	    !strstr(msg, "not written");
-}
-
-/* refused, so nothing was written: NOT_ENOUGH_REPLICAS (Kafka's rule; not
- * after the append), NOT_LEADER, UNKNOWN_TOPIC and UNKNOWN_PARTITION (a
- * replica that has not heard of the leader or the topic yet) */
-static int
-retriable(const char *code, const char *msg)
-{
-	if (!strcmp(code, "NOT_ENOUGH_REPLICAS"))
-		return !said_written(msg);
-	return !strcmp(code, "NOT_LEADER") || !strcmp(code, "UNKNOWN_TOPIC") ||
-	    !strcmp(code, "UNKNOWN_PARTITION");
-}
-
 /* a refused batch is sent again (to the leader the metadata names now),
  * o.retries times at most; after NOT_ENOUGH_REPLICAS with a backoff
  * doubling from o.retry_backoff_ms (at most 1 s) -- for a new leader the
@@ -361,7 +340,7 @@ collect_one(struct klog_producer *pr, char *err)
 		code = klog_log_ack_code(pr->lg);
 		if (!klog_log_cluster(pr->lg) || !batch_failure(code))
 			return part_err(pr, p, err);
-		if (retriable(code, err) && f->tries < pr->o.retries && f->copy.len)
+		if (kproduce_refused(code, err) && f->tries < pr->o.retries && f->copy.len)
 			return retry(pr, f, code, err);
 		pr->rhead = (pr->rhead + 1) % INFLIGHT_MAX;
 		pr->rlen--;
@@ -536,7 +515,8 @@ flush_one(struct klog_producer *pr, int p, char *err)
 		f->records = s->bb.count;
 		f->tries = 0;
 		f->copy.len = 0;
-		if (pr->o.retries > 0 && klog_buf_append(&f->copy, out, len) < 0)
+		if (pr->o.retries > 0 && klog_log_cluster(pr->lg) &&
+		    klog_buf_append(&f->copy, out, len) < 0)
 			return kerr_sys(err, "topic '%s'", pr->topic);
 	} else {
 		if (klog_lpart_append(s->part, out, len, &first, &last, err) < 0)

@@ -14,7 +14,8 @@
  * so the advertised address of that node is not opened a second time.
  * The metadata is cached and dropped (kroute_failed) when a request meets
  * NOT_LEADER, NOT_CONTROLLER, UNKNOWN_TOPIC or UNKNOWN_PARTITION (a broker
- * that has not heard of a topic just created yet), or a lost connection;
+ * that has not heard of a topic just created yet), STALE_EPOCH, or a lost
+ * connection;
  * the next look-up asks METADATA again, from any live connection that has
  * no produce acknowledgement due, else from a new connection to each
  * address of the list and of the known nodes in turn, with a backoff
@@ -433,7 +434,8 @@ kroute_failed(struct kroute *rt, struct klog_client *c)
 	if (!rt->cluster)
 		return 0;
 	if (kclient_broken(c) || !strcmp(code, "NOT_LEADER") || !strcmp(code, "NOT_CONTROLLER") ||
-	    !strcmp(code, "UNKNOWN_TOPIC") || !strcmp(code, "UNKNOWN_PARTITION")) {
+	    !strcmp(code, "UNKNOWN_TOPIC") || !strcmp(code, "UNKNOWN_PARTITION") ||
+	    !strcmp(code, "STALE_EPOCH")) {
 		rt->fresh = 0;
 		return 1;
 	}

@@ -30,6 +30,7 @@ struct shared {
 	int t2;                         /* topic t2 created */
 	int ner;                        /* answer PRODUCE NOT_ENOUGH_REPLICAS this often */
 	int ner_written;                /* ... saying the batch was written */
+	int nl_after;                   /* the leader answers NOT_LEADER after the append */
 	int64_t next;
 };
 
@@ -87,6 +88,12 @@ answer(int fd, int self, char *line, size_t payload)
 		sh->produce[self]++;
 		if (sh->drop[self])
 			return -1;
+		if (sh->nl_after && sh->leader == self) {
+			sh->nl_after = 0;
+			say(fd, "ERR NOT_LEADER partition 't-0': this broker stopped being its leader "
+			    "before the batch was replicated; it may or may not be kept\n");
+			return 0;
+		}
 		if (sh->ner > 0 && sh->leader == self) {
 			sh->ner--;
 			say(fd, sh->ner_written ? "ERR NOT_ENOUGH_REPLICAS t-0: written, not acknowledged: "
@@ -395,24 +402,32 @@ test_producer(void)
 	    "producer: NOT_LEADER, then acknowledged by the new leader: %s", err);
 	cmp_ok(sh->produce[1], ==, p1 + 1, "producer: node 1 got it once");
 
+	/* NOT_LEADER for a batch written, waiting: not sent again */
+	p1 = sh->produce[1];
+	sh->nl_after = 1;
+	ok(klog_producer_send(pr, 0, NULL, -1, "w", 1, err) == 0 &&
+	    klog_producer_flush(pr, err) == 0 && nacked == 2 && nfailed == 2 &&
+	    !strcmp(fcode, "NOT_LEADER") && sh->produce[1] == p1 + 1,
+	    "producer: NOT_LEADER after the append: failed, not sent again (%s)", fcode);
+
 	/* NOT_ENOUGH_REPLICAS, nothing written: sent again */
 	p1 = sh->produce[1];
 	sh->ner = 2;
 	ok(klog_producer_send(pr, 0, NULL, -1, "c", 1, err) == 0 &&
-	    klog_producer_flush(pr, err) == 0 && nacked == 3 && nfailed == 1,
+	    klog_producer_flush(pr, err) == 0 && nacked == 3 && nfailed == 2,
 	    "producer: NOT_ENOUGH_REPLICAS twice, then acknowledged: %s", err);
 	cmp_ok(sh->produce[1], ==, p1 + 3, "producer: sent three times");
 	/* more than the retries: failed */
 	sh->ner = 3;
 	ok(klog_producer_send(pr, 0, NULL, -1, "d", 1, err) == 0 &&
-	    klog_producer_flush(pr, err) == 0 && nacked == 3 && nfailed == 2 &&
+	    klog_producer_flush(pr, err) == 0 && nacked == 3 && nfailed == 3 &&
 	    !strcmp(fcode, "NOT_ENOUGH_REPLICAS"), "producer: after 2 retries, failed (%s)", fcode);
 	/* written, not acknowledged: never sent again */
 	p1 = sh->produce[1];
 	sh->ner = 1;
 	sh->ner_written = 1;
 	ok(klog_producer_send(pr, 0, NULL, -1, "e", 1, err) == 0 &&
-	    klog_producer_flush(pr, err) == 0 && nfailed == 3 && sh->produce[1] == p1 + 1,
+	    klog_producer_flush(pr, err) == 0 && nfailed == 4 && sh->produce[1] == p1 + 1,
 	    "producer: a batch written but not acknowledged is not sent again");
 	sh->ner = 0;
 	klog_producer_close(pr);
