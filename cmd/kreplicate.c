@@ -540,7 +540,7 @@ dest_has(const char *topic)
 
 struct call {
 	int done, kind;
-	char code[32];
+	char code[48];
 	size_t nlines;
 	struct klog_buf line, data;     /* data: the body, "\n", then a NUL past len */
 };

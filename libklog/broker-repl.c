@@ -26,8 +26,8 @@
  * produce is acknowledged once the HW covers it, and refused with
  * NOT_ENOUGH_REPLICAS, before anything is written, while the ISR is
  * smaller than min.insync.replicas; a batch the HW covers while the ISR
- * has shrunk below it is answered NOT_ENOUGH_REPLICAS too (written, not
- * acknowledged: Kafka's NOT_ENOUGH_REPLICAS_AFTER_APPEND).  A leader that
+ * has shrunk below it is answered NOT_ENOUGH_REPLICAS_AFTER_APPEND
+ * (written, not acknowledged: Kafka's code).  A leader that
  * stops being one answers its waiting acknowledgements NOT_LEADER.
  *
  * HWs are recorded in DIR/replication-offset-checkpoint (Kafka's format)
@@ -101,7 +101,7 @@ kb_repl_ack_ready(struct bpart *bp, int64_t need, const char **code, char *msg, 
 	if (r->hw < need)
 		return 0;
 	if (r->nisr < r->min_isr) {
-		*code = "NOT_ENOUGH_REPLICAS";
+		*code = "NOT_ENOUGH_REPLICAS_AFTER_APPEND";
 		snprintf(msg, n, "partition '%s-%d': written, but the ISR shrank to %d, below "
 		    "min.insync.replicas %d: not acknowledged", bp->t->name, bp->id, r->nisr,
 		    r->min_isr);

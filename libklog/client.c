@@ -28,7 +28,7 @@ struct klog_client {
 	char addr[256];
 	struct klog_buf r;              /* bytes read, from roff */
 	size_t roff;
-	char code[32];
+	char code[48];
 	int broken;
 	int inflight;
 };

@@ -113,7 +113,7 @@ struct klog_lc_reply {
 	int kind;                       /* KLOG_LC_* */
 	char *line;                     /* OK: the words after OK; DATA: after DATA N; LIST:
 	                                 * after OK N; ERR: the message; CLOSED: why */
-	char code[32];                  /* ERR: the code word; CLOSED: NETWORK (the
+	char code[48];                  /* ERR: the code word; CLOSED: NETWORK (the
 	                                 * connection died) or CLOSED (klog_lc_close) */
 	unsigned char *data;            /* DATA: the bytes; LIST: the lines joined by \n */
 	size_t len;

@@ -39,7 +39,7 @@ struct klog_log {
 	char name[256];
 	struct klog_client **ring;      /* remote: where each ack due will come from */
 	size_t rhead, rlen, rcap;
-	char ack_code[40];              /* why the last ack failed */
+	char ack_code[48];              /* why the last ack failed */
 };
 
 struct klog_lpart {

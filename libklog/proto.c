@@ -60,7 +60,9 @@
  *	NOT_CONTROLLER       (cluster) CREATE, ALTER, DELETE, BROKERHB and
  *	                     ALTERISR go to the controller: the message names it
  *	NOT_ENOUGH_REPLICAS  (cluster) acks all while the ISR is smaller than
- *	                     the topic's min.insync.replicas
+ *	                     the topic's min.insync.replicas: nothing written
+ *	NOT_ENOUGH_REPLICAS_AFTER_APPEND  the same, found once the batch was
+ *	                     written: not acknowledged, may or may not be kept
  *	STALE_EPOCH          (cluster) a leader or partition epoch that is not
  *	                     the current one (a deposed leader, a late follower)
  *	INTERNAL             anything else that went wrong in the broker
@@ -234,9 +236,11 @@
  *	partition's leader (NOT_LEADER elsewhere); FETCH and OFFSETS see up to
  *	the HW; PRODUCE with ACKS all is acknowledged once the HW covers it,
  *	and answers NOT_ENOUGH_REPLICAS, writing nothing, while the ISR is
- *	below min.insync.replicas (after writing, if it shrank meanwhile: the
- *	batch is not acknowledged); a leader deposed before the HW covers a
- *	batch answers NOT_LEADER (the batch may or may not survive).
+ *	below min.insync.replicas (NOT_ENOUGH_REPLICAS_AFTER_APPEND if it
+ *	shrank after the write); a leader deposed before the HW covers a
+ *	batch answers NOT_LEADER saying it may or may not be kept, where a
+ *	refused request's NOT_LEADER names the leader ("leader is node N at
+ *	ADDR") or says there is none.
  *
  * Example, by hand:
  *

@@ -67,7 +67,7 @@ stop(pid_t pid)
 #define MAXR 2000
 struct got {
 	int kind, tag;
-	char code[32];
+	char code[48];
 	char line[256];
 	unsigned char *data;
 	size_t len, nlines;

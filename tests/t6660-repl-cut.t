@@ -33,7 +33,7 @@ test_expect_success 'node 2 cut off: a producer on its real port gets no acknowl
 	{ grep -v "^ERR " acked >ok.lines || true; } &&
 	test_line_count = 0 ok.lines &&
 	test_line_count = 10 acked &&
-	head -n 1 acked | grep "^ERR NOT_ENOUGH_REPLICAS .*written, but the ISR shrank to 1" &&
+	head -n 1 acked | grep "^ERR NOT_ENOUGH_REPLICAS_AFTER_APPEND .*written, but the ISR shrank to 1" &&
 	{ sed 1d acked | grep -v -c "nothing written" >n.other || true; } &&
 	echo 0 >expect &&
 	test_cmp expect n.other &&
