@@ -64,7 +64,9 @@
 
 #define BACKOFF_MIN_MS 100
 #define BACKOFF_MAX_MS 1000
-#define RETRY_MS 500
+/* after an ERR answer: a leader that has not yet heard it leads, a topic
+ * not made there yet -- both settle within a broker heartbeat (50 ms) */
+#define RETRY_MS 50
 
 enum { F_IDLE, F_EPOCH, F_OFFSETS, F_FETCH, F_APPEND, F_FAILED };
 static const char *const state_names[] = {
